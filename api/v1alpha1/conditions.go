@@ -1,0 +1,133 @@
+package v1alpha1
+
+// Condition types of a GatewayTenant. Every condition carries the observedGeneration it was
+// computed for.
+const (
+	// ConditionReady summarises the tenant: True when every upstream is reachable from the
+	// gateway as the tenant asked. When False, its reason is that of the first condition
+	// below that is not True.
+	ConditionReady = "Ready"
+
+	// ConditionAccepted is True when the tenant's data plane and environments resolve.
+	ConditionAccepted = "Accepted"
+
+	// ConditionResolvedRefs is True when every upstream's Service (and, for TLS upstreams,
+	// every certificate reference) resolves and is valid.
+	ConditionResolvedRefs = "ResolvedRefs"
+
+	// ConditionNetworkPolicyReady is True when the NetworkPolicies for every valid upstream
+	// are in place.
+	ConditionNetworkPolicyReady = "NetworkPolicyReady"
+
+	// ConditionProxyReady is True when the TLS proxy serves every TLS upstream, or when no
+	// upstream uses TLS.
+	ConditionProxyReady = "ProxyReady"
+)
+
+// Reasons of the tenant's Accepted condition.
+const (
+	// ReasonAccepted: the data plane and environments resolved.
+	ReasonAccepted = "Accepted"
+
+	// ReasonDataPlaneNotFound: spec.dataPlane names no GatewayDataPlane. Fix the name, or
+	// ask the platform team which data planes exist (kubectl get gatewaydataplanes).
+	ReasonDataPlaneNotFound = "DataPlaneNotFound"
+
+	// ReasonNoDefaultDataPlane: spec.dataPlane is empty and no GatewayDataPlane is marked
+	// default. Name a data plane in spec.dataPlane.
+	ReasonNoDefaultDataPlane = "NoDefaultDataPlane"
+
+	// ReasonAmbiguousDefaultDataPlane: spec.dataPlane is empty and several data planes are
+	// marked default. Name one in spec.dataPlane; the platform team should keep one default.
+	ReasonAmbiguousDefaultDataPlane = "AmbiguousDefaultDataPlane"
+
+	// ReasonEnvironmentNotFound: spec.environments names an environment the data plane
+	// does not have. Use one of those the message lists.
+	ReasonEnvironmentNotFound = "EnvironmentNotFound"
+)
+
+// Reasons of the tenant's ResolvedRefs condition and of each upstream's Ready condition.
+// Where a reason means the same as one of Gateway API's BackendTLSPolicy it has its name.
+const (
+	// ReasonResolvedRefs: every reference resolved.
+	ReasonResolvedRefs = "ResolvedRefs"
+
+	// ReasonInvalidUpstreams (tenant ResolvedRefs): at least one upstream is not Ready; its
+	// own condition in status.upstreams says why.
+	ReasonInvalidUpstreams = "InvalidUpstreams"
+
+	// ReasonHostNotInNamespace: the upstream host names a Service of another namespace. A
+	// tenant can only expose Services of its own namespace.
+	ReasonHostNotInNamespace = "HostNotInNamespace"
+
+	// ReasonServiceNotFound: no Service of that name exists in the namespace.
+	ReasonServiceNotFound = "ServiceNotFound"
+
+	// ReasonPortNotFound: the upstream port is not one of the Service's ports. Use the
+	// Service port (spec.ports[].port), not the container's target port.
+	ReasonPortNotFound = "PortNotFound"
+
+	// ReasonServiceWithoutSelector: the Service has no pod selector, so there are no pods
+	// a NetworkPolicy could open. Give the Service a selector.
+	ReasonServiceWithoutSelector = "ServiceWithoutSelector"
+
+	// ReasonInvalidCACertificateRef: a CA certificate reference does not resolve: the
+	// object is missing, has no ca.crt key, or holds no PEM certificate.
+	ReasonInvalidCACertificateRef = "InvalidCACertificateRef"
+
+	// ReasonInvalidKind: a CA certificate reference names a kind other than ConfigMap or
+	// Secret of the core group.
+	ReasonInvalidKind = "InvalidKind"
+
+	// ReasonNoValidCACertificate: none of the CA certificate references is usable.
+	ReasonNoValidCACertificate = "NoValidCACertificate"
+
+	// ReasonInvalidClientCertificate: the client certificate Secret is missing, not of type
+	// kubernetes.io/tls, unparsable, or its certificate does not match its key.
+	ReasonInvalidClientCertificate = "InvalidClientCertificate"
+
+	// ReasonCertificateExpired: a CA or client certificate has expired.
+	ReasonCertificateExpired = "CertificateExpired"
+
+	// ReasonCertificateExpiringSoon: a CA or client certificate expires soon; renew it.
+	ReasonCertificateExpiringSoon = "CertificateExpiringSoon"
+)
+
+// Reasons of the NetworkPolicyReady and ProxyReady conditions, and of the upstream Ready
+// condition when it is True.
+const (
+	// ReasonReady: the thing the condition describes is in place.
+	ReasonReady = "Ready"
+
+	// ReasonNoValidUpstreams: no upstream is valid, so there is nothing to open.
+	ReasonNoValidUpstreams = "NoValidUpstreams"
+
+	// ReasonApplyFailed: writing a child object failed; the message has the API error and
+	// the operator retries.
+	ReasonApplyFailed = "ApplyFailed"
+
+	// ReasonNotRequired (ProxyReady): no upstream uses TLS, so no proxy runs.
+	ReasonNotRequired = "NotRequired"
+
+	// ReasonProxyProgressing (ProxyReady): the proxy Deployment has fewer available replicas
+	// than wanted.
+	ReasonProxyProgressing = "ProxyProgressing"
+)
+
+// Labels and annotations the operator puts on what it creates.
+const (
+	// LabelTenant is set on every object created for a GatewayTenant; its value is the
+	// tenant's name.
+	LabelTenant = "gatewaytenant.io/tenant"
+
+	// LabelUpstream is set on objects created for one upstream; its value is the upstream's
+	// name.
+	LabelUpstream = "gatewaytenant.io/upstream"
+
+	// LabelManagedBy is app.kubernetes.io/managed-by; the operator caches only objects
+	// that carry it with the value ManagedByValue.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+
+	// ManagedByValue is the value of LabelManagedBy on the operator's objects.
+	ManagedByValue = "gatewaytenant-operator"
+)

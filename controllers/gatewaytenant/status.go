@@ -1,0 +1,123 @@
+package gatewaytenant
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+)
+
+// observation is everything one reconcile learned; the status is a pure function of it.
+type observation struct {
+	generation int64
+	dataPlane  dataPlaneResult
+	upstreams  []upstreamResult
+	// applyErr is the first error writing NetworkPolicies, if any.
+	applyErr error
+}
+
+// computeStatus returns the tenant's new status from the old one and an observation. The old
+// status is only read for the last transition times, which meta.SetStatusCondition keeps
+// when a condition does not change.
+func computeStatus(old *v1alpha1.GatewayTenantStatus, obs observation) v1alpha1.GatewayTenantStatus {
+	st := v1alpha1.GatewayTenantStatus{
+		ObservedGeneration: obs.generation,
+		Conditions:         append([]metav1.Condition(nil), old.Conditions...),
+	}
+	if obs.dataPlane.plane != nil {
+		st.DataPlane = obs.dataPlane.plane.Name
+	}
+	set := func(conds *[]metav1.Condition, c metav1.Condition) {
+		c.ObservedGeneration = obs.generation
+		meta.SetStatusCondition(conds, c)
+	}
+
+	accepted := acceptedCondition(obs)
+	resolved := resolvedRefsCondition(obs)
+	netpol := networkPolicyCondition(obs)
+	for _, c := range []metav1.Condition{accepted, resolved, netpol, summarise(obs, accepted, resolved, netpol)} {
+		set(&st.Conditions, c)
+	}
+
+	for _, u := range obs.upstreams {
+		us := v1alpha1.UpstreamStatus{Name: u.upstream.Name, Conditions: oldUpstreamConditions(old, u.upstream.Name)}
+		if u.valid() {
+			us.GatewayHost, us.GatewayPort = u.upstream.Host, u.upstream.Port
+		}
+		set(&us.Conditions, condition(v1alpha1.ConditionReady, u.valid(), u.reason, u.message))
+		st.Upstreams = append(st.Upstreams, us)
+	}
+	return st
+}
+
+func oldUpstreamConditions(old *v1alpha1.GatewayTenantStatus, name string) []metav1.Condition {
+	for _, u := range old.Upstreams {
+		if u.Name == name {
+			return append([]metav1.Condition(nil), u.Conditions...)
+		}
+	}
+	return nil
+}
+
+func condition(typ string, ok bool, reason, message string) metav1.Condition {
+	status := metav1.ConditionFalse
+	if ok {
+		status = metav1.ConditionTrue
+	}
+	return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message}
+}
+
+func acceptedCondition(obs observation) metav1.Condition {
+	return condition(v1alpha1.ConditionAccepted, obs.dataPlane.accepted(), obs.dataPlane.reason, obs.dataPlane.message)
+}
+
+func resolvedRefsCondition(obs observation) metav1.Condition {
+	var invalid []string
+	for _, u := range obs.upstreams {
+		if !u.valid() {
+			invalid = append(invalid, u.message)
+		}
+	}
+	if len(invalid) > 0 {
+		return condition(v1alpha1.ConditionResolvedRefs, false, v1alpha1.ReasonInvalidUpstreams,
+			fmt.Sprintf("%d of %d upstreams are invalid: %s", len(invalid), len(obs.upstreams), strings.Join(invalid, "; ")))
+	}
+	return condition(v1alpha1.ConditionResolvedRefs, true, v1alpha1.ReasonResolvedRefs,
+		fmt.Sprintf("all %d upstreams resolved", len(obs.upstreams)))
+}
+
+func networkPolicyCondition(obs observation) metav1.Condition {
+	const typ = v1alpha1.ConditionNetworkPolicyReady
+	if !obs.dataPlane.accepted() {
+		return condition(typ, false, obs.dataPlane.reason,
+			"NetworkPolicies are left as they are until the data plane resolves: "+obs.dataPlane.message)
+	}
+	if obs.applyErr != nil {
+		return condition(typ, false, v1alpha1.ReasonApplyFailed, "writing NetworkPolicies failed, retrying: "+obs.applyErr.Error())
+	}
+	var names []string
+	for _, u := range obs.upstreams {
+		if u.valid() {
+			names = append(names, u.upstream.Name)
+		}
+	}
+	if len(names) == 0 {
+		return condition(typ, false, v1alpha1.ReasonNoValidUpstreams, "no upstream is valid, so no NetworkPolicy is opened")
+	}
+	return condition(typ, true, v1alpha1.ReasonReady,
+		fmt.Sprintf("gateway environments %s may reach upstreams [%s]", environmentNames(obs.dataPlane.environments), strings.Join(names, ", ")))
+}
+
+// summarise is the Ready condition: the first condition that is not True decides it.
+func summarise(obs observation, chain ...metav1.Condition) metav1.Condition {
+	for _, c := range chain {
+		if c.Status != metav1.ConditionTrue {
+			return condition(v1alpha1.ConditionReady, false, c.Reason, c.Message)
+		}
+	}
+	return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady,
+		fmt.Sprintf("all %d upstreams are reachable from the gateway", len(obs.upstreams)))
+}

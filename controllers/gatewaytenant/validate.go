@@ -1,0 +1,189 @@
+package gatewaytenant
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+)
+
+// upstreamResult is what the reconciler learned about one upstream: whether it is usable and,
+// when it is, which pods and ports the gateway must reach.
+type upstreamResult struct {
+	upstream v1alpha1.Upstream
+	// podSelector and ports are set when the upstream is valid.
+	podSelector map[string]string
+	ports       []networkingv1.NetworkPolicyPort
+	// reason is ReasonReady when the upstream is valid, the reason it is not otherwise.
+	reason  string
+	message string
+}
+
+func (u upstreamResult) valid() bool { return u.reason == v1alpha1.ReasonReady }
+
+// splitHost splits an upstream host "<service>.<namespace>.svc" into its parts. The schema
+// guarantees the form; anything else yields empty parts.
+func splitHost(host string) (service, namespace string) {
+	parts := strings.Split(host, ".")
+	if len(parts) != 3 || parts[2] != "svc" {
+		return "", ""
+	}
+	return parts[0], parts[1]
+}
+
+// checkUpstream validates an upstream of a tenant in namespace against its Service (nil when
+// the Service does not exist). The first failing check decides the reason.
+func checkUpstream(namespace string, u v1alpha1.Upstream, svc *corev1.Service) upstreamResult {
+	res := upstreamResult{upstream: u}
+	service, hostNamespace := splitHost(u.Host)
+	switch {
+	case hostNamespace != namespace:
+		res.reason = v1alpha1.ReasonHostNotInNamespace
+		res.message = fmt.Sprintf("upstream %q: host %q names namespace %q, but a tenant can only expose Services of its own namespace %q; use %s.%s.svc",
+			u.Name, u.Host, hostNamespace, namespace, service, namespace)
+	case svc == nil:
+		res.reason = v1alpha1.ReasonServiceNotFound
+		res.message = fmt.Sprintf("upstream %q: Service %q not found in namespace %q", u.Name, service, namespace)
+	case servicePort(svc, u.Port) == nil:
+		res.reason = v1alpha1.ReasonPortNotFound
+		res.message = fmt.Sprintf("upstream %q: port %d is not a port of Service %q; its ports are %s",
+			u.Name, u.Port, service, describePorts(svc))
+	case len(svc.Spec.Selector) == 0:
+		res.reason = v1alpha1.ReasonServiceWithoutSelector
+		res.message = fmt.Sprintf("upstream %q: Service %q has no pod selector, so no NetworkPolicy can select its pods; give it spec.selector",
+			u.Name, service)
+	default:
+		res.reason = v1alpha1.ReasonReady
+		res.message = fmt.Sprintf("upstream %q: Service %q port %d is reachable from the gateway", u.Name, service, u.Port)
+		res.podSelector = svc.Spec.Selector
+		res.ports = []networkingv1.NetworkPolicyPort{targetPort(servicePort(svc, u.Port))}
+	}
+	return res
+}
+
+// servicePort returns the port of svc whose port number is port, or nil.
+func servicePort(svc *corev1.Service, port int32) *corev1.ServicePort {
+	for i := range svc.Spec.Ports {
+		if svc.Spec.Ports[i].Port == port {
+			return &svc.Spec.Ports[i]
+		}
+	}
+	return nil
+}
+
+// targetPort is the pod port behind a Service port, as a NetworkPolicy port. A named target
+// port stays named: NetworkPolicies resolve container port names per pod, exactly as the
+// Service does. An unset target port means the Service port itself.
+func targetPort(p *corev1.ServicePort) networkingv1.NetworkPolicyPort {
+	tp := p.TargetPort
+	if tp.Type == intstr.Int && tp.IntVal == 0 || tp.Type == intstr.String && tp.StrVal == "" {
+		tp = intstr.FromInt32(p.Port)
+	}
+	protocol := p.Protocol
+	if protocol == "" {
+		protocol = corev1.ProtocolTCP
+	}
+	return networkingv1.NetworkPolicyPort{Protocol: &protocol, Port: &tp}
+}
+
+func describePorts(svc *corev1.Service) string {
+	if len(svc.Spec.Ports) == 0 {
+		return "none"
+	}
+	ports := make([]string, 0, len(svc.Spec.Ports))
+	for _, p := range svc.Spec.Ports {
+		ports = append(ports, fmt.Sprint(p.Port))
+	}
+	return "[" + strings.Join(ports, ", ") + "]"
+}
+
+// dataPlaneResult is the outcome of resolving a tenant's data plane and environments.
+type dataPlaneResult struct {
+	plane        *v1alpha1.GatewayDataPlane
+	environments []v1alpha1.DataPlaneEnvironment
+	reason       string
+	message      string
+}
+
+func (d dataPlaneResult) accepted() bool { return d.reason == v1alpha1.ReasonAccepted }
+
+// resolveDataPlane picks the tenant's data plane out of planes (the one it names, else the
+// single default) and the environments that may call in.
+func resolveDataPlane(spec *v1alpha1.GatewayTenantSpec, planes []v1alpha1.GatewayDataPlane) dataPlaneResult {
+	var res dataPlaneResult
+	if spec.DataPlane != "" {
+		for i := range planes {
+			if planes[i].Name == spec.DataPlane {
+				res.plane = &planes[i]
+			}
+		}
+		if res.plane == nil {
+			res.reason = v1alpha1.ReasonDataPlaneNotFound
+			res.message = fmt.Sprintf("GatewayDataPlane %q not found; known data planes: %s", spec.DataPlane, planeNames(planes, false))
+			return res
+		}
+	} else {
+		var defaults []*v1alpha1.GatewayDataPlane
+		for i := range planes {
+			if planes[i].Spec.Default {
+				defaults = append(defaults, &planes[i])
+			}
+		}
+		switch len(defaults) {
+		case 0:
+			res.reason = v1alpha1.ReasonNoDefaultDataPlane
+			res.message = fmt.Sprintf("spec.dataPlane is empty and no GatewayDataPlane is marked default; name one of %s", planeNames(planes, false))
+			return res
+		case 1:
+			res.plane = defaults[0]
+		default:
+			res.reason = v1alpha1.ReasonAmbiguousDefaultDataPlane
+			res.message = fmt.Sprintf("spec.dataPlane is empty and several GatewayDataPlanes are marked default (%s); name one in spec.dataPlane", planeNames(planes, true))
+			return res
+		}
+	}
+
+	plane := res.plane
+	if len(spec.Environments) == 0 {
+		res.environments = plane.Spec.Environments
+	}
+	for _, name := range spec.Environments {
+		env := plane.Spec.Environment(name)
+		if env == nil {
+			res.reason = v1alpha1.ReasonEnvironmentNotFound
+			res.message = fmt.Sprintf("spec.environments: GatewayDataPlane %q has no environment %q; it has %s", plane.Name, name, environmentNames(plane.Spec.Environments))
+			return res
+		}
+		res.environments = append(res.environments, *env)
+	}
+	res.reason = v1alpha1.ReasonAccepted
+	res.message = fmt.Sprintf("GatewayDataPlane %q environments %s may call in", plane.Name, environmentNames(res.environments))
+	return res
+}
+
+func planeNames(planes []v1alpha1.GatewayDataPlane, defaultsOnly bool) string {
+	var names []string
+	for _, p := range planes {
+		if !defaultsOnly || p.Spec.Default {
+			names = append(names, p.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "(none)"
+	}
+	slices.Sort(names)
+	return "[" + strings.Join(names, ", ") + "]"
+}
+
+func environmentNames(envs []v1alpha1.DataPlaneEnvironment) string {
+	names := make([]string, 0, len(envs))
+	for _, e := range envs {
+		names = append(names, string(e.Name))
+	}
+	return "[" + strings.Join(names, ", ") + "]"
+}

@@ -1,0 +1,70 @@
+// Package dataplane knows the reference platform's gateway data planes and keeps the one a
+// cluster uses as its default GatewayDataPlane.
+package dataplane
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+)
+
+// LabelPreset marks a GatewayDataPlane the manager keeps from a preset; its value is the
+// preset's name.
+const LabelPreset = "gatewaytenant.io/preset"
+
+// Environments of the reference platform's gateway, each namespace labelled
+// environment=<name>.
+var presetEnvironments = []v1alpha1.EnvironmentName{"test", "prod"}
+
+// clusterLabels maps each reference cluster to the value of the "name" label its gateway
+// namespaces carry.
+var clusterLabels = map[string]string{
+	"silver": "264e6f",
+	"gold":   "b8840c",
+	"golddr": "b8840c",
+}
+
+// PresetNames lists the built-in presets, sorted.
+func PresetNames() []string {
+	names := make([]string, 0, len(clusterLabels))
+	for n := range clusterLabels {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// ObjectName is the name of the GatewayDataPlane kept from a preset.
+func ObjectName(preset string) string { return "aps-" + preset }
+
+// Preset returns the GatewayDataPlane of a built-in preset, marked default.
+func Preset(name string) (*v1alpha1.GatewayDataPlane, error) {
+	label, ok := clusterLabels[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown data-plane preset %q: use one of %s", name, strings.Join(PresetNames(), ", "))
+	}
+	dp := &v1alpha1.GatewayDataPlane{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: ObjectName(name),
+			Labels: map[string]string{
+				LabelPreset:             name,
+				v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue,
+			},
+		},
+		Spec: v1alpha1.GatewayDataPlaneSpec{Default: true},
+	}
+	for _, env := range presetEnvironments {
+		dp.Spec.Environments = append(dp.Spec.Environments, v1alpha1.DataPlaneEnvironment{
+			Name: env,
+			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{
+				"environment": string(env),
+				"name":        label,
+			}},
+		})
+	}
+	return dp, nil
+}

@@ -1,0 +1,125 @@
+// Package manager assembles the operator: scheme, caches, controllers and servers. cmd/manager
+// and the test suites build the manager through New, so tests run the real thing.
+package manager
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/dataplane"
+)
+
+// Options configure the manager. The zero value is not useful; cmd/manager fills it from
+// flags.
+type Options struct {
+	// MetricsAddr is where metrics are served ("0" disables them).
+	MetricsAddr string
+	// SecureMetrics serves metrics over HTTPS behind Kubernetes authentication and
+	// authorization.
+	SecureMetrics bool
+	// ProbeAddr is where /healthz and /readyz are served ("0" disables them).
+	ProbeAddr string
+	// LeaderElection makes only one replica act at a time.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the lease; empty means the manager's own namespace.
+	LeaderElectionNamespace string
+	// EnableHTTP2 allows HTTP/2 on the metrics server; off by default because of the HTTP/2
+	// stream cancellation and rapid reset vulnerabilities.
+	EnableHTTP2 bool
+	// DataPlanePreset, when set, names the built-in preset kept as the default
+	// GatewayDataPlane.
+	DataPlanePreset string
+	// NewClient, when set, builds the manager's client (tests wrap it to count writes).
+	NewClient client.NewClientFunc
+}
+
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// Scheme returns a scheme with every type the operator reads or writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	return s
+}
+
+// New builds the manager with every controller registered.
+func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	var tlsOpts []func(*tls.Config)
+	if !o.EnableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metrics := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts}
+	if o.SecureMetrics {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	scheme := Scheme()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metrics,
+		WebhookServer:           webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
+		HealthProbeBindAddress:  o.ProbeAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "gatewaytenant-operator.gatewaytenant.io",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		Cache:                   cacheOptions(),
+		Client: client.Options{Cache: &client.CacheOptions{
+			// Never cache Secrets: referenced ones are read directly, one at a time.
+			DisableFor: []client.Object{&corev1.Secret{}},
+		}},
+		NewClient: o.NewClient,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+
+	tenants := &gatewaytenant.Reconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   scheme,
+		Recorder: mgr.GetEventRecorder(gatewaytenant.ControllerName),
+	}
+	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
+		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
+	}
+	if o.DataPlanePreset != "" {
+		presets := &dataplane.PresetReconciler{Client: mgr.GetClient(), Preset: o.DataPlanePreset}
+		if err := presets.SetupWithManager(mgr); err != nil {
+			return nil, fmt.Errorf("setting up data-plane preset: %w", err)
+		}
+	}
+	return mgr, nil
+}
+
+// cacheOptions keep the caches to what the operator needs: of the kinds it creates, only the
+// objects it created (by label).
+func cacheOptions() cache.Options {
+	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&networkingv1.NetworkPolicy{}: owned,
+	}}
+}
