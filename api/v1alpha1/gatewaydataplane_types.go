@@ -41,7 +41,7 @@ type DataPlaneEnvironment struct {
 	// It becomes the namespaceSelector of the tenants' NetworkPolicy ingress peers.
 	//
 	// +required
-	// +kubebuilder:validation:XValidation:rule="size(self.matchLabels) > 0 || size(self.matchExpressions) > 0",message="namespaceSelector must not be empty: an empty selector would admit every namespace"
+	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="namespaceSelector must not be empty: an empty selector would admit every namespace"
 	NamespaceSelector metav1.LabelSelector `json:"namespaceSelector"`
 
 	// namespaceNames optionally pins the gateway namespaces by name as well. The operator

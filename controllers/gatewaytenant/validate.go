@@ -143,7 +143,7 @@ func resolveDataPlane(spec *v1alpha1.GatewayTenantSpec, planes []v1alpha1.Gatewa
 			res.plane = defaults[0]
 		default:
 			res.reason = v1alpha1.ReasonAmbiguousDefaultDataPlane
-			res.message = fmt.Sprintf("spec.dataPlane is empty and several GatewayDataPlanes are marked default (%s); name one in spec.dataPlane", planeNames(planes, true))
+			res.message = fmt.Sprintf("spec.dataPlane is empty and several GatewayDataPlanes are marked default, %s; name one in spec.dataPlane", planeNames(planes, true))
 			return res
 		}
 	}

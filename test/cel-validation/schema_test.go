@@ -1,0 +1,167 @@
+package celvalidation
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+)
+
+// validTenant is the base every case mutates: valid as it stands.
+func validTenant(name string) *v1alpha1.GatewayTenant {
+	return &v1alpha1.GatewayTenant{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: v1alpha1.GatewayTenantSpec{
+			DataPlane:    "aps-silver",
+			Environments: []v1alpha1.EnvironmentName{"test", "prod"},
+			Upstreams: []v1alpha1.Upstream{{
+				Name: "my-upstream-api",
+				Host: "my-upstream-api.abc123-prod.svc",
+				Port: 8443,
+				TLS: &v1alpha1.UpstreamTLS{
+					Validation: v1alpha1.UpstreamTLSValidation{
+						CACertificateRefs: []v1alpha1.CACertificateReference{{Name: "upstream-ca"}},
+						SubjectAltNames: []gwapiv1.SubjectAltName{
+							{Type: gwapiv1.HostnameSubjectAltNameType, Hostname: "kong.example"},
+							{Type: gwapiv1.URISubjectAltNameType, URI: "spiffe://cluster.local/ns/abc123-prod/sa/api"},
+						},
+					},
+					VerifyDepth:          ptr.To[int32](1),
+					MinVersion:           v1alpha1.TLSVersion13,
+					ClientCertificateRef: &v1alpha1.SecretReference{Name: "client-cert"},
+				},
+			}},
+		},
+	}
+}
+
+func upstream0(t *v1alpha1.GatewayTenant) *v1alpha1.Upstream { return &t.Spec.Upstreams[0] }
+
+func TestGatewayTenantSchema(t *testing.T) {
+	cases := []struct {
+		desc      string
+		mutate    func(*v1alpha1.GatewayTenant)
+		wantError string // empty: admitted
+	}{
+		{desc: "valid base", mutate: func(*v1alpha1.GatewayTenant) {}},
+		{desc: "plain upstream, defaults", mutate: func(t *v1alpha1.GatewayTenant) {
+			t.Spec.DataPlane, t.Spec.Environments, upstream0(t).TLS = "", nil, nil
+		}},
+		{desc: "well-known CA instead of refs", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.Validation.CACertificateRefs = nil
+			upstream0(t).TLS.Validation.WellKnownCACertificates = ptr.To(gwapiv1.WellKnownCACertificatesSystem)
+		}},
+		{desc: "host with a domain", mutate: func(t *v1alpha1.GatewayTenant) { upstream0(t).Host = "api.example.com" },
+			wantError: `spec.upstreams[0].host: Invalid value: "api.example.com": host must have the form <service>.<namespace>.svc`},
+		{desc: "host without .svc", mutate: func(t *v1alpha1.GatewayTenant) { upstream0(t).Host = "api.abc123-prod" },
+			wantError: "host must have the form <service>.<namespace>.svc"},
+		{desc: "host with cluster domain", mutate: func(t *v1alpha1.GatewayTenant) { upstream0(t).Host = "api.abc123-prod.svc.cluster.local" },
+			wantError: "host must have the form <service>.<namespace>.svc"},
+		{desc: "host label too long", mutate: func(t *v1alpha1.GatewayTenant) { upstream0(t).Host = strings.Repeat("a", 64) + ".abc123-prod.svc" },
+			wantError: "host must have the form <service>.<namespace>.svc"},
+		{desc: "port zero", mutate: func(t *v1alpha1.GatewayTenant) { upstream0(t).Port = 0 },
+			wantError: "spec.upstreams[0].port: Invalid value: 0: spec.upstreams[0].port in body should be greater than or equal to 1"},
+		{desc: "port too high", mutate: func(t *v1alpha1.GatewayTenant) { upstream0(t).Port = 65536 },
+			wantError: "spec.upstreams[0].port in body should be less than or equal to 65535"},
+		{desc: "upstream name not a DNS label", mutate: func(t *v1alpha1.GatewayTenant) { upstream0(t).Name = "my.api" },
+			wantError: `spec.upstreams[0].name: Invalid value: "my.api"`},
+		{desc: "duplicate upstream names", mutate: func(t *v1alpha1.GatewayTenant) {
+			t.Spec.Upstreams = append(t.Spec.Upstreams, *upstream0(t).DeepCopy())
+		}, wantError: "spec.upstreams[1]: Duplicate value"},
+		{desc: "no upstreams", mutate: func(t *v1alpha1.GatewayTenant) { t.Spec.Upstreams = []v1alpha1.Upstream{} },
+			wantError: "spec.upstreams: Invalid value: 0: spec.upstreams in body should have at least 1 items"},
+		{desc: "duplicate environments", mutate: func(t *v1alpha1.GatewayTenant) { t.Spec.Environments = []v1alpha1.EnvironmentName{"test", "test"} },
+			wantError: `spec.environments[1]: Duplicate value: "test"`},
+		{desc: "environment name not a DNS label", mutate: func(t *v1alpha1.GatewayTenant) { t.Spec.Environments = []v1alpha1.EnvironmentName{"Prod"} },
+			wantError: `spec.environments[0]: Invalid value: "Prod"`},
+		{desc: "both CA sources", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.Validation.WellKnownCACertificates = ptr.To(gwapiv1.WellKnownCACertificatesSystem)
+		}, wantError: "spec.upstreams[0].tls.validation: Invalid value: exactly one of caCertificateRefs or wellKnownCACertificates must be set"},
+		{desc: "neither CA source", mutate: func(t *v1alpha1.GatewayTenant) { upstream0(t).TLS.Validation.CACertificateRefs = nil },
+			wantError: "exactly one of caCertificateRefs or wellKnownCACertificates must be set"},
+		{desc: "verify depth negative", mutate: func(t *v1alpha1.GatewayTenant) { upstream0(t).TLS.VerifyDepth = ptr.To[int32](-1) },
+			wantError: "spec.upstreams[0].tls.verifyDepth: Invalid value: -1"},
+		{desc: "verify depth too deep", mutate: func(t *v1alpha1.GatewayTenant) { upstream0(t).TLS.VerifyDepth = ptr.To[int32](11) },
+			wantError: "spec.upstreams[0].tls.verifyDepth in body should be less than or equal to 10"},
+		{desc: "TLS 1.1", mutate: func(t *v1alpha1.GatewayTenant) { upstream0(t).TLS.MinVersion = "1.1" },
+			wantError: `spec.upstreams[0].tls.minVersion: Unsupported value: "1.1": supported values: "1.2", "1.3"`},
+		{desc: "hostname SAN without hostname", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.Validation.SubjectAltNames[0].Hostname = ""
+		}, wantError: "SubjectAltName element must contain Hostname, if Type is set to Hostname"},
+		{desc: "URI SAN not absolute", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.Validation.SubjectAltNames[1].URI = "cluster.local/api"
+		}, wantError: "spec.upstreams[0].tls.validation.subjectAltNames[1].uri"},
+		{desc: "tenant name too long for labels", mutate: func(t *v1alpha1.GatewayTenant) { t.Name = strings.Repeat("a", 64) },
+			wantError: "metadata.name must be at most 63 characters"},
+	}
+	for i, c := range cases {
+		t.Run(c.desc, func(t *testing.T) {
+			obj := validTenant(fmt.Sprintf("case-%d", i))
+			c.mutate(obj)
+			expectAdmission(t, obj, c.wantError)
+		})
+	}
+}
+
+func validDataPlane(name string) *v1alpha1.GatewayDataPlane {
+	return &v1alpha1.GatewayDataPlane{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.GatewayDataPlaneSpec{Environments: []v1alpha1.DataPlaneEnvironment{{
+			Name:              "test",
+			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"environment": "test", "name": "264e6f"}},
+			NamespaceNames:    []string{"264e6f-test"},
+		}}},
+	}
+}
+
+func TestGatewayDataPlaneSchema(t *testing.T) {
+	cases := []struct {
+		desc      string
+		mutate    func(*v1alpha1.GatewayDataPlane)
+		wantError string
+	}{
+		{desc: "valid base", mutate: func(*v1alpha1.GatewayDataPlane) {}},
+		{desc: "selector by expression only", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.Environments[0].NamespaceSelector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "name", Operator: metav1.LabelSelectorOpIn, Values: []string{"264e6f"}},
+			}}
+		}},
+		{desc: "empty selector", mutate: func(d *v1alpha1.GatewayDataPlane) { d.Spec.Environments[0].NamespaceSelector = metav1.LabelSelector{} },
+			wantError: "spec.environments[0].namespaceSelector: Invalid value: namespaceSelector must not be empty"},
+		{desc: "no environments", mutate: func(d *v1alpha1.GatewayDataPlane) { d.Spec.Environments = []v1alpha1.DataPlaneEnvironment{} },
+			wantError: "spec.environments in body should have at least 1 items"},
+		{desc: "duplicate environments", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.Environments = append(d.Spec.Environments, *d.Spec.Environments[0].DeepCopy())
+		}, wantError: "spec.environments[1]: Duplicate value"},
+		{desc: "namespace name not a DNS label", mutate: func(d *v1alpha1.GatewayDataPlane) { d.Spec.Environments[0].NamespaceNames = []string{"Bad_Name"} },
+			wantError: `spec.environments[0].namespaceNames[0]: Invalid value: "Bad_Name"`},
+	}
+	for i, c := range cases {
+		t.Run(c.desc, func(t *testing.T) {
+			obj := validDataPlane(fmt.Sprintf("schema-case-%d", i))
+			c.mutate(obj)
+			expectAdmission(t, obj, c.wantError)
+		})
+	}
+}
+
+// expectAdmission creates obj on the real API server (a server-side dry run) and checks that
+// it is admitted when wantError is empty, and otherwise refused with a message containing it.
+func expectAdmission(t *testing.T, obj client.Object, wantError string) {
+	t.Helper()
+	err := k8sClient.Create(ctx, obj, client.DryRunAll)
+	switch {
+	case wantError == "" && err != nil:
+		t.Fatalf("want admitted, got: %v", err)
+	case wantError != "" && err == nil:
+		t.Fatalf("want refused with %q, was admitted", wantError)
+	case wantError != "" && !strings.Contains(err.Error(), wantError):
+		t.Fatalf("want an error containing\n  %s\ngot\n  %v", wantError, err)
+	}
+}
