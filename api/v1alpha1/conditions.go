@@ -79,8 +79,18 @@ const (
 	// Secret of the core group.
 	ReasonInvalidKind = "InvalidKind"
 
-	// ReasonNoValidCACertificate: none of the CA certificate references is usable.
+	// ReasonNoValidCACertificate: none of several CA certificate references is usable; the
+	// message names the first problem. (With a single reference, its own reason is used.)
 	ReasonNoValidCACertificate = "NoValidCACertificate"
+
+	// ReasonUnsupportedWellKnownCA: wellKnownCACertificates names a bundle the operator does
+	// not know; use System or gatewaytenant.io/openshift-service-ca.
+	ReasonUnsupportedWellKnownCA = "UnsupportedWellKnownCACertificates"
+
+	// ReasonServiceCAUnavailable: wellKnownCACertificates asks for the OpenShift service CA,
+	// but the namespace has no openshift-service-ca.crt ConfigMap with key service-ca.crt:
+	// the cluster is not OpenShift, or its service CA operator is not running.
+	ReasonServiceCAUnavailable = "ServiceCAUnavailable"
 
 	// ReasonInvalidClientCertificate: the client certificate Secret is missing, not of type
 	// kubernetes.io/tls, unparsable, or its certificate does not match its key.

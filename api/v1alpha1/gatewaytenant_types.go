@@ -69,6 +69,10 @@ type Upstream struct {
 	TLS *UpstreamTLS `json:"tls,omitempty"`
 }
 
+// WellKnownCAOpenShiftServiceCA trusts the OpenShift service CA, which signs service-serving
+// certificates (service.beta.openshift.io/serving-cert-secret-name).
+const WellKnownCAOpenShiftServiceCA gwapiv1.WellKnownCACertificatesType = "gatewaytenant.io/openshift-service-ca"
+
 // TLSVersion is a TLS protocol version.
 //
 // +kubebuilder:validation:Enum="1.2";"1.3"
@@ -126,7 +130,9 @@ type UpstreamTLSValidation struct {
 	CACertificateRefs []CACertificateReference `json:"caCertificateRefs,omitempty"`
 
 	// wellKnownCACertificates selects a well-known trust bundle instead: "System" for the
-	// proxy image's system CAs.
+	// proxy image's system CAs, or "gatewaytenant.io/openshift-service-ca" for the OpenShift
+	// service CA (the namespace's openshift-service-ca.crt ConfigMap), which signs the
+	// service-serving certificates of Services (SAN <service>.<namespace>.svc).
 	//
 	// +optional
 	WellKnownCACertificates *gwapiv1.WellKnownCACertificatesType `json:"wellKnownCACertificates,omitempty"`

@@ -7,9 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -17,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,21 +34,36 @@ import (
 // ControllerName names the controller in logs, events and metrics.
 const ControllerName = "gatewaytenant"
 
-// indexUpstreamService indexes GatewayTenants by the Services their upstreams name.
-const indexUpstreamService = "spec.upstreams.service"
+// Indexes of GatewayTenants: by the Services their upstreams name, and by the ConfigMaps and
+// Secrets ("<Kind>/<name>") their certificate references name.
+const (
+	indexUpstreamService = "spec.upstreams.service"
+	indexCertObject      = "spec.upstreams.tls.refs"
+)
 
 // Reconciler reconciles GatewayTenants.
 type Reconciler struct {
-	Client   client.Client
-	Scheme   *runtime.Scheme
-	Recorder events.EventRecorder
+	Client client.Client
+	// CertReader reads the ConfigMaps and Secrets that certificate references name, straight
+	// from the API server.
+	CertReader client.Reader
+	Scheme     *runtime.Scheme
+	Recorder   events.EventRecorder
+	Clock      clock.PassiveClock
+	// Proxy configures every tenant's TLS proxy.
+	Proxy ProxySettings
+	// ExpiryWarning is how long before a certificate expires that it is reported.
+	ExpiryWarning time.Duration
 }
 
 // +kubebuilder:rbac:groups=gatewaytenant.io,resources=gatewaytenants,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gatewaytenant.io,resources=gatewaytenants/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=gatewaytenant.io,resources=gatewaytenants/finalizers,verbs=update
 // +kubebuilder:rbac:groups=gatewaytenant.io,resources=gatewaydataplanes,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=services;configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -72,13 +91,40 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	obs.upstreams = upstreams
 
+	obs.proxyUpstreams = proxyUpstreams(tenant, upstreams)
+	obs.proxyHost = proxyName(tenant.Name) + "." + tenant.Namespace + ".svc"
+
 	if obs.dataPlane.accepted() {
-		obs.applyErr = r.ensureNetworkPolicies(ctx, tenant, obs)
+		obs.applyErr = errors.Join(r.ensureNetworkPolicies(ctx, tenant, obs), r.ensureProxy(ctx, tenant, obs))
+	}
+	if obs.proxyReady, err = r.proxyCondition(ctx, tenant, obs); err != nil {
+		return ctrl.Result{}, err
 	}
 	if err := r.writeStatus(ctx, tenant, obs); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, obs.applyErr
+	return ctrl.Result{RequeueAfter: r.nextCertificateCheck(obs)}, obs.applyErr
+}
+
+// nextCertificateCheck is when a certificate of a valid upstream next enters the warning
+// window or expires; zero when there is none.
+func (r *Reconciler) nextCertificateCheck(obs observation) time.Duration {
+	now := r.Clock.Now()
+	var next time.Duration
+	for _, u := range obs.upstreams {
+		if u.notAfter.IsZero() {
+			continue
+		}
+		for _, at := range []time.Time{u.notAfter.Add(-r.ExpiryWarning), u.notAfter} {
+			if d := at.Sub(now); d > 0 && (next == 0 || d < next) {
+				next = d
+			}
+		}
+	}
+	if next > 0 {
+		next += time.Second // land just past the boundary
+	}
+	return next
 }
 
 // checkUpstreams validates every upstream against its Service.
@@ -96,28 +142,42 @@ func (r *Reconciler) checkUpstreams(ctx context.Context, tenant *v1alpha1.Gatewa
 				return nil, fmt.Errorf("getting Service %s/%s: %w", ns, name, err)
 			}
 		}
-		results = append(results, checkUpstream(tenant.Namespace, u, svc))
+		res := checkUpstream(tenant.Namespace, u, svc)
+		if res.valid() && u.TLS != nil {
+			cc, err := checkCertificates(ctx, r.CertReader, tenant.Namespace, u, r.Clock.Now(), r.ExpiryWarning)
+			if err != nil {
+				return nil, err
+			}
+			if cc.reason != "" {
+				res.reason, res.message = cc.reason, cc.message
+			}
+			res.warning, res.notAfter = cc.expiring, cc.notAfter
+			if cc.reason == "" {
+				res.message = fmt.Sprintf("upstream %q: the gateway reaches it through the proxy, which verifies its certificate", u.Name)
+			}
+		}
+		results = append(results, res)
 	}
 	return results, nil
 }
 
-// ensureNetworkPolicies writes the NetworkPolicy of every valid upstream and deletes those of
-// upstreams no longer in spec. The policy of an upstream that became invalid is kept as it
-// was: a mistake in the spec never cuts off traffic that worked.
+// ensureNetworkPolicies writes the NetworkPolicies of every valid upstream and deletes those
+// no longer wanted. The policies of an upstream that became invalid are kept as they were: a
+// mistake in the spec never cuts off traffic that worked.
 func (r *Reconciler) ensureNetworkPolicies(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs observation) error {
-	peers := gatewayPeers(obs.dataPlane.environments)
 	var errs []error
-	inSpec := map[string]bool{}
-	for _, u := range obs.upstreams {
-		inSpec[u.upstream.Name] = true
-		if !u.valid() {
-			continue
-		}
-		desired := upstreamNetworkPolicy(tenant, u, peers)
+	wanted := map[string]bool{}
+	for _, desired := range desiredNetworkPolicies(tenant, obs) {
+		wanted[desired.Name] = true
 		errs = append(errs, apply(ctx, r, tenant, desired, func(existing *networkingv1.NetworkPolicy) {
 			existing.Spec = desired.Spec
 		}))
 	}
+	keep := map[string]bool{}
+	for _, u := range obs.upstreams {
+		keep[u.upstream.Name] = !u.valid()
+	}
+	keepProxy := hasTLS(tenant) && len(obs.proxyUpstreams) == 0
 
 	owned := &networkingv1.NetworkPolicyList{}
 	if err := r.Client.List(ctx, owned, client.InNamespace(tenant.Namespace), client.MatchingLabels{v1alpha1.LabelTenant: tenant.Name}); err != nil {
@@ -125,11 +185,32 @@ func (r *Reconciler) ensureNetworkPolicies(ctx context.Context, tenant *v1alpha1
 	}
 	for i := range owned.Items {
 		np := &owned.Items[i]
-		if metav1.IsControlledBy(np, tenant) && !inSpec[np.Labels[v1alpha1.LabelUpstream]] {
-			errs = append(errs, r.delete(ctx, tenant, np))
+		upstream, perUpstream := np.Labels[v1alpha1.LabelUpstream]
+		if wanted[np.Name] || !metav1.IsControlledBy(np, tenant) || keep[upstream] || (!perUpstream && keepProxy) {
+			continue
 		}
+		errs = append(errs, r.delete(ctx, tenant, np))
 	}
 	return errors.Join(errs...)
+}
+
+// desiredNetworkPolicies are the policies of the valid upstreams: gateway to pods for plain
+// ones; gateway to proxy and proxy to pods for TLS ones.
+func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs observation) []*networkingv1.NetworkPolicy {
+	peers := gatewayPeers(obs.dataPlane.environments)
+	var out []*networkingv1.NetworkPolicy
+	for _, u := range obs.upstreams {
+		if u.valid() && u.upstream.TLS == nil {
+			out = append(out, upstreamNetworkPolicy(tenant, u, peers))
+		}
+	}
+	for _, pu := range obs.proxyUpstreams {
+		out = append(out, upstreamProxyPolicy(tenant, pu))
+	}
+	if len(obs.proxyUpstreams) > 0 {
+		out = append(out, proxyGatewayPolicy(tenant, obs.proxyUpstreams, peers))
+	}
+	return out
 }
 
 // writeStatus writes the status computed from obs, and nothing when it is unchanged.
@@ -159,11 +240,19 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.GatewayTenant{}, indexUpstreamService, upstreamServices); err != nil {
 		return fmt.Errorf("indexing GatewayTenants by Service: %w", err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.GatewayTenant{}, indexCertObject, certObjects); err != nil {
+		return fmt.Errorf("indexing GatewayTenants by certificate reference: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&v1alpha1.GatewayTenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForService)).
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("ConfigMap"))).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("Secret"))).
 		Watches(&v1alpha1.GatewayDataPlane{}, handler.EnqueueRequestsFromMapFunc(r.allTenants),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(r)
@@ -188,7 +277,50 @@ func (r *Reconciler) tenantsForService(ctx context.Context, o client.Object) []r
 		ctrl.LoggerFrom(ctx).Error(err, "Listing tenants of Service", "service", client.ObjectKeyFromObject(o))
 		return nil
 	}
-	return requests(tenants.Items)
+	return append(requests(tenants.Items), ownerRequest(o)...)
+}
+
+// ownerRequest is the request of the tenant controlling o, if one does.
+func ownerRequest(o client.Object) []reconcile.Request {
+	owner := metav1.GetControllerOf(o)
+	if owner == nil || owner.Kind != "GatewayTenant" || owner.APIVersion != v1alpha1.GroupVersion.String() {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: owner.Name}}}
+}
+
+// certObjects is the index function: the ConfigMaps and Secrets the tenant's TLS upstreams
+// reference, as "<Kind>/<name>".
+func certObjects(o client.Object) []string {
+	var keys []string
+	for _, u := range o.(*v1alpha1.GatewayTenant).Spec.Upstreams {
+		if u.TLS == nil {
+			continue
+		}
+		for _, ref := range u.TLS.Validation.CACertificateRefs {
+			keys = append(keys, caRefKind(ref)+"/"+string(ref.Name))
+		}
+		if ref := u.TLS.ClientCertificateRef; ref != nil {
+			keys = append(keys, "Secret/"+ref.Name)
+		}
+		if usesWellKnown(u.TLS, v1alpha1.WellKnownCAOpenShiftServiceCA) {
+			keys = append(keys, "ConfigMap/"+serviceCAConfigMap)
+		}
+	}
+	return keys
+}
+
+// tenantsForCertObject maps a ConfigMap or Secret (metadata only: contents are never cached)
+// to the tenants that reference it, and to the tenant that owns it.
+func (r *Reconciler) tenantsForCertObject(kind string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		tenants := &v1alpha1.GatewayTenantList{}
+		if err := r.Client.List(ctx, tenants, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexCertObject: kind + "/" + o.GetName()}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Listing tenants referencing object", "kind", kind, "object", client.ObjectKeyFromObject(o))
+			return nil
+		}
+		return append(requests(tenants.Items), ownerRequest(o)...)
+	}
 }
 
 func (r *Reconciler) allTenants(ctx context.Context, _ client.Object) []reconcile.Request {

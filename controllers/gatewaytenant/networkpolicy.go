@@ -45,15 +45,21 @@ func ingressFrom(peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.Ne
 // upstreamNetworkPolicy is the NetworkPolicy that lets the gateway's namespaces reach the pods
 // of one plain upstream on its target ports, and nothing else.
 func upstreamNetworkPolicy(tenant *v1alpha1.GatewayTenant, res upstreamResult, peers []networkingv1.NetworkPolicyPeer) *networkingv1.NetworkPolicy {
+	meta := metav1.ObjectMeta{
+		Name:      networkPolicyName(tenant.Name, res.upstream.Name),
+		Namespace: tenant.Namespace,
+		Labels:    upstreamLabels(tenant.Name, res.upstream.Name),
+	}
+	return ingressPolicy(meta, res.podSelector, peers, res.ports)
+}
+
+// ingressPolicy lets each peer reach the pods selected by podSelector on ports.
+func ingressPolicy(meta metav1.ObjectMeta, podSelector map[string]string, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) *networkingv1.NetworkPolicy {
 	return &networkingv1.NetworkPolicy{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      networkPolicyName(tenant.Name, res.upstream.Name),
-			Namespace: tenant.Namespace,
-			Labels:    upstreamLabels(tenant.Name, res.upstream.Name),
-		},
+		ObjectMeta: meta,
 		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: res.podSelector},
-			Ingress:     ingressFrom(peers, res.ports),
+			PodSelector: metav1.LabelSelector{MatchLabels: podSelector},
+			Ingress:     ingressFrom(peers, ports),
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 		},
 	}

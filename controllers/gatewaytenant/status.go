@@ -15,8 +15,14 @@ type observation struct {
 	generation int64
 	dataPlane  dataPlaneResult
 	upstreams  []upstreamResult
-	// applyErr is the first error writing NetworkPolicies, if any.
+	// proxyUpstreams are the TLS upstreams the proxy serves, with their ports.
+	proxyUpstreams []proxyUpstream
+	// proxyReady is the ProxyReady condition, read from the proxy Deployment.
+	proxyReady metav1.Condition
+	// applyErr is the error writing child objects, if any.
 	applyErr error
+	// proxyHost is the gateway host of the proxy Service: <name>.<namespace>.svc.
+	proxyHost string
 }
 
 // computeStatus returns the tenant's new status from the old one and an observation. The old
@@ -38,19 +44,39 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs observation) v1alpha1.
 	accepted := acceptedCondition(obs)
 	resolved := resolvedRefsCondition(obs)
 	netpol := networkPolicyCondition(obs)
-	for _, c := range []metav1.Condition{accepted, resolved, netpol, summarise(obs, accepted, resolved, netpol)} {
+	chain := []metav1.Condition{accepted, resolved, netpol, obs.proxyReady}
+	for _, c := range append(chain, summarise(obs, chain...)) {
 		set(&st.Conditions, c)
 	}
 
 	for _, u := range obs.upstreams {
 		us := v1alpha1.UpstreamStatus{Name: u.upstream.Name, Conditions: oldUpstreamConditions(old, u.upstream.Name)}
-		if u.valid() {
-			us.GatewayHost, us.GatewayPort = u.upstream.Host, u.upstream.Port
+		us.GatewayHost, us.GatewayPort = gatewayAddress(obs, u)
+		c := condition(v1alpha1.ConditionReady, u.valid(), u.reason, u.message)
+		if u.valid() && u.warning != "" {
+			c.Reason, c.Message = v1alpha1.ReasonCertificateExpiringSoon, u.warning
 		}
-		set(&us.Conditions, condition(v1alpha1.ConditionReady, u.valid(), u.reason, u.message))
+		set(&us.Conditions, c)
 		st.Upstreams = append(st.Upstreams, us)
 	}
 	return st
+}
+
+// gatewayAddress is what the tenant writes in the gateway for an upstream: the upstream itself
+// when it is plain, the proxy Service when it speaks TLS, nothing while it is invalid.
+func gatewayAddress(obs observation, u upstreamResult) (string, int32) {
+	if !u.valid() {
+		return "", 0
+	}
+	if u.upstream.TLS == nil {
+		return u.upstream.Host, u.upstream.Port
+	}
+	for _, pu := range obs.proxyUpstreams {
+		if pu.upstream.Name == u.upstream.Name {
+			return obs.proxyHost, pu.servicePort
+		}
+	}
+	return "", 0
 }
 
 func oldUpstreamConditions(old *v1alpha1.GatewayTenantStatus, name string) []metav1.Condition {
@@ -96,7 +122,7 @@ func networkPolicyCondition(obs observation) metav1.Condition {
 			"NetworkPolicies are left as they are until the data plane resolves: "+obs.dataPlane.message)
 	}
 	if obs.applyErr != nil {
-		return condition(typ, false, v1alpha1.ReasonApplyFailed, "writing NetworkPolicies failed, retrying: "+obs.applyErr.Error())
+		return condition(typ, false, v1alpha1.ReasonApplyFailed, "writing objects failed, retrying: "+obs.applyErr.Error())
 	}
 	var names []string
 	for _, u := range obs.upstreams {

@@ -29,10 +29,16 @@ func TestComputeStatusReadyFollowsTheFirstFailingCondition(t *testing.T) {
 			wantReady: metav1.ConditionFalse, wantReason: v1alpha1.ReasonInvalidUpstreams},
 		{desc: "then writes", obs: observation{dataPlane: accepted, upstreams: []upstreamResult{good}, applyErr: errors.New("boom")},
 			wantReady: metav1.ConditionFalse, wantReason: v1alpha1.ReasonApplyFailed},
+		{desc: "then the proxy", obs: observation{dataPlane: accepted, upstreams: []upstreamResult{good},
+			proxyReady: condition(v1alpha1.ConditionProxyReady, false, v1alpha1.ReasonProxyProgressing, "0 of 2")},
+			wantReady: metav1.ConditionFalse, wantReason: v1alpha1.ReasonProxyProgressing},
 	}
 	for _, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {
 			c.obs.generation = 7
+			if c.obs.proxyReady.Type == "" {
+				c.obs.proxyReady = condition(v1alpha1.ConditionProxyReady, true, v1alpha1.ReasonNotRequired, "no TLS")
+			}
 			st := computeStatus(&v1alpha1.GatewayTenantStatus{}, c.obs)
 			ready := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady)
 			if ready.Status != c.wantReady || ready.Reason != c.wantReason {
@@ -55,7 +61,8 @@ func TestComputeStatusReadyFollowsTheFirstFailingCondition(t *testing.T) {
 
 func TestComputeStatusKeepsTransitionTimesOfUnchangedConditions(t *testing.T) {
 	obs := observation{generation: 1, dataPlane: resolveDataPlane(&v1alpha1.GatewayTenantSpec{}, []v1alpha1.GatewayDataPlane{plane("p", true, "test")}),
-		upstreams: []upstreamResult{{upstream: v1alpha1.Upstream{Name: "a"}, reason: v1alpha1.ReasonReady}}}
+		upstreams:  []upstreamResult{{upstream: v1alpha1.Upstream{Name: "a"}, reason: v1alpha1.ReasonReady}},
+		proxyReady: condition(v1alpha1.ConditionProxyReady, true, v1alpha1.ReasonNotRequired, "no TLS")}
 	first := computeStatus(&v1alpha1.GatewayTenantStatus{}, obs)
 	past := metav1.NewTime(metav1.Now().Add(-3600e9))
 	for i := range first.Conditions {

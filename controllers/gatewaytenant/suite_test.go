@@ -2,6 +2,9 @@ package gatewaytenant_test
 
 import (
 	"context"
+	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +22,11 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
+)
+
+const (
+	proxyImage    = "registry.example/gatewaytenant/operator:test"
+	expiryWarning = 30 * 24 * time.Hour
 )
 
 var (
@@ -46,11 +54,15 @@ var _ = BeforeSuite(func() {
 
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
-	mgr, err := manager.New(ctx, env.Config, manager.Options{
-		MetricsAddr:     "0",
-		ProbeAddr:       "0",
-		DataPlanePreset: "silver",
-		NewClient:       countingClient,
+	mgrConfig := rest.CopyConfig(env.Config)
+	mgrConfig.Wrap(recordSecretRequests)
+	mgr, err := manager.New(ctx, mgrConfig, manager.Options{
+		MetricsAddr:              "0",
+		ProbeAddr:                "0",
+		DataPlanePreset:          "silver",
+		Proxy:                    gatewaytenant.ProxySettings{Image: proxyImage, Replicas: 2},
+		NewClient:                countingClient,
+		CertificateExpiryWarning: expiryWarning,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {
@@ -129,4 +141,37 @@ func label(m *dto.Metric, name string) string {
 		}
 	}
 	return ""
+}
+
+// secretRequest is a request of the manager for Secrets, as the API server saw it.
+type secretRequest struct {
+	method, path, query, accept string
+}
+
+var (
+	secretRequestsMu sync.Mutex
+	secretRequests   []secretRequest
+)
+
+// recordSecretRequests records every request of the manager that touches Secrets, so that a
+// test can tell what the manager holds of them.
+func recordSecretRequests(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		if strings.Contains(req.URL.Path, "/secrets") {
+			secretRequestsMu.Lock()
+			secretRequests = append(secretRequests, secretRequest{req.Method, req.URL.Path, req.URL.RawQuery, req.Header.Get("Accept")})
+			secretRequestsMu.Unlock()
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func recordedSecretRequests() []secretRequest {
+	secretRequestsMu.Lock()
+	defer secretRequestsMu.Unlock()
+	return append([]secretRequest(nil), secretRequests...)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -22,6 +23,10 @@ type upstreamResult struct {
 	// reason is ReasonReady when the upstream is valid, the reason it is not otherwise.
 	reason  string
 	message string
+	// warning, on a valid upstream, says a certificate expires soon; notAfter is the soonest
+	// expiry of its certificates (zero for plain upstreams).
+	warning  string
+	notAfter time.Time
 }
 
 func (u upstreamResult) valid() bool { return u.reason == v1alpha1.ReasonReady }

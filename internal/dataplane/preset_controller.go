@@ -29,6 +29,9 @@ const ConditionPresetApplied = "PresetApplied"
 type PresetReconciler struct {
 	Client client.Client
 	Preset string
+	// Reason says why the manager keeps this preset (named by a flag, or detected and from
+	// what); it goes into the PresetApplied condition's message. Empty means the flag.
+	Reason string
 }
 
 // +kubebuilder:rbac:groups=gatewaytenant.io,resources=gatewaydataplanes,verbs=get;list;watch;create;update;patch
@@ -75,7 +78,7 @@ func (r *PresetReconciler) writeStatus(ctx context.Context, dp *v1alpha1.Gateway
 	st.Source = "preset:" + r.Preset
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 		Type: ConditionPresetApplied, Status: metav1.ConditionTrue, Reason: "PresetApplied",
-		Message:            fmt.Sprintf("kept by the manager from preset %q (--data-plane-preset)", r.Preset),
+		Message:            fmt.Sprintf("kept by the manager from preset %q: %s", r.Preset, r.reason()),
 		ObservedGeneration: dp.Generation,
 	})
 	if equality.Semantic.DeepEqual(*st, dp.Status) {
@@ -87,6 +90,13 @@ func (r *PresetReconciler) writeStatus(ctx context.Context, dp *v1alpha1.Gateway
 		return fmt.Errorf("writing GatewayDataPlane %s status: %w", dp.Name, err)
 	}
 	return nil
+}
+
+func (r *PresetReconciler) reason() string {
+	if r.Reason == "" {
+		return "set by --data-plane-preset"
+	}
+	return r.Reason
 }
 
 // demoteOtherPresets takes the default mark off data planes kept from other presets, so that

@@ -6,14 +6,18 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +29,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/dataplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/platform"
 )
 
 // Options configure the manager. The zero value is not useful; cmd/manager fills it from
@@ -44,9 +49,23 @@ type Options struct {
 	// EnableHTTP2 allows HTTP/2 on the metrics server; off by default because of the HTTP/2
 	// stream cancellation and rapid reset vulnerabilities.
 	EnableHTTP2 bool
+	// MetricsCertDir, when set, holds tls.crt and tls.key for the metrics server (on
+	// OpenShift: the service CA's serving certificate). Without them the server uses a
+	// self-signed certificate.
+	MetricsCertDir string
 	// DataPlanePreset, when set, names the built-in preset kept as the default
-	// GatewayDataPlane.
+	// GatewayDataPlane; it wins over detection.
 	DataPlanePreset string
+	// DetectDataPlanePreset, when DataPlanePreset is empty, picks the preset from the
+	// OpenShift cluster's domain through PresetDomains. On plain Kubernetes it finds none.
+	DetectDataPlanePreset bool
+	// PresetDomains maps cluster domain suffixes to presets for detection.
+	PresetDomains platform.DomainPresets
+	// Proxy configures the TLS proxy the operator runs for tenants with TLS upstreams.
+	Proxy gatewaytenant.ProxySettings
+	// CertificateExpiryWarning is how long before a certificate expires that tenants are
+	// warned (condition reason CertificateExpiringSoon).
+	CertificateExpiryWarning time.Duration
 	// NewClient, when set, builds the manager's client (tests wrap it to count writes).
 	NewClient client.NewClientFunc
 }
@@ -68,10 +87,24 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if !o.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
-	metrics := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts}
+	metrics := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts, CertDir: o.MetricsCertDir}
 	if o.SecureMetrics {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
+	// Before the manager exists: detection reads the API directly, not through a cache.
+	preset, err := platform.Choose(ctx, cfg, platform.Options{
+		Preset: o.DataPlanePreset, Detect: o.DetectDataPlanePreset, Domains: o.PresetDomains,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("choosing the data-plane preset: %w", err)
+	}
+	log := ctrl.Log.WithName("platform")
+	if preset.Preset != "" {
+		log.Info("Keeping the default GatewayDataPlane of a preset", "preset", preset.Preset, "reason", preset.Reason)
+	} else {
+		log.Info("Keeping no preset GatewayDataPlane", "reason", preset.Reason)
+	}
+
 	scheme := Scheme()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
@@ -83,8 +116,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		Cache:                   cacheOptions(),
 		Client: client.Options{Cache: &client.CacheOptions{
-			// Never cache Secrets: referenced ones are read directly, one at a time.
-			DisableFor: []client.Object{&corev1.Secret{}},
+			// Never cache Secrets or ConfigMaps: referenced ones are read directly, one at a
+			// time; the manager watches only their metadata.
+			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
 		}},
 		NewClient: o.NewClient,
 	})
@@ -99,15 +133,19 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	}
 
 	tenants := &gatewaytenant.Reconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   scheme,
-		Recorder: mgr.GetEventRecorder(gatewaytenant.ControllerName),
+		Client:        mgr.GetClient(),
+		CertReader:    mgr.GetAPIReader(),
+		Scheme:        scheme,
+		Recorder:      mgr.GetEventRecorder(gatewaytenant.ControllerName),
+		Clock:         clock.RealClock{},
+		Proxy:         o.Proxy,
+		ExpiryWarning: o.CertificateExpiryWarning,
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
 	}
-	if o.DataPlanePreset != "" {
-		presets := &dataplane.PresetReconciler{Client: mgr.GetClient(), Preset: o.DataPlanePreset}
+	if preset.Preset != "" {
+		presets := &dataplane.PresetReconciler{Client: mgr.GetClient(), Preset: preset.Preset, Reason: preset.Reason}
 		if err := presets.SetupWithManager(mgr); err != nil {
 			return nil, fmt.Errorf("setting up data-plane preset: %w", err)
 		}
@@ -120,6 +158,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 func cacheOptions() cache.Options {
 	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&networkingv1.NetworkPolicy{}: owned,
+		&networkingv1.NetworkPolicy{}:   owned,
+		&appsv1.Deployment{}:            owned,
+		&corev1.ServiceAccount{}:        owned,
+		&policyv1.PodDisruptionBudget{}: owned,
 	}}
 }

@@ -1,0 +1,174 @@
+package gatewaytenant_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+)
+
+var _ = Describe("Certificate references of TLS upstreams", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	type certCase struct {
+		reason  string
+		message string
+		// break_ spoils the tenant or the certificate objects; fix mends the objects only.
+		break_ func(ns string, t *v1alpha1.GatewayTenant, chain *pki.Seed002)
+		fix    func(ns string, chain *pki.Seed002)
+		// fixesTenant: the problem is in the tenant, so the fix edits it.
+		fixesTenant bool
+	}
+	caConfigMap := func(ns string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "upstream-ca"}}
+	}
+	clientSecret := func(ns string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "client-cert"}}
+	}
+	restoreCA := func(ns string, chain *pki.Seed002) {
+		update(caConfigMap(ns), func(cm *corev1.ConfigMap) { cm.Data = map[string]string{"ca.crt": string(chain.Root.CertPEM())} })
+	}
+	restoreClient := func(ns string, chain *pki.Seed002) {
+		c, err := chain.Root.NewLeaf("gateway", pki.ClientAuth())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8sClient.Delete(ctx, clientSecret(ns))).To(Succeed())
+		s := clientSecret(ns)
+		s.Type, s.Data = corev1.SecretTypeTLS, map[string][]byte{"tls.crt": c.CertPEM(), "tls.key": c.KeyPEM()}
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+	}
+
+	DescribeTable("reports the problem in status and recovers once the object is fixed, without touching the tenant",
+		func(c certCase) {
+			newService(ns, "secure")
+			chain := certificates(ns)
+			t := newTenant(ns, []v1alpha1.Upstream{tlsUpstream(ns, "secure")}, func(t *v1alpha1.GatewayTenant) { c.break_(ns, t, chain) })
+			Eventually(func(g Gomega) {
+				_, uc := upstreamStatus(g, t, "secure")
+				g.Expect(uc.Reason).To(Equal(c.reason), uc.Message)
+				g.Expect(uc.Message).To(ContainSubstring(c.message))
+				g.Expect(condition(g, t, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+			}).Should(Succeed())
+			generation := t.Generation
+			c.fix(ns, chain)
+			becomeAvailable(ns)
+			expectReady(t)
+			if !c.fixesTenant {
+				Expect(t.Generation).To(Equal(generation), "fixed by mending the referenced object alone")
+			}
+		},
+		Entry("CA ConfigMap missing", certCase{
+			reason: v1alpha1.ReasonInvalidCACertificateRef, message: `ConfigMap "upstream-ca" not found`,
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+				Expect(k8sClient.Delete(ctx, caConfigMap(ns))).To(Succeed())
+			},
+			fix: func(ns string, chain *pki.Seed002) {
+				cm := caConfigMap(ns)
+				cm.Data = map[string]string{"ca.crt": string(chain.Root.CertPEM())}
+				Expect(k8sClient.Create(ctx, cm)).To(Succeed())
+			},
+		}),
+		Entry("ca.crt key absent", certCase{
+			reason: v1alpha1.ReasonInvalidCACertificateRef, message: `ConfigMap "upstream-ca" has no key "ca.crt"`,
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+				update(caConfigMap(ns), func(cm *corev1.ConfigMap) { cm.Data = map[string]string{"root.crt": "x"} })
+			},
+			fix: restoreCA,
+		}),
+		Entry("not PEM", certCase{
+			reason: v1alpha1.ReasonInvalidCACertificateRef, message: "no PEM certificate found",
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+				update(caConfigMap(ns), func(cm *corev1.ConfigMap) { cm.Data = map[string]string{"ca.crt": "not a certificate"} })
+			},
+			fix: restoreCA,
+		}),
+		Entry("unsupported kind", certCase{
+			reason: v1alpha1.ReasonInvalidKind, message: `kind "Service" of group "" is not supported`, fixesTenant: true,
+			break_: func(_ string, t *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+				t.Spec.Upstreams[0].TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Kind: "Service", Name: "secure"}}
+			},
+			fix: restoreTenantCARef,
+		}),
+		Entry("none of several CA references usable", certCase{
+			reason: v1alpha1.ReasonNoValidCACertificate, message: "none of the 2 CA certificate references is usable", fixesTenant: true,
+			break_: func(_ string, t *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+				t.Spec.Upstreams[0].TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Name: "ca-a"}, {Kind: "Secret", Name: "ca-b"}}
+			},
+			fix: restoreTenantCARef,
+		}),
+		Entry("CA expired", certCase{
+			reason: v1alpha1.ReasonCertificateExpired, message: `certificate "old-root" expired at`,
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+				old, err := pki.NewRoot("old-root", pki.Expired())
+				Expect(err).NotTo(HaveOccurred())
+				update(caConfigMap(ns), func(cm *corev1.ConfigMap) { cm.Data = map[string]string{"ca.crt": string(old.CertPEM())} })
+			},
+			fix: restoreCA,
+		}),
+		Entry("client certificate Secret of the wrong type", certCase{
+			reason: v1alpha1.ReasonInvalidClientCertificate, message: `Secret "client-cert" has type "Opaque"; it must be "kubernetes.io/tls"`,
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+				Expect(k8sClient.Delete(ctx, clientSecret(ns))).To(Succeed())
+				s := clientSecret(ns)
+				s.Data = map[string][]byte{"tls.crt": []byte("x")}
+				Expect(k8sClient.Create(ctx, s)).To(Succeed())
+			},
+			fix: restoreClient,
+		}),
+		Entry("client certificate not matching its key", certCase{
+			reason: v1alpha1.ReasonInvalidClientCertificate, message: "private key does not match public key",
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, chain *pki.Seed002) {
+				other, err := chain.Root.NewLeaf("other", pki.ClientAuth())
+				Expect(err).NotTo(HaveOccurred())
+				update(clientSecret(ns), func(s *corev1.Secret) { s.Data["tls.key"] = other.KeyPEM() })
+			},
+			fix: restoreClient,
+		}),
+		Entry("client certificate Secret missing", certCase{
+			reason: v1alpha1.ReasonInvalidClientCertificate, message: `clientCertificateRef: Secret "client-cert" not found`,
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+				Expect(k8sClient.Delete(ctx, clientSecret(ns))).To(Succeed())
+			},
+			fix: func(ns string, chain *pki.Seed002) {
+				c, err := chain.Root.NewLeaf("gateway", pki.ClientAuth())
+				Expect(err).NotTo(HaveOccurred())
+				s := clientSecret(ns)
+				s.Type, s.Data = corev1.SecretTypeTLS, map[string][]byte{"tls.crt": c.CertPEM(), "tls.key": c.KeyPEM()}
+				Expect(k8sClient.Create(ctx, s)).To(Succeed())
+			},
+		}),
+	)
+
+	It("warns, stays Ready, and serves, when a certificate expires soon", func() {
+		newService(ns, "secure")
+		chain := certificates(ns)
+		soon, err := chain.Root.NewLeaf("gateway", pki.ClientAuth(), pki.Validity(time.Now().Add(-time.Hour), time.Now().Add(72*time.Hour)))
+		Expect(err).NotTo(HaveOccurred())
+		update(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "client-cert"}}, func(s *corev1.Secret) {
+			s.Data = map[string][]byte{"tls.crt": soon.CertPEM(), "tls.key": soon.KeyPEM()}
+		})
+		t := newTenant(ns, []v1alpha1.Upstream{tlsUpstream(ns, "secure")})
+		becomeAvailable(ns)
+		expectReady(t)
+		Eventually(func(g Gomega) {
+			us, c := upstreamStatus(g, t, "secure")
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonCertificateExpiringSoon))
+			g.Expect(c.Message).To(ContainSubstring(`certificate "gateway" expires at`))
+			g.Expect(us.GatewayHost).NotTo(BeEmpty())
+		}).Should(Succeed())
+	})
+})
+
+// restoreTenantCARef points the tenant's only upstream back at ConfigMap upstream-ca.
+func restoreTenantCARef(ns string, _ *pki.Seed002) {
+	t := &v1alpha1.GatewayTenant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api"}}
+	update(t, func(t *v1alpha1.GatewayTenant) {
+		t.Spec.Upstreams[0].TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Name: "upstream-ca"}}
+	})
+}

@@ -1,0 +1,355 @@
+package gatewaytenant
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+)
+
+// Where the proxy pod finds its files, and the ports it serves.
+const (
+	proxyConfigKey   = "proxy.yaml"
+	proxyConfigDir   = "/etc/gatewaytenant/config"
+	proxyUpstreamDir = "/etc/gatewaytenant/upstreams"
+	proxyAdminPort   = 9090
+	// proxyFirstListenPort is the container port of the first upstream; upstream i of the
+	// spec listens on proxyFirstListenPort+i, so ports stay put when others come and go.
+	proxyFirstListenPort = 8000
+	// annotationConfigHash on the pod template rolls the proxy when its configuration changes.
+	// Certificates are not in it: the proxy reloads those from the mounted files.
+	annotationConfigHash = "gatewaytenant.io/config-hash"
+	// annotationSpecHash records the desired spec of an object whose API defaults make a
+	// field-by-field comparison useless; it is rewritten only when the hash changes.
+	annotationSpecHash = "gatewaytenant.io/spec-hash"
+	componentProxy     = "proxy"
+)
+
+// ProxySettings are the operator-wide settings of every tenant's proxy.
+type ProxySettings struct {
+	// Image runs the proxy binary at /proxy.
+	Image string
+	// Replicas of each tenant's proxy Deployment.
+	Replicas int32
+}
+
+// proxyUpstream is a valid TLS upstream as the proxy serves it.
+type proxyUpstream struct {
+	upstreamResult
+	index       int   // position in spec.upstreams
+	listenPort  int32 // container port
+	servicePort int32 // port of the proxy Service: what the gateway calls
+}
+
+// proxyUpstreams picks the valid TLS upstreams and assigns their ports. The Service port is
+// the upstream's own port, so the gateway keeps the port it knows, unless two TLS upstreams
+// share a port; then the later ones use their listen port.
+func proxyUpstreams(tenant *v1alpha1.GatewayTenant, results []upstreamResult) []proxyUpstream {
+	index := map[string]int{}
+	for i, u := range tenant.Spec.Upstreams {
+		index[u.Name] = i
+	}
+	var out []proxyUpstream
+	used := map[int32]bool{proxyAdminPort: true}
+	for _, r := range results {
+		if !r.valid() || r.upstream.TLS == nil {
+			continue
+		}
+		pu := proxyUpstream{upstreamResult: r, index: index[r.upstream.Name]}
+		pu.listenPort = proxyFirstListenPort + int32(pu.index)
+		pu.servicePort = r.upstream.Port
+		if used[pu.servicePort] {
+			pu.servicePort = pu.listenPort
+		}
+		used[pu.servicePort] = true
+		out = append(out, pu)
+	}
+	return out
+}
+
+// proxyName names the proxy's ConfigMap, Deployment, Service, ServiceAccount and PDB: a
+// DNS label of at most 63 characters.
+func proxyName(tenant string) string {
+	name := tenant + "-proxy"
+	if len(name) <= 63 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(tenant))
+	return tenant[:48] + "-" + hex.EncodeToString(sum[:])[:8] + "-proxy"
+}
+
+func proxyLabels(tenant string) map[string]string {
+	l := tenantLabels(tenant)
+	l["app.kubernetes.io/component"] = componentProxy
+	return l
+}
+
+// proxySelector selects the pods of one tenant's proxy.
+func proxySelector(tenant string) map[string]string {
+	return map[string]string{"app.kubernetes.io/name": "gatewaytenant-proxy", v1alpha1.LabelTenant: tenant}
+}
+
+func proxyMeta(tenant *v1alpha1.GatewayTenant, name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: tenant.Namespace, Labels: proxyLabels(tenant.Name)}
+}
+
+// proxyConfig renders the proxy's configuration file.
+func proxyConfig(ups []proxyUpstream) ([]byte, error) {
+	cfg := proxy.Config{
+		APIVersion: proxy.APIVersion,
+		Kind:       proxy.Kind,
+		Admin:      proxy.Admin{Address: ":" + strconv.Itoa(proxyAdminPort)},
+	}
+	for _, u := range ups {
+		t := u.upstream.TLS
+		ut := &proxy.UpstreamTLS{
+			ServerName:  u.upstream.Host,
+			MinVersion:  string(t.MinVersion),
+			SystemRoots: usesWellKnown(t, gwapiv1.WellKnownCACertificatesSystem),
+		}
+		if usesWellKnown(t, v1alpha1.WellKnownCAOpenShiftServiceCA) {
+			ut.CAFiles = append(ut.CAFiles, fmt.Sprintf("%s/%s/service-ca/%s", proxyUpstreamDir, u.upstream.Name, serviceCAKey))
+		}
+		if t.Validation.Hostname != nil {
+			ut.ServerName = string(*t.Validation.Hostname)
+		}
+		for i := range t.Validation.CACertificateRefs {
+			ut.CAFiles = append(ut.CAFiles, fmt.Sprintf("%s/%s/ca-%d/%s", proxyUpstreamDir, u.upstream.Name, i, caCertKey))
+		}
+		for _, san := range t.Validation.SubjectAltNames {
+			ut.SubjectAltNames = append(ut.SubjectAltNames, proxy.SubjectAltName{
+				Type: proxy.SubjectAltNameType(san.Type), Hostname: string(san.Hostname), URI: string(san.URI),
+			})
+		}
+		if t.VerifyDepth != nil {
+			ut.VerifyDepth = ptr.To(int(*t.VerifyDepth))
+		}
+		if t.ClientCertificateRef != nil {
+			dir := proxyUpstreamDir + "/" + u.upstream.Name + "/client/"
+			ut.ClientCertificate = &proxy.ClientCertificate{CertFile: dir + corev1.TLSCertKey, KeyFile: dir + corev1.TLSPrivateKeyKey}
+		}
+		cfg.Upstreams = append(cfg.Upstreams, proxy.Upstream{
+			Name:    u.upstream.Name,
+			Listen:  ":" + strconv.Itoa(int(u.listenPort)),
+			Address: net.JoinHostPort(u.upstream.Host, strconv.Itoa(int(u.upstream.Port))),
+			TLS:     ut,
+		})
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("rendered proxy configuration is invalid: %w", err)
+	}
+	return yaml.Marshal(cfg)
+}
+
+func proxyConfigMap(tenant *v1alpha1.GatewayTenant, config []byte) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: proxyMeta(tenant, proxyName(tenant.Name)),
+		Data:       map[string]string{proxyConfigKey: string(config)},
+	}
+}
+
+func proxyServiceAccount(tenant *v1alpha1.GatewayTenant) *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{
+		ObjectMeta:                   proxyMeta(tenant, proxyName(tenant.Name)),
+		AutomountServiceAccountToken: ptr.To(false),
+	}
+}
+
+func proxyService(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream) *corev1.Service {
+	svc := &corev1.Service{
+		ObjectMeta: proxyMeta(tenant, proxyName(tenant.Name)),
+		Spec:       corev1.ServiceSpec{Selector: proxySelector(tenant.Name)},
+	}
+	for _, u := range ups {
+		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{
+			Name: u.upstream.Name, Protocol: corev1.ProtocolTCP, Port: u.servicePort,
+			TargetPort: intstr.FromInt32(u.listenPort), AppProtocol: ptr.To("http"),
+		})
+	}
+	return svc
+}
+
+func proxyPDB(tenant *v1alpha1.GatewayTenant) *policyv1.PodDisruptionBudget {
+	return &policyv1.PodDisruptionBudget{
+		ObjectMeta: proxyMeta(tenant, proxyName(tenant.Name)),
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MinAvailable: ptr.To(intstr.FromInt32(1)),
+			Selector:     &metav1.LabelSelector{MatchLabels: proxySelector(tenant.Name)},
+		},
+	}
+}
+
+// proxyGatewayPolicy lets the gateway's environments reach the proxy's listeners, and only
+// those: the admin port stays closed to them.
+func proxyGatewayPolicy(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, peers []networkingv1.NetworkPolicyPeer) *networkingv1.NetworkPolicy {
+	var ports []networkingv1.NetworkPolicyPort
+	for _, u := range ups {
+		ports = append(ports, tcpPort(u.listenPort))
+	}
+	return ingressPolicy(proxyMeta(tenant, proxyName(tenant.Name)+"-from-gateway"), proxySelector(tenant.Name), peers, ports)
+}
+
+// upstreamProxyPolicy lets the tenant's proxy pods, and nothing else, reach a TLS upstream's
+// pods on its target port.
+func upstreamProxyPolicy(tenant *v1alpha1.GatewayTenant, u proxyUpstream) *networkingv1.NetworkPolicy {
+	peers := []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: proxySelector(tenant.Name)}}}
+	meta := metav1.ObjectMeta{
+		Name:      tenant.Name + "-" + u.upstream.Name + "-from-proxy",
+		Namespace: tenant.Namespace,
+		Labels:    upstreamLabels(tenant.Name, u.upstream.Name),
+	}
+	return ingressPolicy(meta, u.podSelector, peers, u.ports)
+}
+
+func tcpPort(port int32) networkingv1.NetworkPolicyPort {
+	return networkingv1.NetworkPolicyPort{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(port))}
+}
+
+// proxyDeployment runs the proxy under the restricted Pod Security profile and OpenShift's
+// restricted-v2 SCC as they stand: non-root with no fixed UID, no privilege escalation, no
+// capabilities, the runtime's seccomp profile, a read-only root filesystem.
+func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config []byte, s ProxySettings) *appsv1.Deployment {
+	name := proxyName(tenant.Name)
+	sum := sha256.Sum256(config)
+	podLabels := proxyLabels(tenant.Name)
+	for k, v := range proxySelector(tenant.Name) {
+		podLabels[k] = v
+	}
+	volumes, mounts := proxyVolumes(name, ups)
+	container := corev1.Container{
+		Name:    componentProxy,
+		Image:   s.Image,
+		Command: []string{"/proxy"},
+		Args:    []string{"--config=" + proxyConfigDir + "/" + proxyConfigKey},
+		Ports:   []corev1.ContainerPort{{Name: "admin", ContainerPort: proxyAdminPort, Protocol: corev1.ProtocolTCP}},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("256Mi")},
+		},
+		LivenessProbe:  httpProbe("/healthz", 10),
+		ReadinessProbe: httpProbe("/readyz", 5),
+		VolumeMounts:   mounts,
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			RunAsNonRoot:             ptr.To(true),
+		},
+	}
+	for _, u := range ups {
+		container.Ports = append(container.Ports, corev1.ContainerPort{
+			Name: "up-" + strconv.Itoa(u.index), ContainerPort: u.listenPort, Protocol: corev1.ProtocolTCP,
+		})
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: proxyMeta(tenant, name),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(s.Replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: proxySelector(tenant.Name)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      podLabels,
+					Annotations: map[string]string{annotationConfigHash: hex.EncodeToString(sum[:8])},
+				},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           name,
+					AutomountServiceAccountToken: ptr.To(false),
+					EnableServiceLinks:           ptr.To(false),
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   ptr.To(true),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers: []corev1.Container{container},
+					Volumes:    volumes,
+					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
+						MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway,
+						LabelSelector: &metav1.LabelSelector{MatchLabels: proxySelector(tenant.Name)},
+					}},
+				},
+			},
+		},
+	}
+}
+
+func httpProbe(path string, period int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("admin")}},
+		PeriodSeconds: period,
+	}
+}
+
+// proxyVolumes mounts the configuration and, per upstream, one projected volume holding its CA
+// bundles (ca-<i>/ca.crt) and client certificate (client/tls.crt, client/tls.key). Kubernetes
+// updates projected files in place, and the proxy reloads them without a restart.
+func proxyVolumes(configMap string, ups []proxyUpstream) ([]corev1.Volume, []corev1.VolumeMount) {
+	volumes := []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: configMap},
+		Items:                []corev1.KeyToPath{{Key: proxyConfigKey, Path: proxyConfigKey}},
+	}}}}
+	mounts := []corev1.VolumeMount{{Name: "config", MountPath: proxyConfigDir, ReadOnly: true}}
+	for _, u := range ups {
+		var sources []corev1.VolumeProjection
+		t := u.upstream.TLS
+		for i, ref := range t.Validation.CACertificateRefs {
+			item := []corev1.KeyToPath{{Key: caCertKey, Path: fmt.Sprintf("ca-%d/%s", i, caCertKey)}}
+			obj := corev1.LocalObjectReference{Name: string(ref.Name)}
+			if caRefKind(ref) == "Secret" {
+				sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{LocalObjectReference: obj, Items: item}})
+			} else {
+				sources = append(sources, corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: obj, Items: item}})
+			}
+		}
+		if usesWellKnown(t, v1alpha1.WellKnownCAOpenShiftServiceCA) {
+			sources = append(sources, corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: serviceCAConfigMap},
+				Items:                []corev1.KeyToPath{{Key: serviceCAKey, Path: "service-ca/" + serviceCAKey}},
+			}})
+		}
+		if ref := t.ClientCertificateRef; ref != nil {
+			sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name},
+				Items: []corev1.KeyToPath{
+					{Key: corev1.TLSCertKey, Path: "client/" + corev1.TLSCertKey},
+					{Key: corev1.TLSPrivateKeyKey, Path: "client/" + corev1.TLSPrivateKeyKey},
+				},
+			}})
+		}
+		if len(sources) == 0 {
+			continue // wellKnownCACertificates and no client certificate: nothing to mount
+		}
+		vol := "up-" + strconv.Itoa(u.index)
+		volumes = append(volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: sources}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: vol, MountPath: proxyUpstreamDir + "/" + u.upstream.Name, ReadOnly: true})
+	}
+	return volumes, mounts
+}
+
+// usesWellKnown says whether the upstream trusts the well-known bundle wk.
+func usesWellKnown(t *v1alpha1.UpstreamTLS, wk gwapiv1.WellKnownCACertificatesType) bool {
+	return t.Validation.WellKnownCACertificates != nil && *t.Validation.WellKnownCACertificates == wk
+}
+
+// specHash is a short stable digest of a desired spec.
+func specHash(spec any) string {
+	data, err := yaml.Marshal(spec)
+	if err != nil {
+		panic(fmt.Sprintf("hashing spec: %v", err)) // specs built here always marshal
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,335 @@
+package gatewaytenant_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
+)
+
+// tlsUpstream is upstream(ns, name) verified against the CA in ConfigMap "upstream-ca",
+// presenting the client certificate of Secret "client-cert".
+func tlsUpstream(ns, name string) v1alpha1.Upstream {
+	u := upstream(ns, name)
+	u.TLS = &v1alpha1.UpstreamTLS{
+		Validation: v1alpha1.UpstreamTLSValidation{
+			CACertificateRefs: []v1alpha1.CACertificateReference{{Kind: "ConfigMap", Name: "upstream-ca"}},
+		},
+		VerifyDepth:          ptr.To[int32](1),
+		MinVersion:           v1alpha1.TLSVersion12,
+		ClientCertificateRef: &v1alpha1.SecretReference{Name: "client-cert"},
+	}
+	return u
+}
+
+// certificates creates the CA ConfigMap and client certificate Secret tlsUpstream refers to.
+func certificates(ns string) *pki.Seed002 {
+	chain, err := pki.NewSeed002()
+	Expect(err).NotTo(HaveOccurred())
+	client, err := chain.Root.NewLeaf("gateway", pki.ClientAuth())
+	Expect(err).NotTo(HaveOccurred())
+	Expect(k8sClient.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "upstream-ca"},
+		Data:       map[string]string{"ca.crt": string(chain.Root.CertPEM())},
+	})).To(Succeed())
+	Expect(k8sClient.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "client-cert"},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{"tls.crt": client.CertPEM(), "tls.key": client.KeyPEM()},
+	})).To(Succeed())
+	return chain
+}
+
+func get[T client.Object](ns, name string, obj T) T {
+	Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj) }).Should(Succeed())
+	return obj
+}
+
+func gone(obj client.Object) func() bool {
+	return func() bool {
+		return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj))
+	}
+}
+
+// becomeAvailable plays the kubelet and the Deployment controller: envtest runs neither.
+func becomeAvailable(ns string) {
+	Eventually(func() error {
+		dep := &appsv1.Deployment{}
+		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "my-api-proxy"}, dep); err != nil {
+			return err
+		}
+		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: *dep.Spec.Replicas,
+			UpdatedReplicas: *dep.Spec.Replicas, ReadyReplicas: *dep.Spec.Replicas, AvailableReplicas: *dep.Spec.Replicas}
+		return k8sClient.Status().Update(ctx, dep)
+	}).Should(Succeed())
+}
+
+var _ = Describe("GatewayTenant with TLS upstreams", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	It("runs a locked-down proxy for the TLS upstream, and only that", func() {
+		newService(ns, "plain")
+		newService(ns, "secure", func(s *corev1.Service) { s.Spec.Ports[0].TargetPort = intstr.FromInt32(9443) })
+		certificates(ns)
+		t := newTenant(ns, []v1alpha1.Upstream{upstream(ns, "plain"), tlsUpstream(ns, "secure")})
+
+		By("reporting the proxy Service as what the gateway calls")
+		Eventually(func(g Gomega) {
+			us, c := upstreamStatus(g, t, "secure")
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
+			g.Expect(us.GatewayHost).To(Equal("my-api-proxy." + ns + ".svc"))
+			g.Expect(us.GatewayPort).To(Equal(int32(8443)))
+			g.Expect(condition(g, t, v1alpha1.ConditionProxyReady).Reason).To(Equal(v1alpha1.ReasonProxyProgressing))
+		}).Should(Succeed())
+		becomeAvailable(ns)
+		expectReady(t)
+
+		By("rendering a configuration the real proxy accepts")
+		cm := get(ns, "my-api-proxy", &corev1.ConfigMap{})
+		cfg, err := proxy.ParseConfig([]byte(cm.Data["proxy.yaml"]))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.Upstreams).To(HaveLen(1))
+		up := cfg.Upstreams[0]
+		Expect(up.Name).To(Equal("secure"))
+		Expect(up.Listen).To(Equal(":8001"))
+		Expect(up.Address).To(Equal("secure." + ns + ".svc:8443"))
+		Expect(up.TLS.ServerName).To(Equal("secure." + ns + ".svc"))
+		Expect(*up.TLS.VerifyDepth).To(Equal(1))
+		dep := get(ns, "my-api-proxy", &appsv1.Deployment{})
+		expectProxyCheckPasses(ns, cm, dep)
+
+		By("exposing the listener on the upstream's port")
+		svc := get(ns, "my-api-proxy", &corev1.Service{})
+		Expect(svc.Spec.Ports).To(HaveLen(1))
+		Expect(svc.Spec.Ports[0].Port).To(Equal(int32(8443)))
+		Expect(svc.Spec.Ports[0].TargetPort).To(Equal(intstr.FromInt32(8001)))
+		Expect(svc.Spec.Selector).To(Equal(dep.Spec.Selector.MatchLabels))
+
+		By("running without an API token, spread, with a disruption budget")
+		Expect(*get(ns, "my-api-proxy", &corev1.ServiceAccount{}).AutomountServiceAccountToken).To(BeFalse())
+		Expect(*dep.Spec.Replicas).To(Equal(int32(2)))
+		Expect(dep.Spec.Template.Spec.Containers[0].Image).To(Equal(proxyImage))
+		Expect(dep.Spec.Template.Spec.TopologySpreadConstraints).To(HaveLen(1))
+		Expect(get(ns, "my-api-proxy", &policyv1.PodDisruptionBudget{}).Spec.MinAvailable).To(Equal(ptr.To(intstr.FromInt32(1))))
+
+		By("opening gateway -> proxy listeners and proxy -> upstream target port, and the plain upstream directly")
+		gw := get(ns, "my-api-proxy-from-gateway", &networkingv1.NetworkPolicy{})
+		Expect(gw.Spec.PodSelector.MatchLabels).To(Equal(dep.Spec.Selector.MatchLabels))
+		Expect(gw.Spec.Ingress).To(HaveLen(2))
+		Expect(gw.Spec.Ingress[0].Ports).To(Equal([]networkingv1.NetworkPolicyPort{tcpPort(intstr.FromInt32(8001))}))
+		Expect(gw.Spec.Ingress[0].From[0].NamespaceSelector.MatchLabels).To(Equal(map[string]string{"environment": "test", "name": "264e6f"}))
+		toUpstream := get(ns, "my-api-secure-from-proxy", &networkingv1.NetworkPolicy{})
+		Expect(toUpstream.Spec.PodSelector.MatchLabels).To(Equal(map[string]string{"name": "secure"}))
+		Expect(toUpstream.Spec.Ingress).To(Equal([]networkingv1.NetworkPolicyIngressRule{{
+			From:  []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: dep.Spec.Selector.MatchLabels}}},
+			Ports: []networkingv1.NetworkPolicyPort{tcpPort(intstr.FromInt32(9443))},
+		}}))
+		Expect(networkPolicy(ns, "plain").Spec.PodSelector.MatchLabels).To(Equal(map[string]string{"name": "plain"}))
+		Expect(gone(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api-secure-from-gateway"}})()).To(BeTrue(),
+			"the gateway must not reach a TLS upstream's pods directly")
+
+		By("rolling the proxy only when its configuration changes")
+		template := dep.Spec.Template.DeepCopy()
+		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Environments = []v1alpha1.EnvironmentName{"prod"} })
+		Eventually(func() int {
+			return len(get(ns, "my-api-proxy-from-gateway", &networkingv1.NetworkPolicy{}).Spec.Ingress)
+		}).Should(Equal(1))
+		Expect(get(ns, "my-api-proxy", &appsv1.Deployment{}).Spec.Template).To(Equal(*template))
+		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Upstreams[1].TLS.VerifyDepth = ptr.To[int32](0) })
+		Eventually(func() string {
+			return get(ns, "my-api-proxy", &appsv1.Deployment{}).Spec.Template.Annotations["gatewaytenant.io/config-hash"]
+		}).ShouldNot(Equal(template.Annotations["gatewaytenant.io/config-hash"]))
+
+		By("removing every proxy object with the last TLS upstream")
+		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Upstreams = t.Spec.Upstreams[:1] })
+		meta := metav1.ObjectMeta{Namespace: ns, Name: "my-api-proxy"}
+		for _, obj := range []client.Object{&appsv1.Deployment{ObjectMeta: meta}, &corev1.Service{ObjectMeta: meta}, &corev1.ConfigMap{ObjectMeta: meta},
+			&corev1.ServiceAccount{ObjectMeta: meta}, &policyv1.PodDisruptionBudget{ObjectMeta: meta},
+			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api-proxy-from-gateway"}},
+			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api-secure-from-proxy"}}} {
+			Eventually(gone(obj)).Should(BeTrue(), "%T %s", obj, obj.GetName())
+		}
+		expectReady(t)
+		Expect(condition(Default, t, v1alpha1.ConditionProxyReady).Reason).To(Equal(v1alpha1.ReasonNotRequired))
+	})
+
+	It("renders a proxy pod that restricted Pod Security admits as it stands", func() {
+		newService(ns, "secure")
+		certificates(ns)
+		newTenant(ns, []v1alpha1.Upstream{tlsUpstream(ns, "secure")})
+		dep := get(ns, "my-api-proxy", &appsv1.Deployment{})
+
+		restricted := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "restricted-",
+			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"}}}
+		Expect(k8sClient.Create(ctx, restricted)).To(Succeed())
+		pod := func() *corev1.Pod {
+			return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: restricted.Name, Name: "proxy"}, Spec: *dep.Spec.Template.Spec.DeepCopy()}
+		}
+		Expect(k8sClient.Create(ctx, pod(), client.DryRunAll)).To(Succeed())
+
+		// The check is real: the same pod allowed to escalate privileges is refused.
+		escalating := pod()
+		escalating.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
+		err := k8sClient.Create(ctx, escalating, client.DryRunAll)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring(`violates PodSecurity "restricted:latest"`))
+
+		sc := dep.Spec.Template.Spec.SecurityContext
+		Expect(sc.RunAsUser).To(BeNil(), "no fixed UID: OpenShift's restricted-v2 assigns one")
+		Expect(sc.FSGroup).To(BeNil())
+		Expect(*dep.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem).To(BeTrue())
+	})
+})
+
+// expectProxyCheckPasses materialises the proxy pod's configuration and projected files from
+// the API server, as the kubelet would, and runs the real `proxy --check` on them.
+func expectProxyCheckPasses(ns string, cm *corev1.ConfigMap, dep *appsv1.Deployment) {
+	root := GinkgoT().TempDir()
+	spec := dep.Spec.Template.Spec
+	for _, m := range spec.Containers[0].VolumeMounts {
+		for _, v := range spec.Volumes {
+			if v.Name != m.Name || v.Projected == nil {
+				continue
+			}
+			for _, src := range v.Projected.Sources {
+				var items []corev1.KeyToPath
+				data := map[string][]byte{}
+				switch {
+				case src.ConfigMap != nil:
+					obj := get(ns, src.ConfigMap.Name, &corev1.ConfigMap{})
+					for k, val := range obj.Data {
+						data[k] = []byte(val)
+					}
+					items = src.ConfigMap.Items
+				case src.Secret != nil:
+					data, items = get(ns, src.Secret.Name, &corev1.Secret{}).Data, src.Secret.Items
+				}
+				for _, it := range items {
+					file := filepath.Join(root, m.MountPath, it.Path)
+					Expect(os.MkdirAll(filepath.Dir(file), 0o755)).To(Succeed())
+					Expect(os.WriteFile(file, data[it.Key], 0o600)).To(Succeed())
+				}
+			}
+		}
+	}
+	rendered := strings.ReplaceAll(cm.Data["proxy.yaml"], "/etc/gatewaytenant/", root+"/etc/gatewaytenant/")
+	file := filepath.Join(root, "proxy.yaml")
+	Expect(os.WriteFile(file, []byte(rendered), 0o600)).To(Succeed())
+
+	out, err := exec.Command(proxyBinary(), "--config", file, "--check").CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+}
+
+// proxyBinary builds cmd/proxy for this spec.
+func proxyBinary() string {
+	bin := filepath.Join(GinkgoT().TempDir(), "proxy")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/proxy")
+	cmd.Dir = testenv.RepoRoot()
+	out, err := cmd.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+	return bin
+}
+
+var _ = Describe("What the manager holds of Secrets", func() {
+	It("lists and watches Secrets as metadata only, and reads referenced ones by name", func() {
+		ns := newNamespace()
+		newService(ns, "secure")
+		certificates(ns)
+		t := newTenant(ns, []v1alpha1.Upstream{tlsUpstream(ns, "secure")})
+		becomeAvailable(ns)
+		expectReady(t)
+
+		var collections, byName int
+		for _, r := range recordedSecretRequests() {
+			switch {
+			case strings.HasSuffix(r.path, "/secrets"): // list or watch of a collection
+				collections++
+				Expect(r.accept).To(ContainSubstring("as=PartialObjectMetadata"), "%s %s?%s", r.method, r.path, r.query)
+			default:
+				byName++
+				Expect(r.method).To(Equal("GET"), "the operator never writes Secrets: %s %s", r.method, r.path)
+			}
+		}
+		Expect(collections).To(BeNumerically(">", 0), "the manager watches Secret metadata")
+		Expect(byName).To(BeNumerically(">", 0), "the manager read the client certificate Secret directly")
+	})
+})
+
+var _ = Describe("Well-known trust bundles", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	wellKnown := func(wk gwapiv1.WellKnownCACertificatesType) v1alpha1.Upstream {
+		u := tlsUpstream(ns, "secure")
+		u.TLS.Validation.CACertificateRefs = nil
+		u.TLS.Validation.WellKnownCACertificates = ptr.To(wk)
+		u.TLS.ClientCertificateRef = nil
+		return u
+	}
+
+	It("trusts the OpenShift service CA once the namespace has it, and says so until then", func() {
+		newService(ns, "secure")
+		t := newTenant(ns, []v1alpha1.Upstream{wellKnown(v1alpha1.WellKnownCAOpenShiftServiceCA)})
+		Eventually(func(g Gomega) {
+			_, c := upstreamStatus(g, t, "secure")
+			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonServiceCAUnavailable))
+			g.Expect(c.Message).To(ContainSubstring(`no ConfigMap "openshift-service-ca.crt" in namespace`))
+		}).Should(Succeed())
+
+		// What the service CA operator injects into every namespace on OpenShift.
+		serviceCA, err := pki.NewRoot("openshift-service-serving-signer")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "openshift-service-ca.crt"},
+			Data:       map[string]string{"service-ca.crt": string(serviceCA.CertPEM())},
+		})).To(Succeed())
+		becomeAvailable(ns)
+		expectReady(t)
+
+		cm := get(ns, "my-api-proxy", &corev1.ConfigMap{})
+		cfg, err := proxy.ParseConfig([]byte(cm.Data["proxy.yaml"]))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.Upstreams[0].TLS.CAFiles).To(Equal([]string{"/etc/gatewaytenant/upstreams/secure/service-ca/service-ca.crt"}))
+		Expect(cfg.Upstreams[0].TLS.SystemRoots).To(BeFalse())
+		dep := get(ns, "my-api-proxy", &appsv1.Deployment{})
+		expectProxyCheckPasses(ns, cm, dep)
+	})
+
+	It("uses the system pool for System, and refuses bundles it does not know", func() {
+		newService(ns, "secure")
+		t := newTenant(ns, []v1alpha1.Upstream{wellKnown(gwapiv1.WellKnownCACertificatesSystem)})
+		becomeAvailable(ns)
+		expectReady(t)
+		cfg, err := proxy.ParseConfig([]byte(get(ns, "my-api-proxy", &corev1.ConfigMap{}).Data["proxy.yaml"]))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.Upstreams[0].TLS.SystemRoots).To(BeTrue())
+		Expect(cfg.Upstreams[0].TLS.CAFiles).To(BeEmpty())
+
+		update(t, func(t *v1alpha1.GatewayTenant) {
+			t.Spec.Upstreams[0].TLS.Validation.WellKnownCACertificates = ptr.To(gwapiv1.WellKnownCACertificatesType("example.com/corporate"))
+		})
+		Eventually(func(g Gomega) {
+			_, c := upstreamStatus(g, t, "secure")
+			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonUnsupportedWellKnownCA))
+		}).Should(Succeed())
+	})
+})

@@ -1,0 +1,36 @@
+// Command bundlegen writes the operator's OLM bundle (bundle/, bundle.Dockerfile) from
+// config/. `make bundle VERSION=x.y.z IMG=...` runs it; see docs/install.md.
+//
+//	go run ./hack/bundlegen --version 0.1.0 --image quay.io/gatewaytenant/gatewaytenant-operator:v0.1.0
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/bundle"
+)
+
+func main() {
+	o := bundle.Options{Root: "."}
+	var channels string
+	flag.StringVar(&o.Root, "root", ".", "repository root: config/ is read and bundle/ written there")
+	flag.StringVar(&o.Version, "version", "", "the operator's version, x.y.z (required)")
+	flag.StringVar(&o.Image, "image", "", "the operator image, which runs the manager and the proxies (required)")
+	flag.StringVar(&channels, "channels", "candidate", "comma-separated OLM channels of the bundle")
+	flag.StringVar(&o.DefaultChannel, "default-channel", "candidate", "the package's default channel")
+	flag.Parse()
+	o.Channels = strings.Split(channels, ",")
+
+	files, err := bundle.Generate(o)
+	if err == nil {
+		err = bundle.Write(o.Root, files)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bundlegen:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("wrote %s/ and %s for %s %s (%s)\n", "bundle", bundle.DockerfileName, bundle.PackageName, o.Version, o.Image)
+}

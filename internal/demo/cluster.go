@@ -1,0 +1,111 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
+	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
+)
+
+// ProxyImage is the proxy image the demo's manager renders into proxy Deployments.
+const ProxyImage = "quay.io/gatewaytenant/gatewaytenant-operator:demo"
+
+// Cluster is a local control plane (the real kube-apiserver and etcd, data in temporary
+// directories) with the real manager running in this process.
+type Cluster struct {
+	Env *testenv.Environment
+	// Client reads and writes the API server directly, without a cache.
+	Client client.Client
+	// Kubeconfig is the path of a kubeconfig file for the user "demo" (system:masters).
+	Kubeconfig string
+
+	stopManager context.CancelFunc
+	managerDone chan error
+}
+
+// StartCluster starts the control plane, writes a kubeconfig into dir and starts the manager
+// with the silver data-plane preset. The manager runs until Stop; ctx only bounds the start.
+func StartCluster(ctx context.Context, dir string) (_ *Cluster, err error) {
+	env, err := testenv.Start()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Env: env}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.Stop())
+		}
+	}()
+
+	user, err := env.AddUser(envtest.User{Name: "demo", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return c, fmt.Errorf("adding the demo user: %w", err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return c, fmt.Errorf("writing the demo user's kubeconfig: %w", err)
+	}
+	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(c.Kubeconfig, kubeconfig, 0o600); err != nil {
+		return c, err
+	}
+	if c.Client, err = client.New(env.Config, client.Options{Scheme: manager.Scheme()}); err != nil {
+		return c, err
+	}
+
+	mgrCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	mgr, err := manager.New(mgrCtx, env.Config, manager.Options{
+		MetricsAddr:     "0",
+		ProbeAddr:       "0",
+		DataPlanePreset: "silver",
+		// No kubelet pulls it: the proxy binary of this checkout plays the pod.
+		Proxy:                    gatewaytenant.ProxySettings{Image: ProxyImage, Replicas: 1},
+		CertificateExpiryWarning: 30 * 24 * time.Hour,
+	})
+	if err != nil {
+		cancel()
+		return c, err
+	}
+	c.stopManager, c.managerDone = cancel, make(chan error, 1)
+	go func() { c.managerDone <- mgr.Start(mgrCtx) }()
+	return c, nil
+}
+
+// Stop stops the manager, then the control plane, which removes its data.
+func (c *Cluster) Stop() error {
+	var errs []error
+	if c.stopManager != nil {
+		c.stopManager()
+		if err := <-c.managerDone; err != nil {
+			errs = append(errs, fmt.Errorf("manager: %w", err))
+		}
+		c.stopManager = nil
+	}
+	if c.Env != nil {
+		errs = append(errs, c.Env.Stop())
+		c.Env = nil
+	}
+	return errors.Join(errs...)
+}
+
+// BuildProxy builds cmd/proxy of this checkout into dir and returns the binary's path.
+func BuildProxy(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "proxy")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/proxy")
+	cmd.Dir = testenv.RepoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building cmd/proxy: %w\n%s", err, out)
+	}
+	return bin, nil
+}

@@ -1,0 +1,569 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+)
+
+// The TLS part of the story (step 3).
+const (
+	// TLSTenant exposes TLSUpstreamService through the proxy.
+	TLSTenant = "my-tls-api"
+	// TLSUpstreamService is the TLS upstream's Service; its certificate carries its host.
+	TLSUpstreamService = "my-tls-upstream-api"
+	// CAConfigMap holds the root of seed 002's chain under ca.crt.
+	CAConfigMap = "upstream-ca"
+	// WrongCAConfigMap holds a root that did not issue the upstream's chain.
+	WrongCAConfigMap = "other-ca"
+)
+
+// The contract with the operator's proxy provisioning: the objects carry these labels, and the
+// ConfigMap holds the proxy configuration file under this key.
+const (
+	labelComponent = "app.kubernetes.io/component"
+	componentProxy = "proxy"
+	proxyConfigKey = "proxy.yaml"
+	caKey          = "ca.crt"
+)
+
+// ErrProxyNotProvisioned says the operator did not render the proxy of a TLS upstream.
+var ErrProxyNotProvisioned = errors.New("the operator does not provision the TLS proxy yet")
+
+// tlsState is what step 3 keeps between its parts.
+type tlsState struct {
+	seed     *pki.Seed002
+	upstream *tlsUpstream
+	proxy    *localProxy
+	log      *os.File
+	pods     int       // proxy pods run so far: each rollout gets a fresh directory
+	last     *Rendered // what the last pod ran
+}
+
+// Rendered are the proxy objects the operator wrote for the TLS tenant.
+type Rendered struct {
+	ConfigMap  *corev1.ConfigMap
+	Deployment *appsv1.Deployment
+	Service    *corev1.Service
+	// Config is the ConfigMap's proxy.yaml, parsed and validated by the proxy's own parser.
+	Config *proxy.Config
+}
+
+// TLSResult is what step 3a observed.
+type TLSResult struct {
+	Tenant   *v1alpha1.GatewayTenant
+	Rendered *Rendered
+	// Check is the output of `proxy --check` on the adapted configuration.
+	Check string
+	// Response is the answer through the proxy.
+	Response Response
+	// UpstreamHost is the name the upstream's certificate is verified against.
+	UpstreamHost string
+	// UpstreamRequests counts the requests that reached the upstream so far.
+	UpstreamRequests int64
+}
+
+// FailureResult is what steps 3b and 3c observed.
+type FailureResult struct {
+	Tenant    *v1alpha1.GatewayTenant
+	Rendered  *Rendered
+	Response  Response
+	RequestID string
+	// LastResult is the proxy's /readyz lastResult of the upstream after the request.
+	LastResult string
+	// UpstreamRequestsBefore and UpstreamRequestsAfter count the requests that reached the
+	// upstream before and after the failed one.
+	UpstreamRequestsBefore, UpstreamRequestsAfter int64
+}
+
+// TLSUpstream is step 3a: a tenant whose upstream speaks TLS with seed 002's chain. The
+// operator renders a proxy; the real proxy binary runs that configuration here, and a request
+// goes through it to the upstream over verified TLS.
+func (s *Story) TLSUpstream(ctx context.Context) (*TLSResult, error) {
+	p := s.p()
+	p.step("3a. A TLS upstream: the operator renders a proxy that verifies it")
+	host := serviceHost(TLSUpstreamService, Namespace)
+	seed, err := pki.NewSeed002(pki.DNS(host))
+	if err != nil {
+		return nil, err
+	}
+	s.tls.seed = seed
+	if s.tls.upstream, err = startTLSUpstream(TLSUpstreamService, seed.Leaf.TLSCertificate()); err != nil {
+		return nil, err
+	}
+	p.line("upstream: a Go TLS server on %s sending seed 002's chain.crt: leaf %q (DNS SANs %s)",
+		s.tls.upstream.addr, seed.Leaf.Cert.Subject.CommonName, strings.Join(seed.Leaf.Cert.DNSNames, ", "))
+	p.line("  <- intermediate %q <- root %q", seed.Intermediate.Cert.Subject.CommonName, seed.Root.Cert.Subject.CommonName)
+	if err := s.create(ctx, caConfigMap(CAConfigMap, seed.Root)); err != nil {
+		return nil, err
+	}
+	p.line("created ConfigMap %s: key %s holds the root %q", CAConfigMap, caKey, seed.Root.Cert.Subject.CommonName)
+	if err := s.create(ctx, upstreamService(TLSUpstreamService)); err != nil {
+		return nil, err
+	}
+	p.line("created Service %s (selector name=%s, port %d)", TLSUpstreamService, TLSUpstreamService, UpstreamPort)
+	if err := s.apply(ctx, newTenant(TLSTenant, tlsUpstreamSpec(host))); err != nil {
+		return nil, err
+	}
+
+	r, err := s.rendered(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.line("the operator rendered ConfigMap %s, key %s:", r.ConfigMap.Name, proxyConfigKey)
+	p.block(r.ConfigMap.Data[proxyConfigKey])
+	p.line("and Deployment %s, Service %s (ports %s), and these NetworkPolicies:", r.Deployment.Name, r.Service.Name, servicePorts(r.Service))
+	if err := s.showPolicies(ctx); err != nil {
+		return nil, err
+	}
+	res := &TLSResult{Rendered: r, UpstreamHost: host}
+	if res.Check, err = s.rollOut(ctx, r); err != nil {
+		return res, err
+	}
+	if res.Response, err = s.request(ctx, "demo-verified"); err != nil {
+		return res, err
+	}
+	res.UpstreamRequests = s.tls.upstream.requests.Load()
+	if res.Tenant, err = s.proxyAvailable(ctx, r); err != nil {
+		return res, err
+	}
+	p.tenantStatus(res.Tenant)
+	if u := res.Tenant.Status.Upstreams; len(u) > 0 {
+		p.line("=> in the gateway's Service definition: host %s, port %d (the proxy's Service)", u[0].GatewayHost, u[0].GatewayPort)
+	}
+	if res.Response.Status != 200 {
+		return res, fmt.Errorf("the proxy answered %d, not 200: %s", res.Response.Status, res.Response.Body)
+	}
+	return res, nil
+}
+
+// ChainTooDeep is step 3b: with verifyDepth 0 the upstream's chain, which has one
+// intermediate, is refused.
+func (s *Story) ChainTooDeep(ctx context.Context) (*FailureResult, error) {
+	p := s.p()
+	p.step("3b. verifyDepth 0: the upstream's certificate must be signed directly by the CA")
+	if err := s.patchTLS(ctx, `{"op":"replace","path":"/spec/upstreams/0/tls/verifyDepth","value":0}`, func(t *v1alpha1.UpstreamTLS) {
+		t.VerifyDepth = ptr.To[int32](0)
+	}); err != nil {
+		return nil, err
+	}
+	r, err := s.rendered(ctx, func(r *Rendered) bool { return verifyDepth(r) == 0 })
+	if err != nil {
+		return nil, err
+	}
+	p.line("re-rendered: proxy.yaml now says upstreams[0].tls.verifyDepth: 0")
+	s.showRoll(r)
+	return s.failure(ctx, r, "demo-depth", proxy.ReasonChainTooDeep)
+}
+
+// WrongCA is step 3c: verifyDepth back to 1, but the tenant now trusts a root that did not
+// issue the upstream's chain.
+func (s *Story) WrongCA(ctx context.Context) (*FailureResult, error) {
+	p := s.p()
+	p.step("3c. A wrong CA: the tenant trusts a root that did not issue the upstream's chain")
+	other, err := pki.NewRoot("other-root")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.create(ctx, caConfigMap(WrongCAConfigMap, other)); err != nil {
+		return nil, err
+	}
+	p.line("created ConfigMap %s: key %s holds the root %q", WrongCAConfigMap, caKey, other.Cert.Subject.CommonName)
+	patch := `{"op":"replace","path":"/spec/upstreams/0/tls","value":{"validation":{"caCertificateRefs":[{"kind":"ConfigMap","name":"` +
+		WrongCAConfigMap + `"}],"hostname":"` + serviceHost(TLSUpstreamService, Namespace) + `"},"verifyDepth":1}}`
+	if err := s.patchTLS(ctx, patch, func(t *v1alpha1.UpstreamTLS) {
+		t.VerifyDepth = ptr.To[int32](1)
+		t.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Kind: "ConfigMap", Name: WrongCAConfigMap}}
+	}); err != nil {
+		return nil, err
+	}
+	r, err := s.rendered(ctx, func(r *Rendered) bool {
+		return verifyDepth(r) == 1 && projects(r.Deployment, WrongCAConfigMap)
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.line("re-rendered: verifyDepth 1 again, and the pod mounts ConfigMap %s as the CA bundle", WrongCAConfigMap)
+	s.showRoll(r)
+	return s.failure(ctx, r, "demo-wrong-ca", proxy.ReasonUnknownAuthority)
+}
+
+// failure rolls the proxy out with the rendered objects, sends a request that must fail with
+// reason want, and shows the answer, the proxy's readiness and the tenant's status.
+func (s *Story) failure(ctx context.Context, r *Rendered, requestID string, want proxy.Reason) (*FailureResult, error) {
+	p := s.p()
+	res := &FailureResult{Rendered: r, RequestID: requestID}
+	if _, err := s.rollOut(ctx, r); err != nil {
+		return res, err
+	}
+	res.UpstreamRequestsBefore = s.tls.upstream.requests.Load()
+	var err error
+	if res.Response, err = s.request(ctx, requestID); err != nil {
+		return res, err
+	}
+	res.UpstreamRequestsAfter = s.tls.upstream.requests.Load()
+	p.line("requests that reached the upstream meanwhile: %d", res.UpstreamRequestsAfter-res.UpstreamRequestsBefore)
+	if _, rd, err := readyz(ctx, s.tls.proxy.addr("admin")); err == nil {
+		res.LastResult = rd.Upstreams[TLSUpstreamService].LastResult
+		p.line("the proxy's /readyz: ready %t, upstream %s lastResult %q", rd.Ready, TLSUpstreamService, res.LastResult)
+	}
+	if res.Tenant, err = s.proxyAvailable(ctx, r); err != nil {
+		return res, err
+	}
+	p.tenantStatus(res.Tenant)
+	p.line("the operator checks what it can see (references, CA certificates, the proxy Deployment);")
+	p.line("handshakes are the proxy's to judge: its 502 body, its log, and its metric")
+	p.line("gatewaytenant_proxy_upstream_handshake_failures_total{reason=%q}", want)
+	if f := res.Response.Failure; res.Response.Status != 502 || f == nil || f.Reason != string(want) {
+		return res, fmt.Errorf("expected a 502 with reason %s, got %d: %s", want, res.Response.Status, res.Response.Body)
+	}
+	return res, nil
+}
+
+// showRoll says what changed in the proxy's pod template since the last pod ran, which is
+// what makes the Deployment roll out a new pod.
+func (s *Story) showRoll(r *Rendered) {
+	if s.tls.last == nil {
+		return
+	}
+	was, now := s.tls.last.Deployment.Spec.Template.Annotations, r.Deployment.Spec.Template.Annotations
+	keys := make([]string, 0, len(now))
+	for k := range now {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if was[k] != now[k] {
+			s.p().line("pod template annotation %s: %s -> %s, so the Deployment rolls out a new pod", k, was[k], now[k])
+		}
+	}
+	if !equality.Semantic.DeepEqual(s.tls.last.Deployment.Spec.Template.Spec.Volumes, r.Deployment.Spec.Template.Spec.Volumes) {
+		s.p().line("the pod template's volumes changed, so the Deployment rolls out a new pod")
+	}
+}
+
+// showPolicies lists the NetworkPolicies of the TLS tenant: who may reach which pods.
+func (s *Story) showPolicies(ctx context.Context) error {
+	list := &networkingv1.NetworkPolicyList{}
+	if err := s.Client.List(ctx, list, client.InNamespace(Namespace), client.MatchingLabels{v1alpha1.LabelTenant: TLSTenant}); err != nil {
+		return err
+	}
+	for _, np := range list.Items {
+		var from, ports []string
+		for _, rule := range np.Spec.Ingress {
+			for _, peer := range rule.From {
+				switch {
+				case peer.NamespaceSelector != nil:
+					from = append(from, "namespaces "+metav1.FormatLabelSelector(peer.NamespaceSelector))
+				case peer.PodSelector != nil:
+					from = append(from, "pods "+metav1.FormatLabelSelector(peer.PodSelector))
+				}
+			}
+			for _, port := range rule.Ports {
+				ports = append(ports, port.Port.String())
+			}
+		}
+		slices.Sort(ports)
+		s.p().line("NetworkPolicy %s: pods %s accept %s on port %s", np.Name,
+			metav1.FormatLabelSelector(&np.Spec.PodSelector), strings.Join(from, " or "), strings.Join(slices.Compact(ports), ", "))
+	}
+	return nil
+}
+
+// rendered waits until the operator has reconciled the TLS tenant's current spec and returns
+// the proxy objects it wrote, once ok (when given) holds for them.
+func (s *Story) rendered(ctx context.Context, ok func(*Rendered) bool) (*Rendered, error) {
+	t, err := s.waitTenant(ctx, TLSTenant, "its current spec", func(*v1alpha1.GatewayTenant) bool { return true })
+	if err != nil {
+		return nil, err
+	}
+	if meta.FindStatusCondition(t.Status.Conditions, v1alpha1.ConditionProxyReady) == nil {
+		_, missing, _ := s.findRendered(ctx)
+		return nil, fmt.Errorf("%w: GatewayTenant %s has a TLS upstream, but its status has no %s condition, and in %s there is %s",
+			ErrProxyNotProvisioned, TLSTenant, v1alpha1.ConditionProxyReady, Namespace, strings.Join(missing, ", "))
+	}
+	var r *Rendered
+	var missing []string
+	err = s.poll(ctx, "the proxy's ConfigMap, Deployment and Service", func(ctx context.Context) (bool, error) {
+		var err error
+		r, missing, err = s.findRendered(ctx)
+		return err == nil && len(missing) == 0 && (ok == nil || ok(r)), err
+	})
+	if err != nil {
+		if len(missing) > 0 {
+			err = fmt.Errorf("%w; there is %s", err, strings.Join(missing, ", "))
+		}
+		return nil, fmt.Errorf("%w (tenant status: %v)", err, t.Status.Conditions)
+	}
+	return r, nil
+}
+
+// findRendered lists the TLS tenant's proxy objects by label, and says which are missing.
+func (s *Story) findRendered(ctx context.Context) (*Rendered, []string, error) {
+	sel := client.MatchingLabels{v1alpha1.LabelTenant: TLSTenant, labelComponent: componentProxy}
+	desc := fmt.Sprintf("labelled %s=%s,%s=%s", v1alpha1.LabelTenant, TLSTenant, labelComponent, componentProxy)
+	in := client.InNamespace(Namespace)
+	r := &Rendered{}
+	var missing []string
+	cms, deps, svcs := &corev1.ConfigMapList{}, &appsv1.DeploymentList{}, &corev1.ServiceList{}
+	for _, l := range []client.ObjectList{cms, deps, svcs} {
+		if err := s.Client.List(ctx, l, in, sel); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i := range cms.Items {
+		if _, ok := cms.Items[i].Data[proxyConfigKey]; ok {
+			r.ConfigMap = &cms.Items[i]
+		}
+	}
+	if r.ConfigMap == nil {
+		missing = append(missing, fmt.Sprintf("no ConfigMap %s with key %s", desc, proxyConfigKey))
+	} else {
+		cfg, err := proxy.ParseConfig([]byte(r.ConfigMap.Data[proxyConfigKey]))
+		if err != nil {
+			return nil, nil, fmt.Errorf("the rendered %s of ConfigMap %s is not a valid proxy configuration: %w", proxyConfigKey, r.ConfigMap.Name, err)
+		}
+		r.Config = cfg
+	}
+	if len(deps.Items) == 1 {
+		r.Deployment = &deps.Items[0]
+	} else {
+		missing = append(missing, fmt.Sprintf("%d Deployments %s (want 1)", len(deps.Items), desc))
+	}
+	if len(svcs.Items) == 1 {
+		r.Service = &svcs.Items[0]
+	} else {
+		missing = append(missing, fmt.Sprintf("%d Services %s (want 1)", len(svcs.Items), desc))
+	}
+	return r, missing, nil
+}
+
+// rollOut plays the kubelet for a new proxy pod: it stops the previous proxy, materialises
+// the pod's volumes, adapts the rendered configuration to this machine, checks it with
+// `proxy --check`, runs the proxy and waits until it is ready. It returns the check's output.
+func (s *Story) rollOut(ctx context.Context, r *Rendered) (string, error) {
+	p := s.p()
+	if s.tls.proxy != nil {
+		p.line("stopping the previous proxy pod (SIGTERM: it drains, then exits)")
+		err := s.tls.proxy.stop()
+		s.tls.proxy = nil
+		if err != nil {
+			return "", err
+		}
+	}
+	s.tls.pods++
+	root := filepath.Join(s.WorkDir, fmt.Sprintf("pod-%d", s.tls.pods))
+	files, err := materialise(ctx, s.Client, r.Deployment, root)
+	if err != nil {
+		return "", err
+	}
+	p.line("proxy pod %d: the container's volumes, written under %s as the kubelet mounts them:", s.tls.pods, root)
+	for _, f := range files {
+		p.line("  %s <- %s", f.Path, f.Source)
+	}
+	cfg, err := proxy.ParseConfig([]byte(r.ConfigMap.Data[proxyConfigKey]))
+	if err != nil {
+		return "", err
+	}
+	changes := localise(cfg, root, s.tls.upstream.addr)
+	if s.tls.pods == 1 {
+		p.line("the rendered configuration adapted to this machine (what it verifies stays as rendered):")
+		for _, c := range changes {
+			p.line("  %s", c)
+		}
+	} else {
+		p.line("the rendered configuration adapted to this machine as for pod 1 (%d changes)", len(changes))
+	}
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		return "", err
+	}
+	config := filepath.Join(root, "proxy.local.yaml")
+	if err := os.WriteFile(config, data, 0o600); err != nil {
+		return "", err
+	}
+	s.tls.last = r
+	p.line("$ proxy --config %s --check", config)
+	check, err := runCheck(ctx, s.ProxyBinary, config)
+	p.block(check)
+	if err != nil {
+		return check, err
+	}
+	return check, s.startProxy(ctx, config)
+}
+
+// startProxy runs the proxy with config and waits for its /readyz.
+func (s *Story) startProxy(ctx context.Context, config string) error {
+	logPath := filepath.Join(s.WorkDir, "proxy.log")
+	if s.tls.log == nil {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return err
+		}
+		s.tls.log = f
+	}
+	s.p().line("$ proxy --config %s   (log: %s)", config, logPath)
+	lp, err := startProxy(s.ProxyBinary, config, s.tls.log)
+	if err != nil {
+		return err
+	}
+	s.tls.proxy = lp
+	var last readiness
+	err = s.poll(ctx, "the proxy's /readyz", func(ctx context.Context) (bool, error) {
+		if err := lp.running(); err != nil {
+			return false, err
+		}
+		if lp.addr("admin") == "" || lp.addr(TLSUpstreamService) == "" {
+			return false, nil
+		}
+		code, rd, err := readyz(ctx, lp.addr("admin"))
+		last = rd
+		return err == nil && code == 200, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w; last /readyz %+v; the proxy's log:\n%s", err, last, lp.logTail())
+	}
+	up := last.Upstreams[TLSUpstreamService]
+	s.p().line("ready: upstream listener on %s, admin on %s; /readyz says %q", lp.addr(TLSUpstreamService), lp.addr("admin"), up.CA)
+	return nil
+}
+
+// request sends GET /hello through the proxy's listener of the TLS upstream and shows the answer.
+func (s *Story) request(ctx context.Context, requestID string) (Response, error) {
+	url := "http://" + s.tls.proxy.addr(TLSUpstreamService) + "/hello"
+	s.p().line("$ curl -H 'X-Request-Id: %s' %s", requestID, url)
+	resp, err := get(ctx, url, requestID)
+	if err != nil {
+		return resp, fmt.Errorf("requesting %s: %w", url, err)
+	}
+	s.p().line("HTTP %d %s", resp.Status, resp.ContentType)
+	s.p().block(resp.Body)
+	return resp, nil
+}
+
+// proxyAvailable marks the proxy Deployment available, as the Deployment controller would
+// once the pod is ready (envtest runs neither it nor a kubelet), and waits for the tenant to
+// see it.
+func (s *Story) proxyAvailable(ctx context.Context, r *Rendered) (*v1alpha1.GatewayTenant, error) {
+	if err := markAvailable(ctx, s.Client, client.ObjectKeyFromObject(r.Deployment)); err != nil {
+		return nil, fmt.Errorf("marking Deployment %s available: %w", r.Deployment.Name, err)
+	}
+	s.p().line("marked Deployment %s available, as the Deployment controller would now that the pod is ready", r.Deployment.Name)
+	return s.waitTenant(ctx, TLSTenant, "ProxyReady=True", func(t *v1alpha1.GatewayTenant) bool {
+		return meta.IsStatusConditionTrue(t.Status.Conditions, v1alpha1.ConditionProxyReady)
+	})
+}
+
+// markAvailable writes the status a Deployment has once all its replicas are up to date and
+// available.
+func markAvailable(ctx context.Context, c client.Client, key client.ObjectKey) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d := &appsv1.Deployment{}
+		if err := c.Get(ctx, key, d); err != nil {
+			return err
+		}
+		n := ptr.Deref(d.Spec.Replicas, 1)
+		now := metav1.Now()
+		d.Status = appsv1.DeploymentStatus{
+			ObservedGeneration: d.Generation,
+			Replicas:           n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+			Conditions: []appsv1.DeploymentCondition{
+				{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", LastUpdateTime: now, LastTransitionTime: now},
+				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", LastUpdateTime: now, LastTransitionTime: now},
+			},
+		}
+		return c.Status().Update(ctx, d)
+	})
+}
+
+// patchTLS changes the TLS block of the TLS tenant's upstream; jsonPatch is the same change
+// as a person would type it.
+func (s *Story) patchTLS(ctx context.Context, jsonPatch string, mutate func(*v1alpha1.UpstreamTLS)) error {
+	s.p().line("kubectl -n %s patch gatewaytenant %s --type=json -p '[%s]'", Namespace, TLSTenant, jsonPatch)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		t := &v1alpha1.GatewayTenant{}
+		if err := s.Client.Get(ctx, client.ObjectKey{Namespace: Namespace, Name: TLSTenant}, t); err != nil {
+			return err
+		}
+		mutate(t.Spec.Upstreams[0].TLS)
+		return s.Client.Update(ctx, t)
+	})
+}
+
+// tlsUpstreamSpec is the TLS upstream: CA from CAConfigMap, the Service host as the name to
+// verify, at most one intermediate.
+func tlsUpstreamSpec(host string) v1alpha1.Upstream {
+	u := upstream(TLSUpstreamService, host, UpstreamPort)
+	u.TLS = &v1alpha1.UpstreamTLS{
+		Validation: v1alpha1.UpstreamTLSValidation{
+			CACertificateRefs: []v1alpha1.CACertificateReference{{Kind: "ConfigMap", Name: CAConfigMap}},
+			Hostname:          ptr.To(gwapiv1.PreciseHostname(host)),
+		},
+		VerifyDepth: ptr.To[int32](1),
+	}
+	return u
+}
+
+func caConfigMap(name string, root *pki.Cert) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: Namespace},
+		Data:       map[string]string{caKey: string(root.CertPEM())},
+	}
+}
+
+// verifyDepth is the rendered verifyDepth of the TLS upstream, -1 when unset or absent.
+func verifyDepth(r *Rendered) int {
+	for _, u := range r.Config.Upstreams {
+		if u.Name == TLSUpstreamService && u.TLS != nil && u.TLS.VerifyDepth != nil {
+			return *u.TLS.VerifyDepth
+		}
+	}
+	return -1
+}
+
+// projects says whether the Deployment's pod mounts the ConfigMap named name.
+func projects(dep *appsv1.Deployment, name string) bool {
+	for _, v := range dep.Spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil && v.ConfigMap.Name == name {
+			return true
+		}
+		if v.Projected == nil {
+			continue
+		}
+		for _, src := range v.Projected.Sources {
+			if src.ConfigMap != nil && src.ConfigMap.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func servicePorts(svc *corev1.Service) string {
+	ports := make([]string, 0, len(svc.Spec.Ports))
+	for _, p := range svc.Spec.Ports {
+		ports = append(ports, fmt.Sprintf("%s %d -> %s", p.Name, p.Port, p.TargetPort.String()))
+	}
+	return strings.Join(ports, ", ")
+}

@@ -1,0 +1,55 @@
+package demo
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// tlsUpstream is the tenant's TLS upstream, played by a real Go TLS server on loopback. It
+// answers every request with what it saw of the connection, and counts the requests that
+// reached it, so that a failed handshake can be shown to have sent nothing.
+type tlsUpstream struct {
+	name     string
+	addr     string
+	srv      *http.Server
+	requests atomic.Int64
+}
+
+// startTLSUpstream serves cert (with its intermediates) on a free port of 127.0.0.1.
+func startTLSUpstream(name string, cert tls.Certificate) (*tlsUpstream, error) {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the TLS upstream: %w", err)
+	}
+	u := &tlsUpstream{name: name, addr: ln.Addr().String()}
+	u.srv = &http.Server{
+		Handler:           http.HandlerFunc(u.serve),
+		ReadHeaderTimeout: 10 * time.Second,
+		// Refused handshakes are the point of the story; the proxy reports them.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	go func() { _ = u.srv.Serve(ln) }()
+	return u, nil
+}
+
+func (u *tlsUpstream) serve(w http.ResponseWriter, r *http.Request) {
+	n := u.requests.Add(1)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "hello from %s (request %d): %s %s over %s, SNI %q, X-Request-Id %q\n",
+		u.name, n, r.Method, r.URL.Path, tls.VersionName(r.TLS.Version), r.TLS.ServerName, r.Header.Get("X-Request-Id"))
+}
+
+func (u *tlsUpstream) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return u.srv.Shutdown(ctx)
+}

@@ -1,0 +1,330 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// APIVersion and Kind identify the configuration file format. Both are required, exactly.
+const (
+	APIVersion = "proxy.gatewaytenant.io/v1alpha1"
+	Kind       = "ProxyConfig"
+)
+
+// Defaults applied to fields left empty.
+const (
+	DefaultAdminAddress = ":9090"
+	DefaultDrainDelay   = 5 * time.Second
+	DefaultDrainTimeout = 30 * time.Second
+	DefaultMinVersion   = "1.2"
+)
+
+// Config is the proxy configuration file. The operator renders it; a person can write it by
+// hand. See docs/proxy.md for every field.
+type Config struct {
+	// apiVersion must be "proxy.gatewaytenant.io/v1alpha1".
+	APIVersion string `json:"apiVersion"`
+	// kind must be "ProxyConfig".
+	Kind string `json:"kind"`
+	// admin is the listener for /healthz, /readyz and /metrics.
+	// +optional
+	Admin Admin `json:"admin,omitempty"`
+	// shutdown controls the drain on SIGTERM.
+	// +optional
+	Shutdown Shutdown `json:"shutdown,omitempty"`
+	// upstreams are the plain-HTTP listeners and the TLS upstream each forwards to; 1 to 64,
+	// names unique.
+	// +required
+	Upstreams []Upstream `json:"upstreams"`
+}
+
+// Admin configures the admin listener.
+type Admin struct {
+	// address is host:port of the admin listener; default ":9090".
+	// +optional
+	Address string `json:"address,omitempty"`
+}
+
+// Shutdown configures the graceful drain.
+type Shutdown struct {
+	// drainDelay is how long the proxy keeps accepting after readiness turned false, so that
+	// callers stop sending first; default 5s.
+	// +optional
+	DrainDelay *Duration `json:"drainDelay,omitempty"`
+	// drainTimeout is how long in-flight requests get to finish; default 30s.
+	// +optional
+	DrainTimeout *Duration `json:"drainTimeout,omitempty"`
+}
+
+// Upstream is one plain-HTTP listener forwarding to one TLS upstream.
+type Upstream struct {
+	// name is a DNS label, unique in the file; it labels metrics and logs.
+	// +required
+	Name string `json:"name"`
+	// listen is the host:port of the plain-HTTP listener; ports unique in the file.
+	// +required
+	Listen string `json:"listen"`
+	// address is the upstream host:port.
+	// +required
+	Address string `json:"address"`
+	// tls is how the upstream is verified and how the proxy authenticates to it.
+	// +required
+	TLS *UpstreamTLS `json:"tls"`
+}
+
+// UpstreamTLS is the verification policy for one upstream. There is no way to skip
+// verification.
+type UpstreamTLS struct {
+	// caFiles are PEM bundles of trusted CA certificates, merged.
+	// +optional
+	CAFiles []string `json:"caFiles,omitempty"`
+	// systemRoots adds the system trust store. At least one of caFiles and systemRoots.
+	// +optional
+	SystemRoots bool `json:"systemRoots,omitempty"`
+	// serverName is sent as SNI and is the hostname verified when subjectAltNames is empty;
+	// default: the host of address.
+	// +optional
+	ServerName string `json:"serverName,omitempty"`
+	// subjectAltNames, when set, replace the hostname check: the certificate passes if it
+	// matches any one of them (Gateway API BackendTLSPolicy semantics).
+	// +optional
+	SubjectAltNames []SubjectAltName `json:"subjectAltNames,omitempty"`
+	// verifyDepth is the most intermediates allowed between the leaf and a trusted CA
+	// (OpenSSL/Kong meaning: 0 = the leaf is signed directly by a trusted CA); unset = no limit.
+	// +optional
+	VerifyDepth *int `json:"verifyDepth,omitempty"`
+	// minVersion is the lowest TLS version accepted: "1.2" (default) or "1.3".
+	// +optional
+	MinVersion string `json:"minVersion,omitempty"`
+	// clientCertificate is presented to the upstream for mutual TLS.
+	// +optional
+	ClientCertificate *ClientCertificate `json:"clientCertificate,omitempty"`
+}
+
+// SubjectAltNameType is the kind of a subject alternative name to match.
+type SubjectAltNameType string
+
+// Subject alternative name types.
+const (
+	SubjectAltNameHostname SubjectAltNameType = "Hostname"
+	SubjectAltNameURI      SubjectAltNameType = "URI"
+)
+
+// SubjectAltName is one acceptable identity of the upstream.
+type SubjectAltName struct {
+	// type is "Hostname" or "URI".
+	// +required
+	Type SubjectAltNameType `json:"type"`
+	// hostname matches a DNS SAN of the certificate; set only for type Hostname.
+	// +optional
+	Hostname string `json:"hostname,omitempty"`
+	// uri matches a URI SAN exactly, for example a SPIFFE ID; set only for type URI.
+	// +optional
+	URI string `json:"uri,omitempty"`
+}
+
+// ClientCertificate is a PEM certificate (chain) and its private key.
+type ClientCertificate struct {
+	// certFile is the PEM certificate, optionally followed by intermediates.
+	// +required
+	CertFile string `json:"certFile"`
+	// keyFile is the PEM private key.
+	// +required
+	KeyFile string `json:"keyFile"`
+}
+
+// Duration is a time.Duration written as a Go duration string, for example "5s" or "1m30s".
+type Duration struct{ time.Duration }
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("must be a duration string such as \"5s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("must be a duration string such as \"5s\": %v", err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// LoadConfig reads, parses and validates a configuration file (see ParseConfig).
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(data)
+}
+
+// ParseConfig parses YAML or JSON strictly (unknown and duplicate fields are errors),
+// validates the result and returns it with defaults applied.
+func ParseConfig(data []byte) (*Config, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("configuration is empty")
+	}
+	j, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return nil, fmt.Errorf("not valid YAML: %w", err)
+	}
+	var raw any
+	if err := json.Unmarshal(j, &raw); err != nil {
+		return nil, fmt.Errorf("not valid YAML: %w", err)
+	}
+	if _, ok := raw.(map[string]any); !ok {
+		return nil, errors.New("configuration must be a mapping")
+	}
+	if errs := unknownFields(raw, reflect.TypeFor[Config](), ""); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	cfg := &Config{}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		return nil, decodeError(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.applyDefaults()
+	return cfg, nil
+}
+
+// decodeError names the field of a type error.
+func decodeError(err error) error {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+		return &FieldError{Field: te.Field, Detail: "must be " + jsonKind(te.Type)}
+	}
+	return err
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "an integer"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "a mapping"
+	}
+	return "of type " + t.String()
+}
+
+// unknownFields walks decoded JSON against the struct type and names every field that the
+// type does not have, with its full path.
+func unknownFields(v any, t reflect.Type, path string) []error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch val := v.(type) {
+	case map[string]any:
+		if t.Kind() != reflect.Struct || t == reflect.TypeFor[Duration]() {
+			return nil // a type error, reported by the decoder
+		}
+		fields := jsonFields(t)
+		keys := make([]string, 0, len(val))
+		for k := range val {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var errs []error
+		for _, k := range keys {
+			p := joinPath(path, k)
+			ft, ok := fields[k]
+			if !ok {
+				errs = append(errs, &FieldError{Field: p, Detail: "unknown field"})
+				continue
+			}
+			errs = append(errs, unknownFields(val[k], ft, p)...)
+		}
+		return errs
+	case []any:
+		if t.Kind() != reflect.Slice {
+			return nil
+		}
+		var errs []error
+		for i, item := range val {
+			errs = append(errs, unknownFields(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+		return errs
+	}
+	return nil
+}
+
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out[name] = f.Type
+		}
+	}
+	return out
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// applyDefaults fills the fields that have defaults. It does not touch invalid values.
+func (c *Config) applyDefaults() {
+	if c.Admin.Address == "" {
+		c.Admin.Address = DefaultAdminAddress
+	}
+	if c.Shutdown.DrainDelay == nil {
+		c.Shutdown.DrainDelay = &Duration{DefaultDrainDelay}
+	}
+	if c.Shutdown.DrainTimeout == nil {
+		c.Shutdown.DrainTimeout = &Duration{DefaultDrainTimeout}
+	}
+	for i := range c.Upstreams {
+		u := &c.Upstreams[i]
+		if u.TLS == nil {
+			continue
+		}
+		if u.TLS.ServerName == "" {
+			if host, _, err := net.SplitHostPort(u.Address); err == nil {
+				u.TLS.ServerName = host
+			}
+		}
+		if u.TLS.MinVersion == "" {
+			u.TLS.MinVersion = DefaultMinVersion
+		}
+	}
+}
+
+// clone is a deep copy, so that New can apply defaults without touching the caller's value.
+func (c *Config) clone() *Config {
+	j, err := json.Marshal(c)
+	if err != nil {
+		panic(fmt.Sprintf("proxy: config does not marshal: %v", err)) // plain data: cannot happen
+	}
+	out := &Config{}
+	if err := json.Unmarshal(j, out); err != nil {
+		panic(fmt.Sprintf("proxy: config does not round-trip: %v", err))
+	}
+	return out
+}

@@ -1,0 +1,327 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// material is an upstream's trust and identity: the CA pool and the client certificate,
+// each swapped atomically so that handshakes never see a half-loaded state. A reload that
+// fails keeps what was loaded before (certloader style) and is reported.
+type material struct {
+	upstream    string
+	caFiles     []string
+	systemRoots bool
+	clientFiles *ClientCertificate
+	log         *slog.Logger
+	metrics     *metrics
+
+	roots      atomic.Pointer[x509.CertPool]
+	clientCert atomic.Pointer[tls.Certificate]
+
+	mu          sync.Mutex // serialises reloads and guards the states
+	caState     loadState
+	clientState loadState
+}
+
+// loadState is the bookkeeping of one kind of material.
+type loadState struct {
+	loaded   bool   // something valid was loaded once
+	hash     string // of the files behind the loaded material
+	failHash string // of the files behind the last failure, to report it once
+	err      error  // last failure, nil once the files load again
+	summary  string // what is loaded, for /readyz
+}
+
+// fileError names the file (and the configuration field) that failed to load.
+type fileError struct {
+	field string // relative to the upstream's tls field, e.g. "caFiles[1]"
+	path  string
+	err   error
+}
+
+func (e *fileError) Error() string { return e.field + ": " + e.detail() }
+
+// detail is "path: problem", without the path twice for os errors.
+func (e *fileError) detail() string {
+	err := e.err
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		err = pe.Err
+	}
+	return fmt.Sprintf("%s: %v", e.path, err)
+}
+func (e *fileError) Unwrap() error { return e.err }
+
+func newMaterial(u *Upstream, log *slog.Logger, m *metrics) *material {
+	mat := &material{
+		upstream:    u.Name,
+		caFiles:     u.TLS.CAFiles,
+		systemRoots: u.TLS.SystemRoots,
+		clientFiles: u.TLS.ClientCertificate,
+		log:         log.With("upstream", u.Name),
+		metrics:     m,
+	}
+	// Fail closed until the first load: an empty pool trusts nothing. (A nil pool would
+	// make crypto/x509 use the system roots.)
+	mat.roots.Store(x509.NewCertPool())
+	return mat
+}
+
+// files lists every file the material is read from, for the watcher.
+func (m *material) files() []string {
+	out := append([]string(nil), m.caFiles...)
+	if m.clientFiles != nil {
+		out = append(out, m.clientFiles.CertFile, m.clientFiles.KeyFile)
+	}
+	return out
+}
+
+// reload reads the files again and swaps in what changed and loads. It reports whether
+// anything was swapped, so that the caller can retire connections made with the old
+// material.
+func (m *material) reload(now time.Time) (changed bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	caChanged := m.reloadCA()
+	clientChanged := m.clientFiles != nil && m.reloadClient(now)
+	return caChanged || clientChanged
+}
+
+func (m *material) reloadCA() bool {
+	pool, hash, certs, err := loadCAFiles(m.caFiles, m.systemRoots)
+	if !m.track(&m.caState, kindCA, hash, err) {
+		return false
+	}
+	m.roots.Store(pool)
+	n := 0
+	for i, file := range m.caFiles {
+		n += len(certs[i])
+		m.metrics.notAfter.WithLabelValues(m.upstream, kindCA, file).Set(float64(earliestNotAfter(certs[i]).Unix()))
+	}
+	m.caState.summary = fmt.Sprintf("%d CA certificate(s) from %d file(s)", n, len(m.caFiles))
+	if m.systemRoots {
+		m.caState.summary += " and the system roots"
+	}
+	m.log.Info("loaded CA bundle", "certificates", n, "files", len(m.caFiles), "systemRoots", m.systemRoots)
+	return true
+}
+
+func (m *material) reloadClient(now time.Time) bool {
+	cert, hash, err := loadClientCertificate(m.clientFiles)
+	if !m.track(&m.clientState, kindClient, hash, err) {
+		return false
+	}
+	m.clientCert.Store(cert)
+	leaf := cert.Leaf
+	m.metrics.notAfter.WithLabelValues(m.upstream, kindClient, m.clientFiles.CertFile).Set(float64(leaf.NotAfter.Unix()))
+	m.clientState.summary = fmt.Sprintf("client certificate %q valid until %s", leaf.Subject.String(),
+		leaf.NotAfter.UTC().Format(time.RFC3339))
+	m.log.Info("loaded client certificate", "subject", leaf.Subject.String(), "notAfter", leaf.NotAfter)
+	if now.After(leaf.NotAfter) {
+		m.log.Warn("client certificate has expired; the upstream will likely reject it", "notAfter", leaf.NotAfter)
+	}
+	return true
+}
+
+// track does the bookkeeping of one load attempt and says whether to swap in the result.
+// Unchanged files are not a reload; a failure is counted and logged once per content.
+func (m *material) track(s *loadState, kind, hash string, err error) bool {
+	if err != nil {
+		if hash == s.failHash {
+			return false
+		}
+		s.failHash, s.err = hash, err
+		m.metrics.reloads.WithLabelValues(m.upstream, kind, resultFailure).Inc()
+		if s.loaded {
+			m.log.Error("reload failed, keeping the previously loaded material", "kind", kind, "error", err)
+		} else {
+			m.log.Error("cannot load TLS material; the upstream is not ready", "kind", kind, "error", err)
+		}
+		return false
+	}
+	s.failHash, s.err = "", nil
+	if s.loaded && hash == s.hash {
+		return false
+	}
+	s.loaded, s.hash = true, hash
+	m.metrics.reloads.WithLabelValues(m.upstream, kind, resultSuccess).Inc()
+	return true
+}
+
+// MaterialStatus is the /readyz detail of one upstream.
+type MaterialStatus struct {
+	Ready             bool     `json:"ready"`
+	CA                string   `json:"ca,omitempty"`
+	ClientCertificate string   `json:"clientCertificate,omitempty"`
+	Errors            []string `json:"errors,omitempty"`
+}
+
+func (m *material) status() MaterialStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := MaterialStatus{Ready: m.caState.loaded && (m.clientFiles == nil || m.clientState.loaded), CA: m.caState.summary}
+	if m.clientFiles != nil {
+		st.ClientCertificate = m.clientState.summary
+	}
+	for _, s := range []*loadState{&m.caState, &m.clientState} {
+		if s.err == nil {
+			continue
+		}
+		msg := s.err.Error()
+		if s.loaded {
+			msg += " (keeping the previously loaded material)"
+		}
+		st.Errors = append(st.Errors, msg)
+	}
+	return st
+}
+
+// loadCAFiles reads and merges the CA bundles. The hash covers the inputs, also on failure.
+func loadCAFiles(files []string, system bool) (*x509.CertPool, string, [][]*x509.Certificate, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "system=%t\n", system)
+	var errs []error
+	certs := make([][]*x509.Certificate, len(files))
+	for i, file := range files {
+		data, err := os.ReadFile(file)
+		fmt.Fprintf(h, "%s\n%d\n", file, len(data))
+		h.Write(data)
+		if err == nil {
+			certs[i], err = parseCertificates(data)
+		}
+		if err != nil {
+			fmt.Fprintf(h, "error: %v\n", err)
+			errs = append(errs, &fileError{field: fmt.Sprintf("caFiles[%d]", i), path: file, err: err})
+		}
+	}
+	hash := hex.EncodeToString(h.Sum(nil))
+	if len(errs) > 0 {
+		return nil, hash, nil, errors.Join(errs...)
+	}
+	pool := x509.NewCertPool()
+	if system {
+		sys, err := x509.SystemCertPool()
+		if err != nil {
+			return nil, hash, nil, &fileError{field: "systemRoots", path: "(system)", err: err}
+		}
+		pool = sys
+	}
+	for _, cs := range certs {
+		for _, c := range cs {
+			pool.AddCert(c)
+		}
+	}
+	return pool, hash, certs, nil
+}
+
+// parseCertificates reads every CERTIFICATE block of a PEM bundle; other blocks are ignored.
+func parseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", len(out)+1, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM certificate found")
+	}
+	return out, nil
+}
+
+// loadClientCertificate reads the key pair. The hash covers both files, also on failure.
+func loadClientCertificate(cc *ClientCertificate) (*tls.Certificate, string, error) {
+	certPEM, certErr := os.ReadFile(cc.CertFile)
+	keyPEM, keyErr := os.ReadFile(cc.KeyFile)
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\n", len(certPEM))
+	h.Write(certPEM)
+	h.Write(keyPEM)
+	if certErr != nil || keyErr != nil {
+		fmt.Fprintf(h, "error: %v %v\n", certErr, keyErr)
+	}
+	hash := hex.EncodeToString(h.Sum(nil))
+	switch {
+	case certErr != nil:
+		return nil, hash, &fileError{field: "clientCertificate.certFile", path: cc.CertFile, err: certErr}
+	case keyErr != nil:
+		return nil, hash, &fileError{field: "clientCertificate.keyFile", path: cc.KeyFile, err: keyErr}
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err == nil && cert.Leaf == nil {
+		cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0])
+	}
+	if err != nil {
+		return nil, hash, &fileError{field: "clientCertificate", path: cc.CertFile + ", " + cc.KeyFile, err: err}
+	}
+	return &cert, hash, nil
+}
+
+func earliestNotAfter(certs []*x509.Certificate) time.Time {
+	var t time.Time
+	for _, c := range certs {
+		if t.IsZero() || c.NotAfter.Before(t) {
+			t = c.NotAfter
+		}
+	}
+	return t
+}
+
+// Check validates cfg and loads every CA bundle and client certificate it names, as
+// `proxy --check` does. Errors name the field, e.g. "upstreams[0].tls.caFiles[1]: ...".
+func Check(cfg *Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	var errs []error
+	for i, u := range cfg.Upstreams {
+		prefix := fmt.Sprintf("upstreams[%d].tls.", i)
+		if _, _, _, err := loadCAFiles(u.TLS.CAFiles, u.TLS.SystemRoots); err != nil {
+			errs = append(errs, prefixFileErrors(prefix, err)...)
+		}
+		if u.TLS.ClientCertificate != nil {
+			if _, _, err := loadClientCertificate(u.TLS.ClientCertificate); err != nil {
+				errs = append(errs, prefixFileErrors(prefix, err)...)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func prefixFileErrors(prefix string, err error) []error {
+	var leaves []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		leaves = j.Unwrap()
+	} else {
+		leaves = []error{err}
+	}
+	out := make([]error, 0, len(leaves))
+	for _, e := range leaves {
+		if fe, ok := errors.AsType[*fileError](e); ok {
+			out = append(out, &FieldError{Field: prefix + fe.field, Detail: fe.detail()})
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}

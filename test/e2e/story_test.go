@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/demo"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
+)
+
+// stepTimeout bounds one step of the story: generous, for a loaded machine.
+const stepTimeout = 5 * time.Minute
+
+var _ = Describe("The story of make demo", Ordered, func() {
+	It("starts from the silver data plane the manager keeps", func(ctx SpecContext) {
+		dp, err := story.Setup(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(dp.Name).To(Equal("aps-silver"))
+		Expect(dp.Spec.Default).To(BeTrue())
+	}, SpecTimeout(stepTimeout))
+
+	It("opens a plain upstream to exactly the seed 000 Silver policy, narrowed to the Service's port", func(ctx SpecContext) {
+		res, err := story.PlainUpstream(ctx)
+		Expect(err).NotTo(HaveOccurred())
+
+		np := &networkingv1.NetworkPolicy{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(res.NetworkPolicy), np)).To(Succeed())
+		Expect(np.Spec).To(Equal(seed000SilverWithPort(demo.UpstreamPort)))
+		tenant := getTenant(ctx, demo.PlainTenant)
+		Expect(metav1.IsControlledBy(np, tenant)).To(BeTrue(), "the NetworkPolicy is controlled by the tenant")
+		Expect(np.Labels).To(HaveKeyWithValue(v1alpha1.LabelTenant, demo.PlainTenant))
+
+		expectCondition(tenant, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+		expectCondition(tenant, v1alpha1.ConditionNetworkPolicyReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+		Expect(tenant.Status.Upstreams).To(HaveLen(1))
+		Expect(tenant.Status.Upstreams[0].GatewayHost).To(Equal("my-upstream-api.abc123-prod.svc"))
+		Expect(tenant.Status.Upstreams[0].GatewayPort).To(Equal(int32(8443)))
+	}, SpecTimeout(stepTimeout))
+
+	It("explains a port that is not the Service's, and opens nothing", func(ctx SpecContext) {
+		_, err := story.WrongPort(ctx)
+		Expect(err).NotTo(HaveOccurred())
+
+		tenant := getTenant(ctx, demo.WrongPortTenant)
+		expectCondition(tenant, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonInvalidUpstreams)
+		expectCondition(tenant, v1alpha1.ConditionResolvedRefs, metav1.ConditionFalse, v1alpha1.ReasonInvalidUpstreams)
+		expectCondition(tenant, v1alpha1.ConditionNetworkPolicyReady, metav1.ConditionFalse, v1alpha1.ReasonNoValidUpstreams)
+		up := expectUpstreamNotReady(tenant, v1alpha1.ReasonPortNotFound)
+		Expect(up.Message).To(And(ContainSubstring("port 443"), ContainSubstring("[8443]")))
+		Expect(policiesOf(ctx, demo.WrongPortTenant)).To(BeEmpty())
+	}, SpecTimeout(stepTimeout))
+
+	It("explains a host in another namespace, and opens nothing", func(ctx SpecContext) {
+		_, err := story.OtherNamespace(ctx)
+		Expect(err).NotTo(HaveOccurred())
+
+		tenant := getTenant(ctx, demo.OtherNamespaceTenant)
+		expectCondition(tenant, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonInvalidUpstreams)
+		up := expectUpstreamNotReady(tenant, v1alpha1.ReasonHostNotInNamespace)
+		Expect(up.Message).To(And(ContainSubstring(demo.OtherNamespace), ContainSubstring("my-upstream-api.abc123-prod.svc")))
+		Expect(policiesOf(ctx, demo.OtherNamespaceTenant)).To(BeEmpty())
+	}, SpecTimeout(stepTimeout))
+
+	It("forwards through the rendered proxy to the TLS upstream over verified TLS", func(ctx SpecContext) {
+		res, err := story.TLSUpstream(ctx)
+		Expect(err).NotTo(HaveOccurred())
+
+		By("the rendered configuration verifies what the tenant asked for")
+		Expect(res.Rendered.Config.Upstreams).To(HaveLen(1))
+		tls := res.Rendered.Config.Upstreams[0].TLS
+		Expect(tls.ServerName).To(Equal(res.UpstreamHost))
+		Expect(tls.VerifyDepth).To(Equal(ptr.To(1)))
+		Expect(tls.CAFiles).To(HaveExactElements(HavePrefix("/etc/gatewaytenant/")))
+		Expect(res.Check).To(ContainSubstring("configuration is valid"))
+
+		By("the answer came from the upstream, which saw the rendered server name")
+		Expect(res.Response.Status).To(Equal(200))
+		Expect(res.Response.Body).To(And(
+			HavePrefix("hello from "+demo.TLSUpstreamService),
+			ContainSubstring(`SNI "`+res.UpstreamHost+`"`),
+			ContainSubstring(`X-Request-Id "demo-verified"`),
+		))
+		Expect(res.UpstreamRequests).To(Equal(int64(1)))
+
+		By("the tenant sends the gateway to the proxy's Service")
+		tenant := getTenant(ctx, demo.TLSTenant)
+		expectCondition(tenant, v1alpha1.ConditionProxyReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+		expectCondition(tenant, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+		svc := &corev1.Service{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(res.Rendered.Service), svc)).To(Succeed())
+		Expect(metav1.IsControlledBy(svc, tenant)).To(BeTrue())
+		Expect(tenant.Status.Upstreams).To(HaveLen(1))
+		Expect(tenant.Status.Upstreams[0].GatewayHost).To(Equal(svc.Name + "." + demo.Namespace + ".svc"))
+		Expect(svc.Spec.Ports).To(ContainElement(HaveField("Port", tenant.Status.Upstreams[0].GatewayPort)))
+	}, SpecTimeout(stepTimeout))
+
+	It("answers 502 chain_too_deep, sending nothing upstream, once verifyDepth is 0",
+		failureStep((*demo.Story).ChainTooDeep, proxy.ReasonChainTooDeep, 0, 2), SpecTimeout(stepTimeout))
+
+	It("answers 502 unknown_authority, sending nothing upstream, with a CA that did not issue the chain",
+		failureStep((*demo.Story).WrongCA, proxy.ReasonUnknownAuthority, 1, 3), SpecTimeout(stepTimeout))
+})
+
+// seed000SilverWithPort is the Silver policy of the gateway's tenant guide (seed 000), with
+// each rule narrowed to the upstream's port and the policy type the API server defaults.
+func seed000SilverWithPort(port int32) networkingv1.NetworkPolicySpec {
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "controllers", "gatewaytenant", "testdata", "seed-000-silver.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	seed := &networkingv1.NetworkPolicy{}
+	Expect(yaml.UnmarshalStrict(data, seed)).To(Succeed())
+	spec := seed.Spec
+	Expect(spec.Ingress).To(HaveLen(2), "seed 000 has one rule per gateway environment")
+	for i := range spec.Ingress {
+		spec.Ingress[i].Ports = []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(port))}}
+	}
+	spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+	return spec
+}
+
+func getTenant(ctx SpecContext, name string) *v1alpha1.GatewayTenant {
+	t := &v1alpha1.GatewayTenant{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: demo.Namespace, Name: name}, t)).To(Succeed())
+	return t
+}
+
+// expectCondition checks a tenant condition, computed for the tenant's current generation.
+func expectCondition(t *v1alpha1.GatewayTenant, typ string, status metav1.ConditionStatus, reason string) {
+	GinkgoHelper()
+	c := meta.FindStatusCondition(t.Status.Conditions, typ)
+	Expect(c).NotTo(BeNil(), "condition %s", typ)
+	Expect(c.Status).To(Equal(status), "condition %s: %s", typ, c.Message)
+	Expect(c.Reason).To(Equal(reason), "condition %s: %s", typ, c.Message)
+	Expect(c.ObservedGeneration).To(Equal(t.Generation), "condition %s", typ)
+}
+
+// expectUpstreamNotReady checks the tenant's only upstream is not ready for reason, and has
+// no gateway address.
+func expectUpstreamNotReady(t *v1alpha1.GatewayTenant, reason string) metav1.Condition {
+	GinkgoHelper()
+	Expect(t.Status.Upstreams).To(HaveLen(1))
+	up := t.Status.Upstreams[0]
+	Expect(up.GatewayHost).To(BeEmpty())
+	c := meta.FindStatusCondition(up.Conditions, v1alpha1.ConditionReady)
+	Expect(c).NotTo(BeNil())
+	Expect(c.Status).To(Equal(metav1.ConditionFalse))
+	Expect(c.Reason).To(Equal(reason), c.Message)
+	return *c
+}
+
+func policiesOf(ctx SpecContext, tenant string) []networkingv1.NetworkPolicy {
+	list := &networkingv1.NetworkPolicyList{}
+	Expect(k8sClient.List(ctx, list, client.InNamespace(demo.Namespace), client.MatchingLabels{v1alpha1.LabelTenant: tenant})).To(Succeed())
+	return list.Items
+}
+
+// failureStep runs a step of the story whose request must fail with reason, rendered with
+// verifyDepth depth, as the tenant's generation-th spec.
+func failureStep(step func(*demo.Story, context.Context) (*demo.FailureResult, error), reason proxy.Reason, depth int, generation int64) func(SpecContext) {
+	return func(ctx SpecContext) {
+		res, err := step(story, ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Rendered.Config.Upstreams[0].TLS.VerifyDepth).To(Equal(ptr.To(depth)))
+		expectFailure(res, reason)
+		expectTenantAccepted(getTenant(ctx, demo.TLSTenant), generation, res.Rendered.Service)
+	}
+}
+
+// expectFailure checks the proxy's own 502: its JSON body names the reason, the upstream and
+// the request, the request never reached the upstream, and /readyz reports the reason.
+func expectFailure(res *demo.FailureResult, reason proxy.Reason) {
+	GinkgoHelper()
+	Expect(res.Response.Status).To(Equal(502), res.Response.Body)
+	Expect(res.Response.ContentType).To(HavePrefix("application/json"))
+	Expect(res.Response.Failure).NotTo(BeNil())
+	Expect(*res.Response.Failure).To(beFailure(reason, res.RequestID))
+	Expect(res.UpstreamRequestsAfter).To(Equal(res.UpstreamRequestsBefore), "nothing of the request reached the upstream")
+	Expect(res.LastResult).To(Equal(string(reason)))
+}
+
+// beFailure matches a proxy failure body with reason, the TLS upstream and requestID.
+func beFailure(reason proxy.Reason, requestID string) OmegaMatcher {
+	return And(
+		HaveField("Reason", string(reason)),
+		HaveField("Upstream", demo.TLSUpstreamService),
+		HaveField("RequestID", requestID),
+		HaveField("Message", Not(BeEmpty())),
+	)
+}
+
+// expectTenantAccepted checks the tenant's status is computed for generation: the operator
+// took the change, re-rendered the proxy, and saw it roll out. Handshakes are the proxy's to
+// judge, so the tenant stays Ready, and the gateway still calls the proxy's Service.
+func expectTenantAccepted(t *v1alpha1.GatewayTenant, generation int64, proxySvc *corev1.Service) {
+	GinkgoHelper()
+	Expect(t.Generation).To(Equal(generation))
+	Expect(t.Status.ObservedGeneration).To(Equal(generation))
+	expectCondition(t, v1alpha1.ConditionResolvedRefs, metav1.ConditionTrue, v1alpha1.ReasonResolvedRefs)
+	expectCondition(t, v1alpha1.ConditionProxyReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+	expectCondition(t, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+	Expect(t.Status.Upstreams).To(HaveExactElements(HaveField("GatewayHost", proxySvc.Name+"."+demo.Namespace+".svc")))
+}
