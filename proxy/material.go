@@ -198,7 +198,7 @@ func loadCAFiles(files []string, system bool) (*x509.CertPool, string, [][]*x509
 		fmt.Fprintf(h, "%s\n%d\n", file, len(data))
 		h.Write(data)
 		if err == nil {
-			certs[i], err = parseCertificates(data)
+			certs[i], err = ParseCertificates(data)
 		}
 		if err != nil {
 			fmt.Fprintf(h, "error: %v\n", err)
@@ -225,8 +225,10 @@ func loadCAFiles(files []string, system bool) (*x509.CertPool, string, [][]*x509
 	return pool, hash, certs, nil
 }
 
-// parseCertificates reads every CERTIFICATE block of a PEM bundle; other blocks are ignored.
-func parseCertificates(data []byte) ([]*x509.Certificate, error) {
+// ParseCertificates reads every CERTIFICATE block of a PEM bundle; other blocks are ignored.
+// It fails when there is none or one does not parse. The operator checks CA bundles with it,
+// so that it accepts exactly what the proxy loads.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	for {
 		var block *pem.Block

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
 )
 
 // Keys of the objects certificates are read from.
@@ -152,7 +152,7 @@ func readCARef(ctx context.Context, src certSource, namespace string, ref v1alph
 	case !found:
 		return nil, v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q has no key %q", kind, ref.Name, caCertKey), nil
 	}
-	certs, perr := parseCertificates(data)
+	certs, perr := proxy.ParseCertificates(data)
 	if perr != nil {
 		return nil, v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q key %q: %v", kind, ref.Name, caCertKey, perr), nil
 	}
@@ -195,30 +195,6 @@ func readClientCertificate(ctx context.Context, src certSource, namespace, name 
 	return certs, "", nil
 }
 
-// parseCertificates reads every PEM CERTIFICATE block; it fails when there is none or one does
-// not parse.
-func parseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d does not parse: %v", len(certs)+1, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("no PEM certificate found")
-	}
-	return certs, nil
-}
 
 // checkWellKnownCA checks a well-known trust bundle: System needs nothing; the OpenShift
 // service CA must be in the namespace.
@@ -240,7 +216,7 @@ func checkWellKnownCA(ctx context.Context, src certSource, namespace string, wk 
 	case err != nil:
 		return nil, "", "", fmt.Errorf("reading ConfigMap %s/%s: %w", namespace, serviceCAConfigMap, err)
 	}
-	certs, perr := parseCertificates([]byte(cm.Data[serviceCAKey]))
+	certs, perr := proxy.ParseCertificates([]byte(cm.Data[serviceCAKey]))
 	if perr != nil {
 		return nil, v1alpha1.ReasonServiceCAUnavailable, fmt.Sprintf("the OpenShift service CA is not available yet: ConfigMap %q key %q: %v",
 			serviceCAConfigMap, serviceCAKey, perr), nil
