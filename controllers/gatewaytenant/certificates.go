@@ -195,7 +195,6 @@ func readClientCertificate(ctx context.Context, src certSource, namespace, name 
 	return certs, "", nil
 }
 
-
 // checkWellKnownCA checks a well-known trust bundle: System needs nothing; the OpenShift
 // service CA must be in the namespace.
 func checkWellKnownCA(ctx context.Context, src certSource, namespace string, wk gwapiv1.WellKnownCACertificatesType) (certs []*x509.Certificate, reason, msg string, err error) {
