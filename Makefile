@@ -37,8 +37,16 @@ vet:
 	go vet ./...
 
 .PHONY: test
-test: verify-generated vet control-plane ## Run every test against a real kube-apiserver and etcd.
+test: verify-generated vet control-plane fuzz ## Run every test against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS=$(CONTROL_PLANE) go test $(GO_TEST_FLAGS) ./...
+
+# The proxy's configuration parser is fuzzed for FUZZTIME on top of its seed corpus on every
+# make test (CI), so that a crash found once stays a test case (proxy/testdata/fuzz).
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Fuzz the proxy's configuration parser for FUZZTIME (default 30s).
+	go test ./proxy -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME)
 
 ##@ Build
 

@@ -195,9 +195,9 @@ func TestParseConfigStrict(t *testing.T) {
 		{"no skip-verify option", base + up + "    insecureSkipVerify: true\n", "upstreams[0].tls.insecureSkipVerify: unknown field"},
 		{"unknown SAN field", base + up + "    subjectAltNames: [{type: URI, uri: 'a:b', dns: x}]\n", "upstreams[0].tls.subjectAltNames[0].dns: unknown field"},
 		{"duplicate key", base + "kind: ProxyConfig\n" + up, "not valid YAML"},
-		{"wrong type", base + up + "    verifyDepth: deep\n", "upstreams.tls.verifyDepth: must be an integer"},
-		{"bad duration", base + "shutdown: {drainDelay: 5}\n" + up, "must be a duration string"},
-		{"bad duration unit", base + "shutdown: {drainDelay: 5 parsecs}\n" + up, "must be a duration string"},
+		{"wrong type", base + up + "    verifyDepth: deep\n", "upstreams[0].tls.verifyDepth: must be an integer"},
+		{"bad duration", base + "shutdown: {drainDelay: 5}\n" + up, "shutdown.drainDelay: must be a duration"},
+		{"bad duration unit", base + "shutdown: {drainDelay: 5 parsecs}\n" + up, "shutdown.drainDelay: must be a duration"},
 		{"validation runs", base + strings.Replace(up, "a:1", "a", 1), "upstreams[0].address: must be host:port"},
 	}
 	for _, tc := range cases {
@@ -275,4 +275,42 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("accepted configuration does not round-trip: %v\n%s", err, j)
 		}
 	})
+}
+
+// TestParseConfigReportsEveryError: type errors, unknown fields and validation errors of one
+// file come back together, each with its full path (list indexes included).
+func TestParseConfigReportsEveryError(t *testing.T) {
+	doc := `apiVersion: proxy.gatewaytenant.io/v1alpha1
+kind: ProxyConfig
+shutdown: {drainDelay: 5, drainTimeout: soon}
+extra: true
+upstreams:
+- {name: a, listen: ":1", address: "a:1", tls: {caFiles: [/ca]}}
+- {name: b, listen: 8443, address: "b:1", tls: {caFiles: [/ca]}}
+- {name: C, listen: ":3", address: "c:1", tls: {caFiles: [/ca], verifyDepth: 99999999999999999999}}
+- {name: d, listen: ":4", address: "d:1", tls: {caFiles: /ca, verifyDepth: 1.5, systemRoots: "yes"}}
+`
+	_, err := ParseConfig([]byte(doc))
+	if err == nil {
+		t.Fatal("ParseConfig accepted a file with errors")
+	}
+	for _, want := range []string{
+		`shutdown.drainDelay: must be a duration such as "5s" or "1m30s", got 5`,
+		`shutdown.drainTimeout: must be a duration such as "5s" or "1m30s", got "soon"`,
+		"extra: unknown field",
+		"upstreams[1].listen: must be a string",
+		"upstreams[2].name: must be a DNS label",
+		"upstreams[2].tls.verifyDepth: must be between 0 and 10",
+		"upstreams[3].tls.caFiles: must be a list",
+		"upstreams[3].tls.verifyDepth: must be an integer, got 1.5",
+		"upstreams[3].tls.systemRoots: must be true or false",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	// A field with a type error is reported once, not again as "required".
+	if strings.Contains(err.Error(), "upstreams[1].listen: required") {
+		t.Errorf("the type error is reported twice:\n%v", err)
+	}
 }
