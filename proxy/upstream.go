@@ -49,9 +49,9 @@ type upstream struct {
 	// over a connection verified against (or authenticated with) material that is gone.
 	transports atomic.Pointer[transportPair]
 
-	healthy atomic.Bool // last outcome was a success: the fast path of recordSuccess
-	stateMu         sync.Mutex
-	lastState       Reason // "" healthy, stateUnknown before the first outcome
+	healthy   atomic.Bool // last outcome was a success: the fast path of recordSuccess
+	stateMu   sync.Mutex
+	lastState Reason // "" healthy, stateUnknown before the first outcome
 }
 
 const stateUnknown Reason = "unknown"
