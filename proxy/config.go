@@ -40,6 +40,10 @@ type Config struct {
 	// shutdown controls the drain on SIGTERM.
 	// +optional
 	Shutdown Shutdown `json:"shutdown,omitempty"`
+	// accessLog turns on one structured log line per request (upstream, method, path
+	// without query, status, reason, request ID, bytes, duration); default off.
+	// +optional
+	AccessLog bool `json:"accessLog,omitempty"`
 	// upstreams are the plain-HTTP listeners and the TLS upstream each forwards to; 1 to 64,
 	// names unique.
 	// +required

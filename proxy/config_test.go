@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
 )
 
 // exampleYAML is the documented example (docs/proxy.md).
@@ -215,12 +218,12 @@ func TestCheck(t *testing.T) {
 	f := newFixture(t)
 	garbage := writeFile(t, t.TempDir(), "garbage.crt", []byte("not PEM"))
 	cfg := testConfig("up.svc:443", f.files["root.crt"])
-	if err := Check(cfg); err != nil {
-		t.Fatalf("Check(valid) = %v", err)
+	if w, err := Check(cfg); err != nil || len(w) != 0 {
+		t.Fatalf("Check(valid) = %v, %v", w, err)
 	}
 	cfg.Upstreams[0].TLS.CAFiles = []string{f.files["root.crt"], garbage, filepath.Join(f.dir, "missing.crt")}
 	cfg.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{CertFile: f.files["client.crt"], KeyFile: f.files["wrong-client.key"]}
-	err := Check(cfg)
+	_, err := Check(cfg)
 	for _, want := range []string{
 		"upstreams[0].tls.caFiles[1]: " + garbage + ": no PEM certificate found",
 		"upstreams[0].tls.caFiles[2]: ",
@@ -312,5 +315,34 @@ upstreams:
 	// A field with a type error is reported once, not again as "required".
 	if strings.Contains(err.Error(), "upstreams[1].listen: required") {
 		t.Errorf("the type error is reported twice:\n%v", err)
+	}
+}
+
+// TestCheckReportsExpiredMaterial: an expired CA certificate or client certificate loads,
+// but Check reports it as a warning naming the field, the file and the date.
+func TestCheckReportsExpiredMaterial(t *testing.T) {
+	f := newFixture(t)
+	oldCA := must[*pki.Cert](t)(pki.NewRoot("old-ca", pki.Expired()))
+	oldClient := must[*pki.Cert](t)(f.clientCA.NewLeaf("old-gateway", pki.ClientAuth(), pki.Expired()))
+	dir := t.TempDir()
+	cfg := testConfig("up.svc:443", f.files["root.crt"])
+	cfg.Upstreams[0].TLS.CAFiles = append(cfg.Upstreams[0].TLS.CAFiles, writeFile(t, dir, "old-ca.crt", oldCA.CertPEM()))
+	cfg.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{
+		CertFile: writeFile(t, dir, "old.crt", oldClient.ChainPEM()), KeyFile: writeFile(t, dir, "old.key", oldClient.KeyPEM())}
+	warnings, err := Check(cfg)
+	if err != nil {
+		t.Fatalf("Check = %v, want only warnings", err)
+	}
+	all := errors.Join(warnings...)
+	for _, want := range []string{
+		`upstreams[0].tls.caFiles[1]: ` + dir + `/old-ca.crt: certificate "CN=old-ca" expired at `,
+		`upstreams[0].tls.clientCertificate.certFile: ` + dir + `/old.crt: certificate "CN=old-gateway" expired at `,
+	} {
+		if all == nil || !strings.Contains(all.Error(), want) {
+			t.Errorf("warnings %v lack %q", all, want)
+		}
+	}
+	if len(warnings) != 2 {
+		t.Errorf("got %d warnings, want 2 (the valid root is not one): %v", len(warnings), all)
 	}
 }

@@ -132,6 +132,7 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		mat := newMaterial(u, o.log, p.metrics)
 		mat.reload(o.clock())
 		ups := newUpstream(u, mat, o.clock, o.timeouts, o.log, p.metrics)
+		ups.accessLog = c.AccessLog
 		p.upstreams = append(p.upstreams, ups)
 		p.servers = append(p.servers, p.newServer(ups))
 	}

@@ -42,8 +42,12 @@ type upstream struct {
 	metrics  *metrics
 	codes    *codeCounters
 	failures map[Reason]prometheus.Counter
-	duration prometheus.Observer
+	duration prometheus.Observer // of handshakes
 	proxy    *httputil.ReverseProxy
+
+	requestDuration prometheus.Observer
+	accessLog       bool
+	access          *slog.Logger
 
 	// transports is replaced whenever the TLS material changes, so that no request is sent
 	// over a connection verified against (or authenticated with) material that is gone.
@@ -75,6 +79,9 @@ func newUpstream(u *Upstream, mat *material, clock func() time.Time, t Timeouts,
 		codes:     &codeCounters{upstream: u.Name, vec: m.requests},
 		failures:  map[Reason]prometheus.Counter{},
 		duration:  m.handshakeDuration.WithLabelValues(u.Name),
+
+		requestDuration: m.requestDuration.WithLabelValues(u.Name),
+		access:          log,
 		lastState: stateUnknown,
 	}
 	for _, r := range HandshakeFailureReasons {
@@ -375,14 +382,15 @@ func (u *upstream) state() Reason {
 
 // rewrite sends the request to the upstream with Host set to the upstream's host:port and
 // X-Forwarded-For extended. X-Forwarded-Host and -Proto set by the gateway in front are
-// kept, since they describe the original request; otherwise they describe this hop.
+// kept, since they describe the original request; otherwise they describe this hop. The
+// gateway's RFC 7239 Forwarded header passes unchanged (the proxy does not add itself).
 func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(u.target)
 	if prior := pr.In.Header["X-Forwarded-For"]; len(prior) > 0 {
 		pr.Out.Header["X-Forwarded-For"] = prior // SetXForwarded appends the gateway's address
 	}
 	pr.SetXForwarded()
-	for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+	for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"} {
 		if v := pr.In.Header.Values(h); len(v) > 0 {
 			pr.Out.Header[h] = v
 		}
@@ -401,6 +409,9 @@ func (u *upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	ue, ok := errors.AsType[*upstreamError](err)
 	if !ok { // not from RoundTrip: classify it the same way
 		ue = u.exchangeFailed(r, err, nil).(*upstreamError)
+	}
+	if sw, ok := w.(*statusWriter); ok {
+		sw.reason = ue.reason
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -425,18 +436,38 @@ func requestID(r *http.Request) string {
 	return hex.EncodeToString(b[:])
 }
 
-// ServeHTTP proxies one request and counts its status code.
+// ServeHTTP proxies one request and counts its status code and duration.
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	sw := statusWriters.Get().(*statusWriter)
-	sw.ResponseWriter, sw.code = w, 0
+	sw.ResponseWriter, sw.code, sw.bytes, sw.reason = w, 0, 0, ""
 	u.proxy.ServeHTTP(sw, r)
 	code := sw.code
 	if code == 0 {
 		code = http.StatusOK
 	}
+	took := time.Since(start)
+	u.observe(code, took)
+	if u.accessLog {
+		u.logAccess(r.Method, r.URL.Path, code, sw.reason, r.Header, sw.bytes, took)
+	}
 	sw.ResponseWriter = nil
 	statusWriters.Put(sw)
+}
+
+// observe counts an answered request.
+func (u *upstream) observe(code int, took time.Duration) {
 	u.codes.inc(code)
+	u.requestDuration.Observe(took.Seconds())
+}
+
+// logAccess writes the access log line of a request (accessLog: true): no query string,
+// no header but the request ID.
+func (u *upstream) logAccess(method, path string, code int, reason Reason, h http.Header, bytes int64, took time.Duration) {
+	u.access.LogAttrs(context.Background(), slog.LevelInfo, "request",
+		slog.String("upstream", u.name), slog.String("method", method), slog.String("path", path),
+		slog.Int("status", code), slog.String("reason", string(reason)),
+		slog.String("requestID", h.Get("X-Request-Id")), slog.Int64("bytes", bytes), slog.Duration("duration", took))
 }
 
 var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
@@ -445,7 +476,9 @@ var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
 // ReverseProxy uses to flush) reach the server's writer.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code   int
+	bytes  int64  // body bytes written
+	reason Reason // of the proxy's own error answer
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -459,7 +492,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
