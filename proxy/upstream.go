@@ -69,20 +69,20 @@ type transportPair struct {
 func newUpstream(u *Upstream, mat *material, clock func() time.Time, t Timeouts, log *slog.Logger, m *metrics) *upstream {
 	minVersion, _ := tlsVersion(u.TLS.MinVersion) // validated
 	ups := &upstream{
-		name:      u.Name,
-		target:    &url.URL{Scheme: "https", Host: u.Address},
-		material:  mat,
-		timeouts:  t,
-		dialer:    &net.Dialer{Timeout: t.Dial, KeepAlive: 30 * time.Second},
-		log:       log.With("upstream", u.Name, "address", u.Address),
-		metrics:   m,
-		codes:     &codeCounters{upstream: u.Name, vec: m.requests},
-		failures:  map[Reason]prometheus.Counter{},
-		duration:  m.handshakeDuration.WithLabelValues(u.Name),
+		name:     u.Name,
+		target:   &url.URL{Scheme: "https", Host: u.Address},
+		material: mat,
+		timeouts: t,
+		dialer:   &net.Dialer{Timeout: t.Dial, KeepAlive: 30 * time.Second},
+		log:      log.With("upstream", u.Name, "address", u.Address),
+		metrics:  m,
+		codes:    &codeCounters{upstream: u.Name, vec: m.requests},
+		failures: map[Reason]prometheus.Counter{},
+		duration: m.handshakeDuration.WithLabelValues(u.Name),
 
 		requestDuration: m.requestDuration.WithLabelValues(u.Name),
 		access:          log,
-		lastState: stateUnknown,
+		lastState:       stateUnknown,
 	}
 	for _, r := range HandshakeFailureReasons {
 		ups.failures[r] = m.handshakeFailures.WithLabelValues(u.Name, string(r))

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
@@ -55,8 +55,6 @@ type process struct {
 	mu       sync.Mutex
 	addrs    map[string]string // listener name ("admin" or upstream) -> address
 }
-
-var listeningLine = regexp.MustCompile(`msg=listening listener=(\S+) address=(\S+)`)
 
 // startProcess runs the proxy on cfg and waits until every listener has reported its
 // address (the configuration uses port 0).
@@ -97,9 +95,9 @@ func (p *process) scan(r io.Reader) {
 	for sc.Scan() {
 		line := sc.Text()
 		_, _ = p.stderr.Write([]byte(line + "\n"))
-		if m := listeningLine.FindStringSubmatch(line); m != nil {
+		if l, ok := proxy.ParseListening(line); ok {
 			p.mu.Lock()
-			p.addrs[m[1]] = m[2]
+			p.addrs[l.Listener] = l.Address
 			p.mu.Unlock()
 		}
 	}
