@@ -64,6 +64,7 @@ const stateUnknown Reason = "unknown"
 // protocol upgrades (websocket), which HTTP/2 cannot carry.
 type transportPair struct {
 	main, h1 *http.Transport
+	fast     *h1Pool // the fast path's HTTP/1.1 connections (frontend.go)
 }
 
 func newUpstream(u *Upstream, mat *material, clock func() time.Time, t Timeouts, log *slog.Logger, m *metrics) *upstream {
@@ -127,7 +128,11 @@ func (u *upstream) newTransports() *transportPair {
 			HTTP2:                 &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
 		}
 	}
-	return &transportPair{main: build("h2", "http/1.1"), h1: build("http/1.1")}
+	fastCfg := u.tls.Clone()
+	fastCfg.NextProtos = []string{"h2", "http/1.1"} // h2 negotiated: net/http serves the upstream
+	fastCfg.ClientSessionCache = cache
+	return &transportPair{main: build("h2", "http/1.1"), h1: build("http/1.1"),
+		fast: &h1Pool{cfg: fastCfg, idleFor: u.timeouts.IdleConn}}
 }
 
 // retireConnections makes new requests use new connections after a material change and
@@ -136,12 +141,14 @@ func (u *upstream) retireConnections() {
 	old := u.transports.Swap(u.newTransports())
 	old.main.CloseIdleConnections()
 	old.h1.CloseIdleConnections()
+	old.fast.retire()
 }
 
 func (u *upstream) closeIdleConnections() {
 	tp := u.transports.Load()
 	tp.main.CloseIdleConnections()
 	tp.h1.CloseIdleConnections()
+	tp.fast.closeIdle()
 }
 
 // upstreamError is a classified upstream failure: a connection attempt, or an exchange
@@ -210,6 +217,24 @@ func (c *upstreamConn) awaitFirstWord(tc *tls.Conn, bound time.Duration) error {
 		return errors.New("the upstream closed the connection right after the handshake")
 	}
 	return err
+}
+
+// alive checks without blocking that the upstream has not closed an idle connection. What
+// arrives meanwhile (a close_notify alert) is kept for the TLS layer, and means it is not.
+func (c *upstreamConn) alive() bool {
+	if len(c.pending) > 0 {
+		return false
+	}
+	_ = c.Conn.SetReadDeadline(time.Now())
+	var one [1]byte
+	n, err := c.Conn.Read(one[:])
+	_ = c.Conn.SetReadDeadline(time.Time{})
+	if n > 0 {
+		c.read.Add(1)
+		c.pending = append(c.pending[:0], one[0])
+		return false
+	}
+	return isTimeout(err)
 }
 
 func (c *upstreamConn) facts() connFacts {
@@ -326,7 +351,12 @@ func (u *upstream) exchangeFailed(r *http.Request, err error, conn *upstreamConn
 	if r.Context().Err() != nil { // the caller went away; nobody reads the answer
 		return &upstreamError{reason: ReasonUpstreamError, status: http.StatusBadGateway, err: err}
 	}
-	reason := classifyFailure(err, stageExchange, conn.facts())
+	return u.exchangeError(err, conn.facts())
+}
+
+// exchangeError classifies, counts and logs an exchange failure on a verified connection.
+func (u *upstream) exchangeError(err error, facts connFacts) *upstreamError {
+	reason := classifyFailure(err, stageExchange, facts)
 	status := http.StatusBadGateway
 	switch reason {
 	case ReasonTimeout:
@@ -431,6 +461,10 @@ func requestID(r *http.Request) string {
 			return v
 		}
 	}
+	return newRequestID()
+}
+
+func newRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
