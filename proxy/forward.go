@@ -55,12 +55,18 @@ func (fc *frontConn) serveRequest() (keep, handedOff bool) {
 	return x.keepClient, false
 }
 
-// fastPathFits: an HTTP/1.1 request in origin form with one Host, its body (if any) of
-// known length, no protocol upgrade and no Expect.
+// maxFastBody: larger request bodies go through net/http, whose Transport reads the answer
+// while it sends, so an upstream answering early (401, 413) is heard; a body this small is
+// in the socket buffers before the upstream could answer.
+const maxFastBody = 64 << 10
+
+// fastPathFits: an HTTP/1.1 request in origin form with one Host, a body (if any) of known
+// length up to maxFastBody, no protocol upgrade and no Expect.
 func (fc *frontConn) fastPathFits() bool {
 	r := &fc.req
 	return bytes.Equal(r.first3, []byte("HTTP/1.1")) && validToken(r.first1) && validTarget(r.first2) &&
-		r.nHost == 1 && !r.transferEnc && !r.upgrade && !r.expect && !bytes.Equal(r.first1, []byte("CONNECT"))
+		r.nHost == 1 && !r.transferEnc && !r.upgrade && !r.expect && r.contentLength <= maxFastBody &&
+		!bytes.Equal(r.first1, []byte("CONNECT"))
 }
 
 // exchange is one request on the fast path.
@@ -223,8 +229,8 @@ func (x *exchange) readHead(uc *h1Conn) error {
 			return err
 		}
 		code, ok := statusCode(resp)
-		if !ok || code == http.StatusSwitchingProtocols {
-			return errMalformed
+		if !ok || code == http.StatusSwitchingProtocols || (resp.transferEnc && !resp.chunked) {
+			return errMalformed // net/http's Transport refuses these answers too
 		}
 		x.code = code
 		if code >= 200 {

@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"bufio"
-	"crypto/tls"
 	"crypto/sha256"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -59,6 +59,8 @@ func TestUploads(t *testing.T) {
 		chunked bool
 	}{
 		{"100 MB with Content-Length", 100 << 20, false},
+		{"64 KiB with Content-Length", maxFastBody, false},
+		{"one byte", 1, false},
 		{"chunked, unknown length", 3<<20 + 17, true},
 		{"empty POST", 0, false},
 	} {
@@ -239,5 +241,29 @@ func TestClientConnectionClose(t *testing.T) {
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("connection still open after Connection: close (read: %v)", err)
+	}
+}
+
+// TestHeadsNetHTTPAnswers: requests the fast path does not take are answered as net/http
+// answers them: an HTTP/1.0 request is served, a malformed head gets 400.
+func TestHeadsNetHTTPAnswers(t *testing.T) {
+	f := newFixture(t)
+	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
+	for _, c := range []struct {
+		raw  string
+		code int
+	}{
+		{"GET / HTTP/1.0\r\nHost: x\r\n\r\n", 200},
+		{"GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n", 400},
+		{"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
+	} {
+		conn := must[net.Conn](t)(net.Dial("tcp", p.ListenAddr("echo").String()))
+		_, _ = io.WriteString(conn, c.raw)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil || resp.StatusCode != c.code {
+			t.Errorf("%q: %v %v, want %d", c.raw, resp, err, c.code)
+		}
+		_ = conn.Close()
 	}
 }

@@ -33,7 +33,7 @@ type head struct {
 
 	contentLength int64 // -1: none
 	nLength       int   // Content-Length fields
-	chunked       bool  // Transfer-Encoding ends with chunked
+	chunked       bool  // Transfer-Encoding is exactly chunked
 	transferEnc   bool  // any Transfer-Encoding field
 	nHost         int
 	connClose     bool
@@ -126,11 +126,7 @@ func (h *head) note(name, value []byte) error {
 		h.nLength++
 	case bytes.EqualFold(name, hTransferEncoding):
 		h.transferEnc = true
-		last := value
-		if i := bytes.LastIndexByte(value, ','); i >= 0 {
-			last = bytes.Trim(value[i+1:], " \t")
-		}
-		h.chunked = bytes.EqualFold(last, []byte("chunked"))
+		h.chunked = bytes.EqualFold(value, []byte("chunked")) // any other coding: not ours to relay
 	case bytes.EqualFold(name, hHost):
 		h.nHost++
 	case bytes.EqualFold(name, hConnection):
