@@ -267,3 +267,26 @@ func TestHeadsNetHTTPAnswers(t *testing.T) {
 		_ = conn.Close()
 	}
 }
+
+// TestPipelinedRequests: requests sent back to back on one connection, before the first
+// answer, are all answered, in order.
+func TestPipelinedRequests(t *testing.T) {
+	f := newFixture(t)
+	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.URL.Path)
+	}))
+	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
+	conn := must[net.Conn](t)(net.Dial("tcp", p.ListenAddr("echo").String()))
+	defer func() { _ = conn.Close() }()
+	_, _ = io.WriteString(conn, "GET /one HTTP/1.1\r\nHost: x\r\n\r\nPOST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /three HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(conn)
+	for _, want := range []string{"/one", "/two", "/three"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readAll(t, resp); resp.StatusCode != 200 || string(body) != want {
+			t.Fatalf("got %d %q, want 200 %q", resp.StatusCode, body, want)
+		}
+	}
+}

@@ -147,17 +147,19 @@ type frontConn struct {
 	state    atomic.Int32
 	br       *bufio.Reader
 	bw       *bufio.Writer
-	first    [1]byte // the byte that ended the idle wait
-	hasFirst bool
+	first    [512]byte // what ended the idle wait: most requests whole, in one read
+	firstLen int
+	firstOff int
 	req      head
 	resp     head
 }
 
-// Read is the bufio.Reader's source: the byte read while idle, then the connection.
+// Read is the bufio.Reader's source: what was read while idle, then the connection.
 func (fc *frontConn) Read(p []byte) (int, error) {
-	if fc.hasFirst && len(p) > 0 {
-		p[0], fc.hasFirst = fc.first[0], false
-		return 1, nil
+	if fc.firstOff < fc.firstLen {
+		n := copy(p, fc.first[fc.firstOff:fc.firstLen])
+		fc.firstOff += n
+		return n, nil
 	}
 	return fc.c.Read(p)
 }
@@ -177,7 +179,7 @@ func (fc *frontConn) serve() {
 		}
 	}()
 	for {
-		if fc.br == nil || fc.br.Buffered() == 0 { // nothing pipelined: wait idle
+		if fc.br == nil || (fc.br.Buffered() == 0 && fc.firstOff >= fc.firstLen) { // nothing pipelined: wait idle
 			fc.release()
 			if !fc.awaitRequest() {
 				return
@@ -193,14 +195,15 @@ func (fc *frontConn) serve() {
 	}
 }
 
-// awaitRequest waits for the first byte of the next request without holding buffers.
+// awaitRequest waits for the next request without holding pooled buffers; the read that
+// ends the wait usually brings the whole request head.
 func (fc *frontConn) awaitRequest() bool {
 	_ = fc.c.SetReadDeadline(time.Now().Add(fc.f.idleTimeout))
 	n, err := fc.c.Read(fc.first[:])
 	if n == 0 || err != nil || !fc.state.CompareAndSwap(connIdle, connActive) {
 		return false
 	}
-	fc.hasFirst = true
+	fc.firstLen, fc.firstOff = n, 0
 	_ = fc.c.SetReadDeadline(time.Now().Add(fc.f.readHeader))
 	fc.br = readers.Get().(*bufio.Reader)
 	fc.br.Reset(fc)
