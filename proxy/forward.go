@@ -568,27 +568,36 @@ type h1Conn struct {
 	uc          *upstreamConn
 	br          *bufio.Reader
 	bw          *bufio.Writer
-	idleSince   time.Time
-	readAtReuse int64 // uc.read when taken from the pool
+	idleSince time.Time
 }
 
 func (p *h1Pool) get(u *upstream) (*h1Conn, bool, error) {
-	now := time.Now()
-	p.mu.Lock()
-	for n := len(p.idle); n > 0; n = len(p.idle) {
-		c := p.idle[n-1]
-		p.idle[n-1] = nil
-		p.idle = p.idle[:n-1]
-		if now.Sub(c.idleSince) < p.idleFor {
-			p.mu.Unlock()
-			c.readAtReuse = c.uc.read.Load()
+	for {
+		c, fresh := p.pop()
+		if c == nil {
+			break
+		}
+		if fresh {
 			return c, true, nil
 		}
-		c.close()
+		c.close() // idle too long; closed outside the lock
 	}
-	p.mu.Unlock()
 	c, err := p.dial(u)
 	return c, false, err
+}
+
+// pop takes the most recently used idle connection; fresh: idle for less than idleFor.
+func (p *h1Pool) pop() (c *h1Conn, fresh bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.idle)
+	if n == 0 {
+		return nil, false
+	}
+	c = p.idle[n-1]
+	p.idle[n-1] = nil
+	p.idle = p.idle[:n-1]
+	return c, time.Since(c.idleSince) < p.idleFor
 }
 
 func (p *h1Pool) dial(u *upstream) (*h1Conn, error) {
@@ -603,8 +612,7 @@ func (p *h1Pool) dial(u *upstream) (*h1Conn, error) {
 		return nil, errUpstreamSpeaksH2
 	}
 	uc, _ := tc.NetConn().(*upstreamConn)
-	return &h1Conn{tc: tc, uc: uc, br: bufio.NewReaderSize(tc, 4<<10), bw: bufio.NewWriterSize(tc, 4<<10),
-		readAtReuse: uc.read.Load()}, nil
+	return &h1Conn{tc: tc, uc: uc, br: bufio.NewReaderSize(tc, 4<<10), bw: bufio.NewWriterSize(tc, 4<<10)}, nil
 }
 
 func (p *h1Pool) put(c *h1Conn) {
