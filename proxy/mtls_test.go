@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -181,4 +182,27 @@ func TestMTLSCloseAfterHandshakeIsARefusal(t *testing.T) {
 	if n := p.failures(t, "echo", ReasonClientCertificateRejected); n < 1 {
 		t.Fatalf("client_certificate_rejected failures = %v, want at least 1", n)
 	}
+}
+
+// TestNetHTTPLogLinesSpeakPlainly: what net/http's server and ReverseProxy log (here a
+// response body broken off by the upstream) comes without their package prefixes.
+func TestNetHTTPLogLinesSpeakPlainly(t *testing.T) {
+	f := newFixture(t)
+	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		_, _ = brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+		_ = brw.Flush()
+		_ = conn.Close()
+	}))
+	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
+	// Through net/http (HTTP/1.0 is not for the fast path).
+	conn := must[net.Conn](t)(net.Dial("tcp", p.ListenAddr("echo").String()))
+	defer func() { _ = conn.Close() }()
+	_, _ = io.WriteString(conn, "GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+	_, _ = io.ReadAll(conn)
+	eventually(t, "the log line", func() bool { return strings.Contains(p.logs.String(), "reading the upstream's answer failed") })
+	checkNoGoInternals(t, p.logs.String())
 }

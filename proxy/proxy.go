@@ -151,7 +151,7 @@ func (p *Proxy) newServer(h http.Handler) *http.Server {
 		Handler:           h,
 		ReadHeaderTimeout: p.opts.timeouts.ReadHeader,
 		IdleTimeout:       idleTimeout,
-		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		ErrorLog:          plainLog(p.log),
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"log"
+	"log/slog"
 	"net"
 	"reflect"
 	"strings"
@@ -304,10 +306,25 @@ func errorTree(err error) func(func(error) bool) {
 	}
 }
 
+// plainLog is the ErrorLog of net/http's server and httputil.ReverseProxy: their lines at
+// debug level, without the package prefixes and inner function names.
+func plainLog(l *slog.Logger) *log.Logger {
+	return log.New(plainWriter{l}, "", 0)
+}
+
+type plainWriter struct{ l *slog.Logger }
+
+func (w plainWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(goInternals.Replace(string(p)))
+	msg = strings.Replace(msg, "ReverseProxy read error during body copy", "reading the upstream's answer failed", 1)
+	w.l.Debug(msg)
+	return len(p), nil
+}
+
 var goInternals = strings.NewReplacer(
 	"net/http: HTTP/1.x transport connection broken: ", "",
 	"readLoopPeekFailLocked: ", "",
-	"net/http: ", "", "httputil: ", "", "http2: ", "",
+	"net/http: ", "", "httputil: ", "", "http2: ", "", "http: ", "",
 )
 
 func isTimeout(err error) bool {

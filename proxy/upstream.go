@@ -103,7 +103,7 @@ func newUpstream(u *Upstream, mat *material, clock func() time.Time, t Timeouts,
 		Transport:    ups,
 		BufferPool:   copyBuffers,
 		ErrorHandler: ups.errorHandler,
-		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:     plainLog(log),
 	}
 	ups.transports.Store(ups.newTransports())
 	return ups
