@@ -81,8 +81,8 @@ DEFAULT_CHANNEL ?= candidate
 CONTAINER_TOOL ?= docker
 
 .PHONY: bundle
-bundle: ## Generate bundle/ and bundle.Dockerfile from config/ (VERSION, IMG, CHANNELS, DEFAULT_CHANNEL).
-	go run ./hack/bundlegen --version $(VERSION) --image $(IMG) --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL)
+bundle: ## Generate bundle/ and bundle.Dockerfile from config/default or CONFIG=<your overlay> (VERSION, IMG, CHANNELS, DEFAULT_CHANNEL).
+	go run ./hack/bundlegen --version $(VERSION) --image $(IMG) --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL) $(if $(CONFIG),--config $(CONFIG))
 
 .PHONY: docker-build-binaries
 docker-build-binaries: ## Build the image's /manager and /proxy exactly as the Dockerfile does, into bin/image/.

@@ -23,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/bundle"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/kustomize"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
@@ -58,7 +57,7 @@ func TestManifestsDryRun(t *testing.T) {
 	c, warn := startDryRunEnv(t)
 	ctx := context.Background()
 
-	config, err := kustomize.Build(filepath.Join(root(), "config", "default"))
+	config, err := bundle.Render(filepath.Join(root(), "config", "default"))
 	if err != nil {
 		t.Fatal(err)
 	}
