@@ -22,9 +22,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -76,7 +78,10 @@ func main() {
 		os.Exit(2)
 	}
 	ctrl.SetLogger(logr.Discard()) // the bench's own watch logs nothing worth reading
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	// Interrupted, it still stops the control plane and the manager it started.
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(sigCtx, o.timeout)
 	defer cancel()
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-operator:", err)
@@ -163,6 +168,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	defer func() { _ = m.stop() }()
 	if err := settle(ctx, m, tr, templateNS, 1, 1, o.quiet); err != nil {
 		return err
 	}
@@ -220,6 +226,8 @@ func measureOperator(ctx context.Context, r *result, c client.Client, cs kuberne
 	if err != nil {
 		return err
 	}
+	first := m
+	defer func() { _ = first.stop() }()
 	if err := settle(ctx, m, tr, "p-", o.tenants, float64(o.tenants), o.quiet); err != nil {
 		return err
 	}

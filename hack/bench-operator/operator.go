@@ -32,6 +32,8 @@ type managerProcess struct {
 	metricsAddr string
 	started     time.Time
 	exited      chan error
+	stopOnce    sync.Once
+	stopErr     error
 }
 
 func writeKubeconfig(cfg *rest.Config, path string) error {
@@ -85,17 +87,20 @@ func startManager(bin, kubeconfig, logPath string, extraArgs []string, env []str
 
 func (m *managerProcess) pid() int { return m.cmd.Process.Pid }
 
-// stop ends the manager with SIGTERM, as Kubernetes would, and waits for it.
+// stop ends the manager with SIGTERM, as Kubernetes would, and waits for it. Later calls
+// return what the first one did.
 func (m *managerProcess) stop() error {
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-m.exited:
-		return nil
-	case <-time.After(60 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-m.exited
-		return errors.New("manager did not stop within 60s of SIGTERM")
-	}
+	m.stopOnce.Do(func() {
+		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-m.exited:
+		case <-time.After(60 * time.Second):
+			_ = m.cmd.Process.Kill()
+			<-m.exited
+			m.stopErr = errors.New("manager did not stop within 60s of SIGTERM")
+		}
+	})
+	return m.stopErr
 }
 
 // tenantState is what the tracker knows of one tenant.
