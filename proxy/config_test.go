@@ -11,7 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
 // exampleYAML is the documented example (docs/proxy.md).

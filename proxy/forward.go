@@ -488,7 +488,7 @@ func (x *exchange) copyUntilClose(src *bufio.Reader) error {
 func (x *exchange) answerError(ue *upstreamError) {
 	x.code, x.reason = ue.status, ue.reason
 	x.keepClient = !x.fc.req.connClose && !x.fc.f.closing.Load() && x.bodyLeft == 0
-	body, _ := json.Marshal(errorBody{Message: ue.reason.Message(), Reason: ue.reason, Upstream: x.u.name,
+	body, _ := json.Marshal(ErrorBody{Message: ue.reason.Message(), Reason: ue.reason, Upstream: x.u.name,
 		RequestID: x.requestID()})
 	body = append(body, '\n')
 	w := x.fc.bw
@@ -564,10 +564,10 @@ type h1Pool struct {
 
 // h1Conn is one upstream connection of the fast path.
 type h1Conn struct {
-	tc          *tls.Conn
-	uc          *upstreamConn
-	br          *bufio.Reader
-	bw          *bufio.Writer
+	tc        *tls.Conn
+	uc        *upstreamConn
+	br        *bufio.Reader
+	bw        *bufio.Writer
 	idleSince time.Time
 }
 

@@ -65,21 +65,3 @@ func TestAccessLog(t *testing.T) {
 		t.Errorf("the query string was logged:\n%s", logs)
 	}
 }
-
-func TestParseListening(t *testing.T) {
-	cases := []struct {
-		line string
-		want Listening
-		ok   bool
-	}{
-		{`time=2026-11-22T11:00:00Z level=INFO msg=listening listener=echo address=127.0.0.1:4321`, Listening{"echo", "127.0.0.1:4321"}, true},
-		{`{"time":"2026-11-22T11:00:00Z","level":"INFO","msg":"listening","listener":"admin","address":"[::]:9090"}`, Listening{"admin", "[::]:9090"}, true},
-		{`level=INFO msg="loaded CA bundle" upstream=echo`, Listening{}, false},
-		{`level=INFO msg=listening listener=echo`, Listening{}, false},
-	}
-	for _, tc := range cases {
-		if got, ok := ParseListening(tc.line); got != tc.want || ok != tc.ok {
-			t.Errorf("ParseListening(%q) = %+v, %v; want %+v, %v", tc.line, got, ok, tc.want, tc.ok)
-		}
-	}
-}

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
 
@@ -95,9 +95,9 @@ func (p *process) scan(r io.Reader) {
 	for sc.Scan() {
 		line := sc.Text()
 		_, _ = p.stderr.Write([]byte(line + "\n"))
-		if l, ok := proxy.ParseListening(line); ok {
+		if name, addr, ok := proxy.ParseListening(line); ok {
 			p.mu.Lock()
-			p.addrs[l.Listener] = l.Address
+			p.addrs[name] = addr
 			p.mu.Unlock()
 		}
 	}
