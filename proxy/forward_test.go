@@ -144,13 +144,7 @@ func TestResponseFraming(t *testing.T) {
 			_, _ = io.WriteString(w, "body")
 			w.Header().Set("X-Checksum", "abc")
 		case "/close-delimited":
-			conn, brw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			_, _ = brw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end")
-			_ = brw.Flush()
-			_ = conn.Close()
+			rawAnswer(w, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end")
 		default:
 			_, _ = io.WriteString(w, r.URL.RawPath+" "+r.URL.RawQuery)
 		}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 )
 
@@ -60,6 +59,27 @@ func TestMTLSApplicationCloseIsNotARefusal(t *testing.T) {
 // upstream.
 func TestMTLSSilentCloseMayHaveReachedUpstream(t *testing.T) {
 	f := newFixture(t)
+	addr := silentMTLSServer(t, f, func(tc *tls.Conn) {
+		_, _ = tc.Read(make([]byte, 1)) // the request arrives
+	})
+	cfg := testConfig(addr, f.files["root.crt"])
+	withClientCert("client")(f, cfg.Upstreams[0].TLS)
+	p := startProxy(t, cfg)
+	code, body := get(t, p.url("echo", "/"))
+	if eb := decodeErrorBody(t, body); code != http.StatusBadGateway || eb.Reason != ReasonClosedUnconfirmed {
+		t.Fatalf("got %d %+v, want 502 %s", code, eb, ReasonClosedUnconfirmed)
+	}
+	for _, r := range HandshakeFailureReasons {
+		if n := p.failures(t, "echo", r); n != 0 {
+			t.Fatalf("handshake failures{%s} = %v, want 0: nothing says the handshake failed", r, n)
+		}
+	}
+}
+
+// silentMTLSServer is a TLS 1.3 server that asks for a client certificate, sends nothing
+// after the handshake (no session ticket, no alert), runs then on the connection and
+// closes it.
+func silentMTLSServer(t *testing.T, f *fixture, then func(*tls.Conn)) string {
 	serverCfg := serverTLS(f.seed.Leaf)
 	serverCfg.ClientAuth = tls.RequestClientCert
 	serverCfg.SessionTicketsDisabled = true
@@ -74,23 +94,23 @@ func TestMTLSSilentCloseMayHaveReachedUpstream(t *testing.T) {
 			}
 			tc := tls.Server(c, serverCfg)
 			if tc.Handshake() == nil {
-				_, _ = tc.Read(make([]byte, 1)) // the request arrives
+				then(tc)
 			}
 			_ = c.Close()
 		}
 	}()
-	cfg := testConfig(ln.Addr().String(), f.files["root.crt"])
-	withClientCert("client")(f, cfg.Upstreams[0].TLS)
-	p := startProxy(t, cfg)
-	code, body := get(t, p.url("echo", "/"))
-	if eb := decodeErrorBody(t, body); code != http.StatusBadGateway || eb.Reason != ReasonClosedUnconfirmed {
-		t.Fatalf("got %d %+v, want 502 %s", code, eb, ReasonClosedUnconfirmed)
+	return ln.Addr().String()
+}
+
+// rawAnswer hijacks the connection, writes raw as the whole answer and closes.
+func rawAnswer(w http.ResponseWriter, raw string) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
 	}
-	for _, r := range HandshakeFailureReasons {
-		if n := p.failures(t, "echo", r); n != 0 {
-			t.Fatalf("handshake failures{%s} = %v, want 0: nothing says the handshake failed", r, n)
-		}
-	}
+	_, _ = brw.WriteString(raw)
+	_ = brw.Flush()
+	_ = conn.Close()
 }
 
 // checkNoGoInternals: log lines speak of the upstream, not of net/http's insides.
@@ -154,25 +174,8 @@ func TestUnknownAuthorityLogSaysWhatIsMissing(t *testing.T) {
 // proxy waits for that verdict before sending the request, so nothing reached the upstream.
 func TestMTLSCloseAfterHandshakeIsARefusal(t *testing.T) {
 	f := newFixture(t)
-	serverCfg := serverTLS(f.seed.Leaf)
-	serverCfg.ClientAuth = tls.RequestClientCert
-	serverCfg.SessionTicketsDisabled = true
-	serverCfg.MinVersion = tls.VersionTLS13
-	ln := must[net.Listener](t)(net.Listen("tcp", "127.0.0.1:0"))
-	t.Cleanup(func() { _ = ln.Close() })
-	var got atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			tc := tls.Server(countingConn{Conn: c, n: &got}, serverCfg)
-			_ = tc.Handshake()
-			_ = c.Close()
-		}
-	}()
-	cfg := testConfig(ln.Addr().String(), f.files["root.crt"])
+	addr := silentMTLSServer(t, f, func(*tls.Conn) {})
+	cfg := testConfig(addr, f.files["root.crt"])
 	withClientCert("client")(f, cfg.Upstreams[0].TLS)
 	p := startProxy(t, cfg)
 	code, body := get(t, p.url("echo", "/"))
@@ -189,13 +192,7 @@ func TestMTLSCloseAfterHandshakeIsARefusal(t *testing.T) {
 func TestNetHTTPLogLinesSpeakPlainly(t *testing.T) {
 	f := newFixture(t)
 	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		_, _ = brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
-		_ = brw.Flush()
-		_ = conn.Close()
+		rawAnswer(w, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
 	}))
 	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
 	// Through net/http (HTTP/1.0 is not for the fast path).
