@@ -54,7 +54,7 @@ func (f *frontend) Serve(ln net.Listener) error {
 			if f.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return http.ErrServerClosed
 			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() { // EMFILE and the like: back off
+			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() { // EMFILE and the like: back off, as net/http does
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				time.Sleep(delay)
 				continue
