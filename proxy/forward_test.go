@@ -284,3 +284,59 @@ func TestPipelinedRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardingHeadersBothEngines: Host rewrite and X-Forwarded-* as TestForwarding
+// checks them, for a request the fast path takes (small body) and one it hands to
+// net/http (HTTP/1.0), with and without the gateway's own X-Forwarded-Host and -Proto.
+func TestForwardingHeadersBothEngines(t *testing.T) {
+	f := newFixture(t)
+	seen := make(chan *http.Request, 1)
+	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		seen <- r
+		_, _ = w.Write(body)
+	}))
+	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
+	for _, tc := range []struct {
+		name, proto, extra string
+		wantXFH, wantXFP   string
+		handoffs           int64
+	}{
+		{"fast path", "HTTP/1.1", "", "api.example", "http", 0},
+		{"fast path, gateway's X-Forwarded-Host and -Proto kept", "HTTP/1.1",
+			"X-Forwarded-Host: outer.example\r\nX-Forwarded-Proto: https\r\n", "outer.example", "https", 0},
+		{"net/http", "HTTP/1.0", "", "api.example", "http", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := p.servers[0].handoffs.Load()
+			defer func() {
+				if n := p.servers[0].handoffs.Load() - before; n != tc.handoffs {
+					t.Errorf("%d connection(s) handed to net/http, want %d", n, tc.handoffs)
+				}
+			}()
+			conn := must[net.Conn](t)(net.Dial("tcp", p.ListenAddr("echo").String()))
+			defer func() { _ = conn.Close() }()
+			_, _ = io.WriteString(conn, "POST /a/b?x=1 "+tc.proto+"\r\nHost: api.example\r\nX-Forwarded-For: 203.0.113.7\r\n"+
+				tc.extra+"Content-Length: 5\r\n\r\nhello")
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body := readAll(t, resp); resp.StatusCode != 200 || string(body) != "hello" {
+				t.Fatalf("got %d %q", resp.StatusCode, body)
+			}
+			r := <-seen
+			for name, c := range map[string][2]string{
+				"Host":              {r.Host, up.Addr},
+				"path":              {r.URL.RequestURI(), "/a/b?x=1"},
+				"X-Forwarded-Host":  {r.Header.Get("X-Forwarded-Host"), tc.wantXFH},
+				"X-Forwarded-Proto": {r.Header.Get("X-Forwarded-Proto"), tc.wantXFP},
+				"X-Forwarded-For":   {r.Header.Get("X-Forwarded-For"), "203.0.113.7, 127.0.0.1"},
+			} {
+				if c[0] != c[1] {
+					t.Errorf("%s = %q, want %q", name, c[0], c[1])
+				}
+			}
+		})
+	}
+}

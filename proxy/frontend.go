@@ -27,9 +27,10 @@ type frontend struct {
 	readHeader  time.Duration
 	idleTimeout time.Duration
 
-	mu      sync.Mutex
-	conns   map[*frontConn]struct{}
-	closing atomic.Bool
+	mu       sync.Mutex
+	conns    map[*frontConn]struct{}
+	closing  atomic.Bool
+	handoffs atomic.Int64 // connections given to net/http (tests check which engine ran)
 }
 
 // Connection states of the fast path.
@@ -227,6 +228,7 @@ func (fc *frontConn) release() {
 
 // handOff gives the connection, with the request head already read, to net/http.
 func (fc *frontConn) handOff() {
+	fc.f.handoffs.Add(1)
 	fc.f.untrack(fc)
 	_ = fc.c.SetReadDeadline(time.Time{})
 	hc := &handedConn{Conn: fc.c, r: io.MultiReader(bytes.NewReader(fc.req.raw), fc.br)}
