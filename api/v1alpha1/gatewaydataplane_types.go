@@ -74,6 +74,14 @@ type GatewayDataPlaneStatus struct {
 	// +kubebuilder:validation:MaxLength=253
 	Source string `json:"source,omitempty"`
 
+	// environments lists the names of spec.environments, for `kubectl get gatewaydataplanes`
+	// (a printer column shows only the first match of a path into a list of objects).
+	//
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	Environments []EnvironmentName `json:"environments,omitempty"`
+
 	// conditions describe the state of the data plane.
 	//
 	// +optional
@@ -90,7 +98,7 @@ type GatewayDataPlaneStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=gdp,categories=gatewaytenant-all
 // +kubebuilder:printcolumn:name="Default",type=boolean,JSONPath=`.spec.default`
-// +kubebuilder:printcolumn:name="Environments",type=string,JSONPath=`.spec.environments[*].name`
+// +kubebuilder:printcolumn:name="Environments",type=string,JSONPath=`.status.environments`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type GatewayDataPlane struct {
 	metav1.TypeMeta   `json:",inline"`

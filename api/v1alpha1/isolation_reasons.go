@@ -1,11 +1,14 @@
 package v1alpha1
 
-// Reason of the tenant's Accepted condition when another GatewayTenant holds the namespace.
+// Reason of the tenant's Accepted condition (and of its other conditions) when another
+// GatewayTenant owns a Service port it names.
 const (
-	// ReasonConflicted: another GatewayTenant of the same namespace is older (by creation
-	// time, then by name) and owns the namespace's gateway access; the message names it.
-	// Nothing is written for this tenant while the other exists: merge the upstreams into
-	// the named tenant, or delete one of the two.
+	// ReasonConflicted: an older GatewayTenant of the same namespace (by creation time, then
+	// by name, as Gateway API resolves conflicts) exposes a Service port this tenant also
+	// names; the message names it and the port. One tenant owns a Service port, so that no
+	// second tenant can open the same pods directly while the first sends them through its
+	// verifying proxy. Nothing is written for this tenant while the conflict lasts: move its
+	// upstreams into the named tenant, or expose another Service or port.
 	ReasonConflicted = "Conflicted"
 )
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
@@ -104,6 +105,19 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		log.Info("Keeping no preset GatewayDataPlane", "reason", preset.Reason)
 	}
 
+	if o.Proxy.ClusterDNS.Namespace == "" {
+		dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("creating discovery client: %w", err)
+		}
+		dns, why, err := gatewaytenant.DetectClusterDNS(dc)
+		if err != nil {
+			return nil, fmt.Errorf("detecting the cluster DNS: %w", err)
+		}
+		o.Proxy.ClusterDNS = dns
+		log.Info("Proxies may reach the cluster DNS", "clusterDNS", dns.String(), "reason", why)
+	}
+
 	scheme := Scheme()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
@@ -137,6 +151,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	tenants := &gatewaytenant.Reconciler{
 		Client:        mgr.GetClient(),
 		CertReader:    mgr.GetAPIReader(),
+		APIReader:     mgr.GetAPIReader(),
 		Scheme:        scheme,
 		Recorder:      mgr.GetEventRecorder(gatewaytenant.ControllerName),
 		Clock:         clock.RealClock{},
@@ -145,6 +160,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
+	}
+	if err := (&dataplane.EnvironmentsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up GatewayDataPlane environments: %w", err)
 	}
 	if preset.Preset != "" {
 		presets := &dataplane.PresetReconciler{Client: mgr.GetClient(), Preset: preset.Preset, Reason: preset.Reason}
