@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
 )
 
 // The numbered cases of the isolation contract: each was first seen failing.
@@ -215,7 +215,7 @@ var _ = Describe("Misleading input (case 8)", func() {
 
 	It("shows a certificate entering its warning window at the tenant, with a Warning event, still Ready", func() {
 		newService(ns, "secure")
-		chain, err := pki.NewSeed002()
+		chain, err := pki.NewChain()
 		Expect(err).NotTo(HaveOccurred())
 		soon, err := pki.NewRoot("expiring root", pki.Validity(time.Now().Add(-time.Hour), time.Now().Add(expiryWarning/2)))
 		Expect(err).NotTo(HaveOccurred())

@@ -94,7 +94,7 @@ func (r *Reconciler) observeUpstream(ctx context.Context, namespace string, u v1
 	if !res.valid() || u.TLS == nil {
 		return res, nil
 	}
-	cc, err := checkCertificates(ctx, r.CertReader, namespace, u, now, r.ExpiryWarning)
+	cc, err := checkCertificates(ctx, r.certs, namespace, u, now, r.ExpiryWarning)
 	if err != nil {
 		return upstreamResult{}, err
 	}
@@ -161,8 +161,8 @@ func (r *Reconciler) lastGoodUpstreams(ctx context.Context, tenant *v1alpha1.Gat
 	if !hasTLS(tenant) {
 		return nil, nil
 	}
-	cm := &corev1.ConfigMap{}
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: tenant.Namespace, Name: proxyName(tenant.Name)}, cm)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: tenant.Namespace, Name: proxyName(tenant.Name)}}
+	err := r.getOwnedMeta(ctx, cm) // the record is an annotation: metadata is enough
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil

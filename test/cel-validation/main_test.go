@@ -13,8 +13,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 const namespace = "abc123-prod"
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	env, err := testenv.Start()
+	env, err := controlplane.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -13,13 +13,17 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
 )
 
 // shippedCRDs reads the CRDs the operator installs.
 func shippedCRDs(t *testing.T) []apiextensionsv1.CustomResourceDefinition {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "crd", "bases", "*.yaml"))
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
 	if len(files) < 2 {
 		t.Fatalf("want both CRDs under config/crd/bases, found %v", files)
 	}

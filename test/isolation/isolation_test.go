@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -33,9 +34,9 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 const (
@@ -55,7 +56,7 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 // default data plane, as the reference platform's Silver cluster would.
 func run(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
-	env, err := testenv.Start()
+	env, err := controlplane.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -408,7 +409,11 @@ func TestGetDataPlanesShowsEveryEnvironment(t *testing.T) {
 	}
 	var cell string
 	eventually(t, "the Environments column", func() bool {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/apis/gatewaytenant.io/v1alpha1/gatewaydataplanes/aps-silver", nil)
+		u, err := url.JoinPath(cfg.Host, cfg.APIPath, "/apis/gatewaytenant.io/v1alpha1/gatewaydataplanes/aps-silver")
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -419,7 +424,8 @@ func TestGetDataPlanesShowsEveryEnvironment(t *testing.T) {
 		}
 		defer func() { _ = resp.Body.Close() }()
 		table := &metav1.Table{}
-		if json.NewDecoder(resp.Body).Decode(table) != nil || len(table.Rows) != 1 {
+		if err := json.NewDecoder(resp.Body).Decode(table); err != nil || len(table.Rows) != 1 {
+			t.Logf("status %d, decode %v, %d rows", resp.StatusCode, err, len(table.Rows))
 			return false
 		}
 		for i, col := range table.ColumnDefinitions {

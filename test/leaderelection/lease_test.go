@@ -11,12 +11,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 func TestLeaseReleasedOnShutdown(t *testing.T) {
-	env, err := testenv.Start()
+	env, err := controlplane.Start()
 	if err != nil {
 		t.Fatal(err)
 	}

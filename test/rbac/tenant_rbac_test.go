@@ -24,9 +24,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/kustomize"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/bundle"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 var (
@@ -38,7 +39,7 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	env, err := testenv.Start()
+	env, err := controlplane.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -56,7 +57,11 @@ func run(m *testing.M) int {
 // built-in roles.
 func shippedTenantRoles(t *testing.T) []*rbacv1.ClusterRole {
 	t.Helper()
-	objs, err := kustomize.Build(filepath.Join(testenv.RepoRoot(), "config", "default"))
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := bundle.Render(filepath.Join(root, "config", "default"))
 	if err != nil {
 		t.Fatal(err)
 	}
