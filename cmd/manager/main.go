@@ -11,9 +11,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/dataplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/platform"
 )
 
 // defaultProxyImage is the operator's own image, which also holds the proxy; the build sets it.
@@ -40,7 +39,7 @@ func main() {
 		fmt.Sprintf("Keep the default GatewayDataPlane of a built-in preset: one of %s. Wins over detection.", strings.Join(dataplane.PresetNames(), ", ")))
 	flag.BoolVar(&o.DetectDataPlanePreset, "detect-data-plane-preset", true,
 		"Without --data-plane-preset: on OpenShift, pick the preset whose --preset-domains suffix the cluster's domain ends with.")
-	o.PresetDomains = platform.DefaultDomainPresets()
+	o.PresetDomains = dataplane.DefaultDomainPresets()
 	flag.Var(&o.PresetDomains, "preset-domains", "Cluster domain suffixes and their presets for detection, as suffix=preset,...")
 	flag.StringVar(&o.Proxy.Image, "proxy-image", envOr("PROXY_IMAGE", defaultProxyImage),
 		"Image of the TLS proxy run for tenants (it holds /proxy); default: $PROXY_IMAGE, else the operator's own image.")
