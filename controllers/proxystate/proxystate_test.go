@@ -59,7 +59,9 @@ func TestVerdict(t *testing.T) {
 		{"not checked yet is pending", []PodReport{{Pod: "a", Report: report("r1", upstreamState(proxy.ResultUnknown, 0))}},
 			func(v Verdict) bool { return v.Pending == 1 && !v.Reported() }},
 		{"unreadable replica", []PodReport{{Pod: "a", Err: "connection to its admin port refused"}},
-			func(v Verdict) bool { return len(v.Unreachable) == 1 && v.Unreachable[0] == "a: connection to its admin port refused" }},
+			func(v Verdict) bool {
+				return len(v.Unreachable) == 1 && v.Unreachable[0] == "a: connection to its admin port refused"
+			}},
 		{"upstream missing from the report", []PodReport{{Pod: "a", Report: report("r1")}},
 			func(v Verdict) bool { return v.Pending == 1 }},
 	} {
