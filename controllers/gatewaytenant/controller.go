@@ -15,6 +15,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -32,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 )
 
 // ControllerName names the controller in logs, events and metrics.
@@ -57,6 +59,11 @@ type Reconciler struct {
 	Proxy ProxySettings
 	// ExpiryWarning is how long before a certificate expires that it is reported.
 	ExpiryWarning time.Duration
+	// ProxyStates holds what the tenants' proxy replicas report (nil: nothing is read, and
+	// TLS upstreams get no Verified condition).
+	ProxyStates *proxystate.Store
+	// OperatorNamespace is admitted to the proxies' admin port; "" admits nobody.
+	OperatorNamespace string
 }
 
 // +kubebuilder:rbac:groups=gatewaytenant.io,resources=gatewaytenants,verbs=get;list;watch
@@ -126,11 +133,13 @@ func (r *Reconciler) writeStatus(ctx context.Context, tenant *v1alpha1.GatewayTe
 	}
 	wasReady := meta.FindStatusCondition(tenant.Status.Conditions, v1alpha1.ConditionReady)
 	ready := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady)
-	patch := client.MergeFrom(tenant.DeepCopy())
+	before := tenant.DeepCopy()
+	patch := client.MergeFrom(before)
 	tenant.Status = status
 	if err := r.Client.Status().Patch(ctx, tenant, patch); err != nil {
 		return fmt.Errorf("writing status: %w", err)
 	}
+	r.recordVerificationEvents(tenant, &before.Status, &status)
 	if wasReady == nil || wasReady.Status != ready.Status || wasReady.Reason != ready.Reason {
 		ctrl.LoggerFrom(ctx).Info("Tenant readiness changed", "ready", ready.Status, "reason", ready.Reason, "message", ready.Message)
 		if ready.Status != "True" {
@@ -148,7 +157,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.GatewayTenant{}, indexCertObject, certObjects); err != nil {
 		return fmt.Errorf("indexing GatewayTenants by certificate reference: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&v1alpha1.GatewayTenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&networkingv1.NetworkPolicy{}).
@@ -160,7 +169,21 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("Secret"))).
 		Watches(&v1alpha1.GatewayDataPlane{}, handler.EnqueueRequestsFromMapFunc(r.allTenants),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Complete(r)
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForEndpointSlice))
+	if r.ProxyStates != nil {
+		b = b.WatchesRawSource(r.ProxyStates.Source())
+	}
+	return b.Complete(r)
+}
+
+// tenantsForEndpointSlice maps an EndpointSlice to the tenants whose upstreams address its
+// Service: their ready endpoints are in status.
+func (r *Reconciler) tenantsForEndpointSlice(ctx context.Context, o client.Object) []reconcile.Request {
+	svc := o.GetLabels()[discoveryv1.LabelServiceName]
+	if svc == "" {
+		return nil
+	}
+	return r.tenantsForService(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: o.GetNamespace(), Name: svc}})
 }
 
 // upstreamServices is the index function: the names of the Services of the tenant's own

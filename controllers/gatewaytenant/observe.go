@@ -30,12 +30,16 @@ type observation struct {
 	applyErr error
 	// now is when the observation was made.
 	now time.Time
+	// dataPath is what the proxy replicas and EndpointSlices say of the data path.
+	dataPath dataPath
+	// operatorNamespace may reach the proxy's admin port; "" opens it to nobody.
+	operatorNamespace string
 }
 
 // observe reads everything the tenant depends on: the data planes, each upstream's Service
 // and, for TLS upstreams, the certificates their references name.
 func (r *Reconciler) observe(ctx context.Context, tenant *v1alpha1.GatewayTenant) (*observation, error) {
-	obs := &observation{generation: tenant.Generation, now: r.Clock.Now()}
+	obs := &observation{generation: tenant.Generation, now: r.Clock.Now(), operatorNamespace: r.OperatorNamespace}
 	planes := &v1alpha1.GatewayDataPlaneList{}
 	if err := r.Client.List(ctx, planes); err != nil {
 		return nil, fmt.Errorf("listing GatewayDataPlanes: %w", err)
@@ -52,6 +56,9 @@ func (r *Reconciler) observe(ctx context.Context, tenant *v1alpha1.GatewayTenant
 	}
 	obs.proxyUpstreams = proxyUpstreams(tenant, obs.upstreams)
 	obs.proxyHost = proxyName(tenant.Name) + "." + tenant.Namespace + ".svc"
+	if err := r.observeDataPath(ctx, tenant, obs); err != nil {
+		return nil, err
+	}
 	return obs, nil
 }
 

@@ -253,6 +253,18 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 // the API server, as the kubelet would, and runs the real `proxy --check` on them.
 func expectProxyCheckPasses(ns string, cm *corev1.ConfigMap, dep *appsv1.Deployment) {
 	root := GinkgoT().TempDir()
+	materialise(ns, root, dep)
+	rendered := strings.ReplaceAll(cm.Data["proxy.yaml"], "/etc/gatewaytenant/", root+"/etc/gatewaytenant/")
+	file := filepath.Join(root, "proxy.yaml")
+	Expect(os.WriteFile(file, []byte(rendered), 0o600)).To(Succeed())
+
+	out, err := exec.Command(proxyBinary(), "--config", file, "--check").CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+}
+
+// materialise writes the proxy pod's projected files under root from the API server, as the
+// kubelet would; each file is replaced whole, so that a proxy reading them never sees half.
+func materialise(ns, root string, dep *appsv1.Deployment) {
 	spec := dep.Spec.Template.Spec
 	for _, m := range spec.Containers[0].VolumeMounts {
 		for _, v := range spec.Volumes {
@@ -275,17 +287,12 @@ func expectProxyCheckPasses(ns string, cm *corev1.ConfigMap, dep *appsv1.Deploym
 				for _, it := range items {
 					file := filepath.Join(root, m.MountPath, it.Path)
 					Expect(os.MkdirAll(filepath.Dir(file), 0o755)).To(Succeed())
-					Expect(os.WriteFile(file, data[it.Key], 0o600)).To(Succeed())
+					Expect(os.WriteFile(file+".tmp", data[it.Key], 0o600)).To(Succeed())
+					Expect(os.Rename(file+".tmp", file)).To(Succeed())
 				}
 			}
 		}
 	}
-	rendered := strings.ReplaceAll(cm.Data["proxy.yaml"], "/etc/gatewaytenant/", root+"/etc/gatewaytenant/")
-	file := filepath.Join(root, "proxy.yaml")
-	Expect(os.WriteFile(file, []byte(rendered), 0o600)).To(Succeed())
-
-	out, err := exec.Command(proxyBinary(), "--config", file, "--check").CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), string(out))
 }
 
 // proxyBinary builds cmd/proxy for this spec.

@@ -222,18 +222,19 @@ func (p *Poller) SetupWithManager(mgr ctrl.Manager) error {
 		Named(ControllerName).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(tenantOfSlice),
-			builder.WithPredicates(predicate.NewPredicateFuncs(isProxySlice))).
+			builder.WithPredicates(predicate.NewPredicateFuncs(IsProxySlice))).
 		Complete(p)
 }
 
-// isProxySlice says whether an EndpointSlice belongs to a tenant's proxy Service.
-func isProxySlice(o client.Object) bool {
+// IsProxySlice says whether an EndpointSlice belongs to a tenant's proxy Service (whose
+// labels it inherits).
+func IsProxySlice(o client.Object) bool {
 	l := o.GetLabels()
 	return l[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue && l[LabelComponent] == ComponentProxy && l[v1alpha1.LabelTenant] != ""
 }
 
 func tenantOfSlice(_ context.Context, o client.Object) []reconcile.Request {
-	if !isProxySlice(o) {
+	if !IsProxySlice(o) {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetLabels()[v1alpha1.LabelTenant]}}}
