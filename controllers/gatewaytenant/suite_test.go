@@ -38,7 +38,7 @@ var (
 	// proxyAdminPort is where the manager reads proxies' state: free on 127.0.0.2 and
 	// 127.0.0.3, where the specs run proxy replicas.
 	proxyAdminPort int
-	cancel    context.CancelFunc
+	cancel         context.CancelFunc
 )
 
 func TestGatewayTenantController(t *testing.T) {
