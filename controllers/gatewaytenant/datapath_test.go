@@ -1,6 +1,7 @@
 package gatewaytenant
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +228,26 @@ func TestProxyOperatorPolicy(t *testing.T) {
 	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Labels: proxyService(tenant, nil).Labels}}
 	if !proxystate.IsProxySlice(slice) {
 		t.Fatal("the poller does not recognise the proxy Service's labels, which its EndpointSlices inherit")
+	}
+}
+
+// TestVerificationReasonsDocumented: the README's condition table and docs/tls-upstreams.md
+// name every reason of Verified and NoReadyEndpoints.
+func TestVerificationReasonsDocumented(t *testing.T) {
+	reasons := []string{v1alpha1.ReasonVerified, v1alpha1.ReasonAwaitingProxyReport, v1alpha1.ReasonProxyUnreachable,
+		v1alpha1.ReasonReplicasDisagree, v1alpha1.ReasonVerificationFailed, v1alpha1.ReasonNoReadyEndpoints}
+	for _, r := range verifiedReasons {
+		reasons = append(reasons, r)
+	}
+	for _, doc := range []string{"../../README.md", "../../docs/tls-upstreams.md"} {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reasons {
+			if !strings.Contains(string(data), "`"+r+"`") {
+				t.Errorf("%s does not name reason %s", doc, r)
+			}
+		}
 	}
 }

@@ -287,12 +287,7 @@ var _ = Describe("Verification of TLS upstreams by the proxy replicas", Ordered,
 		Eventually(func() []string { return tenantEvents(ns) }).Should(ContainElement("Normal/" + v1alpha1.ReasonVerified))
 
 		By("writing nothing while the result holds, though the replicas are read every second")
-		var settled int64
-		Eventually(func() int64 {
-			prev := settled
-			settled = writes.Load()
-			return settled - prev
-		}).WithPolling(2 * time.Second).Should(BeZero())
+		settled := settledWrites()
 		before := reconcilesOf(proxystate.ControllerName)
 		Consistently(writes.Load, 4*time.Second, 200*time.Millisecond).Should(Equal(settled))
 		Expect(reconcilesOf(proxystate.ControllerName)).To(BeNumerically(">=", before+2), "the replicas were read meanwhile")
@@ -348,6 +343,18 @@ var _ = Describe("Verification of TLS upstreams by the proxy replicas", Ordered,
 		Expect(server.hits.Load()).To(BeZero(), "verification sends no request")
 	})
 })
+
+// settledWrites waits until the manager's write counter stops moving, and returns it.
+func settledWrites() int64 {
+	GinkgoHelper()
+	var settled int64
+	Eventually(func() int64 {
+		prev := settled
+		settled = writes.Load()
+		return settled - prev
+	}).WithPolling(2 * time.Second).Should(BeZero())
+	return settled
+}
 
 func must[T any](v T, err error) T {
 	GinkgoHelper()
