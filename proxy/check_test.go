@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
 // cnOnlyMessage is what a certificate made the way the FSM and ngrok guides make them (a
@@ -184,7 +185,7 @@ func (r *running) fetchState(t *testing.T, upstream string) UpstreamState {
 func TestCheckRecoversAfterCAFix(t *testing.T) {
 	f := newFixture(t)
 	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
-	dir := must[*pki.AtomicDir](t)(pki.NewAtomicDir(filepath.Join(t.TempDir(), "ca"), map[string][]byte{
+	dir := must[*kubelet.Volume](t)(kubelet.WriteVolume(filepath.Join(t.TempDir(), "ca"), map[string][]byte{
 		"ca.crt": f.other.CertPEM(),
 	}))
 	cfg := testConfig(up.Addr, dir.Path("ca.crt"))

@@ -173,10 +173,9 @@ func apply(ctx context.Context, r *Reconciler, tenant *v1alpha1.GatewayTenant, d
 		r.Recorder.Eventf(tenant, obj, corev1.EventTypeWarning, v1alpha1.EventReasonApplyFailed, "Apply", "writing %s %s failed: %v", kind, desired.GetName(), err)
 		return fmt.Errorf("writing %s %s: %w", kind, desired.GetName(), err)
 	}
-	switch op {
-	case controllerutil.OperationResultCreated:
-		r.Recorder.Eventf(tenant, obj, corev1.EventTypeNormal, v1alpha1.EventReasonCreated, "Apply", "%s %s created", kind, desired.GetName())
-	case controllerutil.OperationResultUpdated:
+	// Creating what the spec asks for is routine and shows in status; an object changed back
+	// from someone else's edit is worth an event.
+	if op == controllerutil.OperationResultUpdated {
 		r.Recorder.Eventf(tenant, obj, corev1.EventTypeNormal, v1alpha1.EventReasonUpdated, "Apply", "%s %s updated", kind, desired.GetName())
 	}
 	// What was written (or found) is the stored object; desired takes it, so that the caller
@@ -197,7 +196,7 @@ func (r *Reconciler) delete(ctx context.Context, tenant *v1alpha1.GatewayTenant,
 
 // deleteIfOwned deletes the object named like obj when the tenant controls it.
 func (r *Reconciler) deleteIfOwned(ctx context.Context, tenant *v1alpha1.GatewayTenant, obj client.Object) error {
-	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+	if err := r.getOwnedMeta(ctx, obj); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	if !metav1.IsControlledBy(obj, tenant) {

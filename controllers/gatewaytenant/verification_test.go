@@ -9,12 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -34,8 +32,9 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
 )
 
 // proxyCheckInterval is the proxy replicas' active check period in these specs.
@@ -93,68 +92,74 @@ func serving(c *pki.Cert) *tls.Config {
 }
 
 // replica is one proxy pod played on loopback: the real binary, with the configuration the
-// operator rendered and the files the kubelet would mount, its listeners and admin port on
-// its own 127.0.0.x, and its upstream at a loopback TLS server (the name it verifies stays
-// the one rendered).
+// operator rendered and the volumes the kubelet would mount (internal/harness), its listeners
+// and admin port on its own 127.0.0.x, and its upstream at a loopback TLS server (the name it
+// verifies stays the one rendered).
 type replica struct {
-	ns, ip, root, upstreamAddr string
-	cmd                        *exec.Cmd
-	exited                     chan struct{}
+	ns, ip, upstreamAddr string
+	pod                  *proxyrun.Pod
+	proc                 *proxyrun.Process
 }
 
 func startReplica(bin, ns, ip, upstreamAddr string) *replica {
-	r := &replica{ns: ns, ip: ip, root: GinkgoT().TempDir(), upstreamAddr: upstreamAddr}
-	r.resync()
+	GinkgoHelper()
+	r := &replica{ns: ns, ip: ip, upstreamAddr: upstreamAddr}
 	r.start(bin)
 	DeferCleanup(r.stop)
 	return r
 }
 
-// resync writes the pod's files again from the API server, as the kubelet does after a
-// ConfigMap or Secret changed.
+// resync is the kubelet's sync of the pod's volumes after a ConfigMap or Secret changed.
 func (r *replica) resync() {
-	materialise(r.ns, r.root, get(r.ns, "my-api-proxy", &appsv1.Deployment{}))
+	GinkgoHelper()
+	_, err := r.pod.Sync(ctx)
+	Expect(err).NotTo(HaveOccurred())
 }
 
+// caFile is where the replica reads the upstream's first CA bundle.
+func (r *replica) caFile() string {
+	GinkgoHelper()
+	f, ok := r.pod.HostPath(r.pod.Config.Upstreams[0].TLS.CAFiles[0])
+	Expect(ok).To(BeTrue())
+	return f
+}
+
+// start mounts the current pod template and runs the proxy on it.
 func (r *replica) start(bin string) {
-	cfg, err := proxy.ParseConfig([]byte(get(r.ns, "my-api-proxy", &corev1.ConfigMap{}).Data["proxy.yaml"]))
+	GinkgoHelper()
+	dep := get(r.ns, "my-api-proxy", &appsv1.Deployment{})
+	pod, err := proxyrun.MountPod(ctx, k8sClient, r.ns, &dep.Spec.Template.Spec, GinkgoT().TempDir())
 	Expect(err).NotTo(HaveOccurred())
+	r.pod = pod
+	rendered, err := yaml.Marshal(pod.Config)
+	Expect(err).NotTo(HaveOccurred())
+	cfg, err := proxy.ParseConfig(rendered) // a copy: pod.Config stays as rendered
+	Expect(err).NotTo(HaveOccurred())
+	proxyrun.Localise(cfg, pod.HostPath, r.upstreamAddr)
 	cfg.Admin.Address = net.JoinHostPort(r.ip, strconv.Itoa(proxyAdminPort))
-	cfg.Shutdown.DrainDelay = &proxy.Duration{}
-	cfg.Verification.Interval = &proxy.Duration{Duration: proxyCheckInterval}
 	for i := range cfg.Upstreams {
-		u := &cfg.Upstreams[i]
-		u.Listen, u.Address = r.ip+":0", r.upstreamAddr
-		for j, f := range u.TLS.CAFiles {
-			u.TLS.CAFiles[j] = filepath.Join(r.root, f)
-		}
+		cfg.Upstreams[i].Listen = r.ip + ":0"
 	}
+	cfg.Verification.Interval = &proxy.Duration{Duration: proxyCheckInterval}
 	data, err := yaml.Marshal(cfg)
 	Expect(err).NotTo(HaveOccurred())
-	file := filepath.Join(r.root, "proxy.yaml")
+	file := filepath.Join(pod.Root, "proxy.replica.yaml")
 	Expect(os.WriteFile(file, data, 0o600)).To(Succeed())
-	r.cmd = exec.Command(bin, "--config", file, "--log-level", "debug")
-	r.cmd.Stdout, r.cmd.Stderr = GinkgoWriter, GinkgoWriter
-	Expect(r.cmd.Start()).To(Succeed())
-	r.exited = make(chan struct{})
-	go func() { _ = r.cmd.Wait(); close(r.exited) }()
+	r.proc, err = proxyrun.Start(bin, file, GinkgoWriter, "--log-level", "debug")
+	Expect(err).NotTo(HaveOccurred())
 }
 
 // restart plays the rollout of a new configuration: the pod is replaced by one with the new
 // ConfigMap and files.
 func (r *replica) restart(bin string) {
+	GinkgoHelper()
 	r.stop()
-	r.resync()
 	r.start(bin)
 }
 
 func (r *replica) stop() {
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	Eventually(r.exited).Should(BeClosed())
-	r.cmd = nil
+	GinkgoHelper()
+	Expect(r.proc.Stop()).To(Succeed())
 }
 
 // proxyEndpoints plays the EndpointSlice controller for the proxy Service: one ready endpoint
@@ -224,13 +229,17 @@ func tenantEvents(ns string) []string {
 
 var _ = Describe("Verification of TLS upstreams by the proxy replicas", Ordered, func() {
 	var bin string
-	BeforeAll(func() { bin = proxyBinary() })
+	BeforeAll(func() {
+		var err error
+		bin, err = proxyrun.Build(ctx, GinkgoT().TempDir())
+		Expect(err).NotTo(HaveOccurred())
+	})
 
 	It("reports each replica's verification in status, without flapping, and writes nothing while it holds", func() {
 		ns := newNamespace()
 		newService(ns, "web")
 		newService(ns, "secure")
-		chain := must(pki.NewSeed002(pki.DNS("secure." + ns + ".svc")))
+		chain := must(pki.NewChain(pki.DNS("secure." + ns + ".svc")))
 		other := must(pki.NewRoot("someone else's root"))
 		Expect(k8sClient.Create(ctx, &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "upstream-ca"},
@@ -303,7 +312,7 @@ var _ = Describe("Verification of TLS upstreams by the proxy replicas", Ordered,
 
 		By("saying so when two replicas disagree")
 		b := startReplica(bin, ns, "127.0.0.3", server.addr)
-		Expect(os.WriteFile(filepath.Join(b.root, "etc/gatewaytenant/upstreams/secure/ca-0/ca.crt"), other.CertPEM(), 0o600)).To(Succeed())
+		Expect(os.WriteFile(b.caFile(), other.CertPEM(), 0o600)).To(Succeed()) // its files are stale
 		proxyEndpoints(ns, a, b)
 		v, _, _ = verified(t, metav1.ConditionFalse, v1alpha1.ReasonReplicasDisagree)
 		Expect(v.Message).To(ContainSubstring("my-api-proxy-0: verified"))

@@ -17,8 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
 )
 
 func report(revision string, ups ...proxy.UpstreamState) *proxy.StateReport {
@@ -118,7 +118,7 @@ func TestReadyEndpoints(t *testing.T) {
 
 // TestFetch reads a real proxy's report, and names what is wrong with things that are not.
 func TestFetch(t *testing.T) {
-	seed := must(pki.NewSeed002())(t)
+	seed := must(pki.NewChain())(t)
 	up := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})) // not seed 002's CA
 	ca := must(pki.WriteFile(t.TempDir(), "ca.crt", seed.Root.CertPEM()))(t)
 	adminPort := freePort(t)

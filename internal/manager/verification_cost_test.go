@@ -32,10 +32,10 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 // TestVerificationCost measures what reading the proxies' state adds per TLS tenant, with the
@@ -51,7 +51,7 @@ func TestVerificationCost(t *testing.T) {
 	}
 	const tenants, replicas = 10, 2
 	window := 2*time.Minute + 5*time.Second
-	env, err := testenv.Start()
+	env, err := controlplane.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestVerificationCost(t *testing.T) {
 	}
 	go func() { _ = mgr.Start(ctx) }()
 
-	chain, err := pki.NewSeed002(pki.DNS("secure.svc"))
+	chain, err := pki.NewChain(pki.DNS("secure.svc"))
 	if err != nil {
 		t.Fatal(err)
 	}
