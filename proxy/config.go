@@ -44,6 +44,13 @@ type Config struct {
 	// without query, status, reason, request ID, bytes, duration); default off.
 	// +optional
 	AccessLog bool `json:"accessLog,omitempty"`
+	// revision labels this configuration; the proxy repeats it in its state report (see
+	// check.go) so that a reader can tell which configuration a report is about.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// verification controls the active checks of the upstreams (see check.go).
+	// +optional
+	Verification Verification `json:"verification,omitempty"`
 	// upstreams are the plain-HTTP listeners and the TLS upstream each forwards to; 1 to 64,
 	// names unique.
 	// +required

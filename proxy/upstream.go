@@ -56,6 +56,8 @@ type upstream struct {
 	healthy   atomic.Bool // last outcome was a success: the fast path of recordSuccess
 	stateMu   sync.Mutex
 	lastState Reason // "" healthy, stateUnknown before the first outcome
+
+	track *tracker // what the state report says about this upstream; see state.go
 }
 
 const stateUnknown Reason = "unknown"
@@ -84,6 +86,7 @@ func newUpstream(u *Upstream, mat *material, clock func() time.Time, t Timeouts,
 		requestDuration: m.requestDuration.WithLabelValues(u.Name),
 		access:          log,
 		lastState:       stateUnknown,
+		track:           newTracker(u, clock),
 	}
 	for _, r := range HandshakeFailureReasons {
 		ups.failures[r] = m.handshakeFailures.WithLabelValues(u.Name, string(r))
@@ -142,6 +145,7 @@ func (u *upstream) retireConnections() {
 	old.main.CloseIdleConnections()
 	old.h1.CloseIdleConnections()
 	old.fast.retire()
+	u.track.requestCheck() // verify the new material before traffic does
 }
 
 func (u *upstream) closeIdleConnections() {
@@ -257,7 +261,9 @@ func (u *upstream) dialTLS(ctx context.Context, network, addr string, cfg *tls.C
 	hctx, cancel := context.WithTimeout(context.WithValue(ctx, certRequestedKey{}, certRequested), u.timeouts.TLSHandshake)
 	defer cancel()
 	start := time.Now()
-	if err := conn.HandshakeContext(hctx); err != nil {
+	err = conn.HandshakeContext(hctx)
+	u.track.handshake(conn, true)
+	if err != nil {
 		_ = raw.Close()
 		return nil, u.failed(ctx, classifyFailure(err, stageHandshake, connFacts{certRequested: certRequested.Load()}), err)
 	}
@@ -288,6 +294,12 @@ func isAlertRecord(b []byte) bool {
 // times, at least 20ms, at most a second.
 func verdictWait(handshake time.Duration) time.Duration {
 	return min(max(4*handshake, 20*time.Millisecond), time.Second)
+}
+
+// handshakeReason classifies a failed handshake (of traffic or of the active check); see
+// classifyFailure, the one classification of upstream failures.
+func handshakeReason(err error, certRequested bool) Reason {
+	return classifyFailure(err, stageHandshake, connFacts{certRequested: certRequested})
 }
 
 // certRequestedKey marks, in the handshake context, that the upstream asked for a client
@@ -388,6 +400,7 @@ func (u *upstream) recordSuccess() {
 func (u *upstream) transition(reason Reason, err error) {
 	u.stateMu.Lock()
 	defer u.stateMu.Unlock()
+	u.track.record(reason, err)
 	if u.lastState == reason {
 		return
 	}
