@@ -46,7 +46,7 @@ FUZZTIME ?= 30s
 
 .PHONY: fuzz
 fuzz: ## Fuzz the proxy's configuration parser for FUZZTIME (default 30s).
-	go test ./proxy -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME)
+	go test ./proxy/fuzz -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME)
 
 ##@ Build
 

@@ -251,35 +251,6 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
-// FuzzParseConfig: the parser never panics, and whatever it accepts validates and
-// survives a round trip through JSON.
-func FuzzParseConfig(f *testing.F) {
-	f.Add([]byte(exampleYAML))
-	f.Add([]byte(`{"apiVersion":"proxy.gatewaytenant.io/v1alpha1","kind":"ProxyConfig","upstreams":[]}`))
-	f.Add([]byte("apiVersion: proxy.gatewaytenant.io/v1alpha1\nkind: ProxyConfig\nupstreams:\n- {name: a, listen: ':1', address: 'a:1', tls: {systemRoots: true, verifyDepth: 3}}\n"))
-	f.Add([]byte("shutdown: {drainDelay: 1h}\nupstreams: [{tls: {subjectAltNames: [{type: URI, uri: 'x:y'}]}}]"))
-	f.Add([]byte("&a [*a, *a]"))
-	f.Add([]byte("a: &x {b: *x}"))
-	f.Add([]byte("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" +
-		"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseConfig(data)
-		if err != nil {
-			return
-		}
-		if err := cfg.Validate(); err != nil {
-			t.Fatalf("accepted a configuration that does not validate: %v", err)
-		}
-		j, err := json.Marshal(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ParseConfig(j); err != nil {
-			t.Fatalf("accepted configuration does not round-trip: %v\n%s", err, j)
-		}
-	})
-}
-
 // TestParseConfigReportsEveryError: type errors, unknown fields and validation errors of one
 // file come back together, each with its full path (list indexes included).
 func TestParseConfigReportsEveryError(t *testing.T) {
