@@ -243,7 +243,9 @@ func dataPathSummary(ready metav1.Condition, upstreams []v1alpha1.UpstreamStatus
 		}
 	}
 	if len(notes) > 0 {
-		ready.Message = fmt.Sprintf("all %d upstreams are configured; %s", len(upstreams), strings.Join(notes, "; "))
+		// Keep what summarise said after its first words, such as a certificate expiring soon.
+		rest := strings.TrimPrefix(ready.Message, fmt.Sprintf(reachableMessage, len(upstreams)))
+		ready.Message = fmt.Sprintf("all %d upstreams are configured; %s%s", len(upstreams), strings.Join(notes, "; "), rest)
 	}
 	return ready
 }
