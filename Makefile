@@ -71,6 +71,17 @@ demo: control-plane build ## Play the whole story on a local control plane (no c
 test-e2e: control-plane ## Only the end-to-end suite: the story of make demo, every step asserted.
 	KUBEBUILDER_ASSETS=$(CONTROL_PLANE) go test $(GO_TEST_FLAGS) ./test/e2e/...
 
+##@ Benchmarks
+
+N ?= 1000
+VARIANT ?= plain
+NOISE ?= 0
+
+# make bench-operator N=10000 VARIANT=tls NOISE=4000 BENCH_ARGS="-idle 60s"
+.PHONY: bench-operator
+bench-operator: build control-plane ## The operator at scale against the API server's own write speed (docs/benchmarks.md).
+	go run ./hack/bench-operator -manager $(LOCALBIN)/manager -tenants $(N) -variant $(VARIANT) -noise $(NOISE) $(BENCH_ARGS)
+
 ##@ Image and OLM bundle (docs/install.md)
 
 VERSION ?= 0.1.0

@@ -46,9 +46,26 @@ func main() {
 	proxyReplicas := flag.Int("proxy-replicas", 2, "Replicas of each tenant's proxy Deployment; above 1 they get a PodDisruptionBudget.")
 	flag.DurationVar(&o.CertificateExpiryWarning, "certificate-expiry-warning", 30*24*time.Hour,
 		"Warn tenants (CertificateExpiringSoon) this long before a CA or client certificate expires.")
+	flag.IntVar(&o.Workers, "workers", manager.DefaultWorkers, "Tenants reconciled at once.")
+	qps := flag.Float64("kube-api-qps", 0,
+		"Client-side limit of requests per second to the API server; 0: none, the API server's priority and fairness applies.")
+	flag.IntVar(&o.ClientBurst, "kube-api-burst", 0, "Requests allowed at once above --kube-api-qps (at least --kube-api-qps).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if err := fromEnvironment("workers", "kube-api-qps", "kube-api-burst"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if o.Workers < 1 || o.Workers > 64 {
+		fmt.Fprintf(os.Stderr, "--workers ($GATEWAYTENANT_WORKERS): must be between 1 and 64, got %d\n", o.Workers)
+		os.Exit(2)
+	}
+	if *qps < 0 || o.ClientBurst < 0 {
+		fmt.Fprintf(os.Stderr, "--kube-api-qps and --kube-api-burst: must not be negative, got %g and %d\n", *qps, o.ClientBurst)
+		os.Exit(2)
+	}
+	o.ClientQPS = float32(*qps)
 	if *proxyReplicas < 1 || *proxyReplicas > 100 {
 		fmt.Fprintf(os.Stderr, "--proxy-replicas: must be between 1 and 100, got %d\n", *proxyReplicas)
 		os.Exit(2)
@@ -73,4 +90,22 @@ func main() {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
 	}
+}
+
+// fromEnvironment sets each named flag that the command line left out from
+// $GATEWAYTENANT_<FLAG> (--workers: $GATEWAYTENANT_WORKERS), where that is set.
+func fromEnvironment(names ...string) error {
+	given := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, name := range names {
+		env := "GATEWAYTENANT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		v, ok := os.LookupEnv(env)
+		if !ok || given[name] {
+			continue
+		}
+		if err := flag.Set(name, v); err != nil {
+			return fmt.Errorf("$%s: %w", env, err)
+		}
+	}
+	return nil
 }

@@ -151,6 +151,11 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 		Eventually(func() string {
 			return get(ns, "my-api-proxy", &appsv1.Deployment{}).Spec.Template.Annotations["gatewaytenant.io/config-hash"]
 		}).ShouldNot(Equal(template.Annotations["gatewaytenant.io/config-hash"]))
+		Eventually(func() int {
+			cfg, err := proxy.ParseConfig([]byte(get(ns, "my-api-proxy", &corev1.ConfigMap{}).Data["proxy.yaml"]))
+			Expect(err).NotTo(HaveOccurred())
+			return *cfg.Upstreams[0].TLS.VerifyDepth
+		}).Should(BeZero(), "the ConfigMap the pod mounts carries the new configuration")
 
 		By("removing every proxy object with the last TLS upstream")
 		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Upstreams = t.Spec.Upstreams[:1] })

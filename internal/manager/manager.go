@@ -8,18 +8,13 @@ import (
 	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -65,6 +60,13 @@ type Options struct {
 	// CertificateExpiryWarning is how long before a certificate expires that tenants are
 	// warned (condition reason CertificateExpiringSoon).
 	CertificateExpiryWarning time.Duration
+	// Workers is how many tenants are reconciled at once (DefaultWorkers when zero).
+	Workers int
+	// ClientQPS and ClientBurst limit the manager's requests to the API server on the client
+	// side; zero QPS means no client-side limit, leaving it to the API server's priority and
+	// fairness.
+	ClientQPS   float32
+	ClientBurst int
 	// NewClient, when set, builds the manager's client (tests wrap it to count writes).
 	NewClient client.NewClientFunc
 }
@@ -80,8 +82,22 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
+// DefaultWorkers is how many tenants are reconciled at once by default. A reconcile mostly
+// waits on the API server; on two cores 8 workers brought the operator within reach of the
+// API server's own write speed (docs/benchmarks.md, "Operator at scale"), and more only
+// added contention.
+const DefaultWorkers = 8
+
 // New builds the manager with every controller registered.
 func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side limit
+	if o.ClientQPS > 0 {
+		cfg.QPS, cfg.Burst = o.ClientQPS, max(o.ClientBurst, int(o.ClientQPS))
+	}
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
+	}
 	var tlsOpts []func(*tls.Config)
 	if !o.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
@@ -134,11 +150,13 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	tenants := &gatewaytenant.Reconciler{
 		Client:        mgr.GetClient(),
 		CertReader:    mgr.GetAPIReader(),
+		Cache:         mgr.GetCache(),
 		Scheme:        scheme,
 		Recorder:      mgr.GetEventRecorder(gatewaytenant.ControllerName),
 		Clock:         clock.RealClock{},
 		Proxy:         o.Proxy,
 		ExpiryWarning: o.CertificateExpiryWarning,
+		Workers:       o.Workers,
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
@@ -150,16 +168,4 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		}
 	}
 	return mgr, nil
-}
-
-// cacheOptions keep the caches to what the operator needs: of the kinds it creates, only the
-// objects it created (by label).
-func cacheOptions() cache.Options {
-	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&networkingv1.NetworkPolicy{}:   owned,
-		&appsv1.Deployment{}:            owned,
-		&corev1.ServiceAccount{}:        owned,
-		&policyv1.PodDisruptionBudget{}: owned,
-	}}
 }
