@@ -25,6 +25,19 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
+// ownNamespace is the pod's namespace: $POD_NAMESPACE, else the one of its service account
+// token, else "" (outside a cluster).
+func ownNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
+
 func main() {
 	var o manager.Options
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", `Address of the metrics endpoint; "0" disables it.`)
@@ -44,12 +57,16 @@ func main() {
 	flag.StringVar(&o.Proxy.Image, "proxy-image", envOr("PROXY_IMAGE", defaultProxyImage),
 		"Image of the TLS proxy run for tenants (it holds /proxy); default: $PROXY_IMAGE, else the operator's own image.")
 	proxyReplicas := flag.Int("proxy-replicas", 2, "Replicas of each tenant's proxy Deployment; above 1 they get a PodDisruptionBudget.")
+	flag.Var(&o.Proxy.ClusterDNS, "cluster-dns",
+		`Where the proxies resolve names, opened by their egress NetworkPolicy: "auto" (OpenShift's openshift-dns on 5353 when the cluster is OpenShift, else kube-system k8s-app=kube-dns on 53), "openshift", "kube-dns", or <namespace>/<label>=<value>,...:<port>.`)
 	flag.DurationVar(&o.CertificateExpiryWarning, "certificate-expiry-warning", 30*24*time.Hour,
 		"Warn tenants (CertificateExpiringSoon) this long before a CA or client certificate expires.")
 	flag.IntVar(&o.Workers, "workers", manager.DefaultWorkers, "Tenants reconciled at once.")
 	qps := flag.Float64("kube-api-qps", 0,
 		"Client-side limit of requests per second to the API server; 0: none, the API server's priority and fairness applies.")
 	flag.IntVar(&o.ClientBurst, "kube-api-burst", 0, "Requests allowed at once above --kube-api-qps (at least --kube-api-qps).")
+	flag.StringVar(&o.OperatorNamespace, "operator-namespace", ownNamespace(),
+		"The manager's namespace, admitted to the proxies' admin port to read their state; default: $POD_NAMESPACE, else the pod's service account namespace.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
