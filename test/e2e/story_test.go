@@ -121,7 +121,7 @@ var _ = Describe("The story of make demo", Ordered, func() {
 func tenantGuideSilverPolicy(port int32) networkingv1.NetworkPolicySpec {
 	root, err := harness.RepoRoot()
 	Expect(err).NotTo(HaveOccurred())
-	data, err := os.ReadFile(filepath.Join(root, "controllers", "gatewaytenant", "testdata", "seed-000-silver.yaml"))
+	data, err := os.ReadFile(filepath.Join(root, "controllers", "gatewaytenant", "testdata", "tenant-guide-silver.yaml"))
 	Expect(err).NotTo(HaveOccurred())
 	guide := &networkingv1.NetworkPolicy{}
 	Expect(yaml.UnmarshalStrict(data, guide)).To(Succeed())
