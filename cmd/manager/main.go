@@ -2,61 +2,33 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"strings"
-	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/platform"
 )
 
-// defaultProxyImage is the operator's own image, which also holds the proxy; the build sets it.
-var defaultProxyImage = "quay.io/gatewaytenant/gatewaytenant-operator:latest"
-
-func envOr(name, fallback string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return fallback
-}
-
 func main() {
-	var o manager.Options
-	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", `Address of the metrics endpoint; "0" disables it.`)
-	flag.BoolVar(&o.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization.")
-	flag.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz.")
-	flag.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica acts at a time.")
-	flag.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election lease (default: the manager's own).")
-	flag.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Allow HTTP/2 on the metrics server.")
-	flag.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "",
-		"Directory with tls.crt and tls.key for the metrics server (e.g. an OpenShift serving certificate); without them it uses a self-signed one.")
-	flag.StringVar(&o.DataPlanePreset, "data-plane-preset", "",
-		fmt.Sprintf("Keep the default GatewayDataPlane of a built-in preset: one of %s. Wins over detection.", strings.Join(dataplane.PresetNames(), ", ")))
-	flag.BoolVar(&o.DetectDataPlanePreset, "detect-data-plane-preset", true,
-		"Without --data-plane-preset: on OpenShift, pick the preset whose --preset-domains suffix the cluster's domain ends with.")
-	o.PresetDomains = platform.DefaultDomainPresets()
-	flag.Var(&o.PresetDomains, "preset-domains", "Cluster domain suffixes and their presets for detection, as suffix=preset,...")
-	flag.StringVar(&o.Proxy.Image, "proxy-image", envOr("PROXY_IMAGE", defaultProxyImage),
-		"Image of the TLS proxy run for tenants (it holds /proxy); default: $PROXY_IMAGE, else the operator's own image.")
-	proxyReplicas := flag.Int("proxy-replicas", 2, "Replicas of each tenant's proxy Deployment; above 1 they get a PodDisruptionBudget.")
-	flag.DurationVar(&o.CertificateExpiryWarning, "certificate-expiry-warning", 30*24*time.Hour,
-		"Warn tenants (CertificateExpiringSoon) this long before a CA or client certificate expires.")
-	zapOpts := zap.Options{}
-	zapOpts.BindFlags(flag.CommandLine)
-	flag.Parse()
-	if *proxyReplicas < 1 || *proxyReplicas > 100 {
-		fmt.Fprintf(os.Stderr, "--proxy-replicas: must be between 1 and 100, got %d\n", *proxyReplicas)
+	c, err := parse(os.Args[1:], os.LookupEnv, flag.CommandLine, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	o.Proxy.Replicas = int32(*proxyReplicas)
+	o := c.manager
+	zapOpts := c.zap
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	for _, w := range c.warnings {
+		log.Info(w)
+	}
 
 	ctx := ctrl.SetupSignalHandler()
 	cfg, err := ctrl.GetConfig()

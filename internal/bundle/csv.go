@@ -130,7 +130,7 @@ func ownCRDs(csv *v1alpha1.ClusterServiceVersion, p *parts) error {
 }
 
 // deploymentSpecs are the install strategy's Deployments, with config's image (in container
-// images and in environment values such as PROXY_IMAGE) replaced by image.
+// images and in environment values such as GATEWAYTENANT_PROXY_IMAGE) replaced by image.
 func deploymentSpecs(deployments []appsv1.Deployment, image string) ([]v1alpha1.StrategyDeploymentSpec, error) {
 	var specs []v1alpha1.StrategyDeploymentSpec
 	var configImage string

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/dataplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/platform"
+)
+
+// EnvPrefix starts the environment variable of every flag: --proxy-replicas is
+// GATEWAYTENANT_PROXY_REPLICAS. Under OLM a Subscription's spec.config.env is the only way
+// to configure the manager, so every flag has one; a flag given on the command line wins.
+const EnvPrefix = "GATEWAYTENANT_"
+
+// legacyProxyImageEnv is the environment variable that set the proxy image before every flag
+// had one. It still works, below GATEWAYTENANT_PROXY_IMAGE; it is deprecated.
+const legacyProxyImageEnv = "PROXY_IMAGE"
+
+// defaultProxyImage is the operator's own image, which also holds the proxy; the build sets it.
+var defaultProxyImage = "quay.io/gatewaytenant/gatewaytenant-operator:latest"
+
+// EnvName is the environment variable of a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(flagName))
+}
+
+// config is what the command line and the environment say.
+type config struct {
+	manager manager.Options
+	zap     zap.Options
+	// warnings are said once the logger exists (deprecated variables).
+	warnings []string
+}
+
+// newFlagSet defines every flag of the manager on a fresh flag set, with its defaults, filling
+// c when parsed. Flags registered elsewhere on the global flag set (controller-runtime's
+// --kubeconfig) are added by parse.
+func newFlagSet(c *config) (*flag.FlagSet, *int) {
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	o := &c.manager
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", `Address of the metrics endpoint; "0" disables it.`)
+	fs.BoolVar(&o.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with Kubernetes authentication and authorization.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz.")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica acts at a time.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election lease (default: the manager's own).")
+	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Allow HTTP/2 on the metrics server.")
+	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "",
+		"Directory with tls.crt and tls.key for the metrics server (e.g. an OpenShift serving certificate); without them it uses a self-signed one.")
+	fs.StringVar(&o.DataPlanePreset, "data-plane-preset", "",
+		fmt.Sprintf("Keep the default GatewayDataPlane of a built-in preset: one of %s. Wins over detection.", strings.Join(dataplane.PresetNames(), ", ")))
+	fs.BoolVar(&o.DetectDataPlanePreset, "detect-data-plane-preset", true,
+		"Without --data-plane-preset: on OpenShift, pick the preset whose --preset-domains suffix the cluster's domain ends with.")
+	o.PresetDomains = platform.DefaultDomainPresets()
+	fs.Var(&o.PresetDomains, "preset-domains", "Cluster domain suffixes and their presets for detection, as suffix=preset,...")
+	fs.StringVar(&o.Proxy.Image, "proxy-image", defaultProxyImage,
+		"Image of the TLS proxy run for tenants (it holds /proxy); default: the operator's own image.")
+	replicas := fs.Int("proxy-replicas", 2, "Replicas of each tenant's proxy Deployment; above 1 they get a PodDisruptionBudget.")
+	fs.DurationVar(&o.CertificateExpiryWarning, "certificate-expiry-warning", 30*24*time.Hour,
+		"Warn tenants (CertificateExpiringSoon) this long before a CA or client certificate expires.")
+	c.zap.BindFlags(fs)
+	return fs, replicas
+}
+
+// parse reads the command line and then, for every flag the command line did not set, its
+// environment variable (lookupEnv is os.LookupEnv outside tests). global holds flags other
+// packages registered (controller-runtime's --kubeconfig); they get environment variables too.
+func parse(args []string, lookupEnv func(string) (string, bool), global *flag.FlagSet, out io.Writer) (*config, error) {
+	c := &config{}
+	fs, replicas := newFlagSet(c)
+	fs.SetOutput(out)
+	if global != nil {
+		global.VisitAll(func(f *flag.Flag) {
+			if fs.Lookup(f.Name) == nil {
+				fs.Var(f.Value, f.Name, f.Usage)
+			}
+		})
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		f.Usage += fmt.Sprintf(" [$%s]", EnvName(f.Name))
+	})
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q: the manager takes flags only", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		name := EnvName(f.Name)
+		v, ok := lookupEnv(name)
+		if !ok && f.Name == "proxy-image" {
+			if v, ok = lookupEnv(legacyProxyImageEnv); ok {
+				name = legacyProxyImageEnv
+				c.warnings = append(c.warnings, fmt.Sprintf("$%s is deprecated: set $%s (or --proxy-image) instead", legacyProxyImageEnv, EnvName(f.Name)))
+			}
+		}
+		if !ok {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("$%s (--%s): %w", name, f.Name, err))
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if *replicas < 1 || *replicas > 100 {
+		return nil, fmt.Errorf("--proxy-replicas ($%s): must be between 1 and 100, got %d", EnvName("proxy-replicas"), *replicas)
+	}
+	c.manager.Proxy.Replicas = int32(*replicas)
+	return c, nil
+}

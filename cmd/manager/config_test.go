@@ -1,0 +1,165 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// envCase is one run of parse: the command line, the environment, and what comes out.
+type envCase struct {
+	desc    string
+	args    []string
+	env     map[string]string
+	check   func(t *testing.T, c *config)
+	wantErr string // a substring of the error; empty: no error
+}
+
+// The manager's flags and their environment variables, through the real flag set: the
+// environment fills what the command line leaves out, the command line wins, bad values are
+// refused naming the variable, and the deprecated PROXY_IMAGE still works below its successor.
+func TestParseEnvironment(t *testing.T) {
+	cases := []envCase{
+		{desc: "defaults", check: func(t *testing.T, c *config) {
+			want(t, c.manager.Proxy.Replicas, 2)
+			want(t, c.manager.Proxy.Image, defaultProxyImage)
+			want(t, c.manager.MetricsAddr, ":8443")
+			want(t, c.manager.CertificateExpiryWarning, 720*time.Hour)
+			want(t, c.manager.DetectDataPlanePreset, true)
+			want(t, len(c.warnings), 0)
+		}},
+		{desc: "environment sets what the command line does not",
+			env: map[string]string{
+				"GATEWAYTENANT_PROXY_REPLICAS":             "3",
+				"GATEWAYTENANT_DATA_PLANE_PRESET":          "gold",
+				"GATEWAYTENANT_CERTIFICATE_EXPIRY_WARNING": "48h",
+				"GATEWAYTENANT_DETECT_DATA_PLANE_PRESET":   "false",
+				"GATEWAYTENANT_LEADER_ELECT":               "true",
+				"GATEWAYTENANT_PRESET_DOMAINS":             "apps.example=silver",
+			},
+			check: func(t *testing.T, c *config) {
+				want(t, c.manager.Proxy.Replicas, 3)
+				want(t, c.manager.DataPlanePreset, "gold")
+				want(t, c.manager.CertificateExpiryWarning, 48*time.Hour)
+				want(t, c.manager.DetectDataPlanePreset, false)
+				want(t, c.manager.LeaderElection, true)
+				want(t, c.manager.PresetDomains.String(), "apps.example=silver")
+			}},
+		{desc: "the command line wins over the environment",
+			args: []string{"--proxy-replicas=4", "--data-plane-preset=silver"},
+			env:  map[string]string{"GATEWAYTENANT_PROXY_REPLICAS": "3", "GATEWAYTENANT_DATA_PLANE_PRESET": "gold"},
+			check: func(t *testing.T, c *config) {
+				want(t, c.manager.Proxy.Replicas, 4)
+				want(t, c.manager.DataPlanePreset, "silver")
+			}},
+		{desc: "log level of controller-runtime's zap flags",
+			env: map[string]string{"GATEWAYTENANT_ZAP_LOG_LEVEL": "debug"},
+			check: func(t *testing.T, c *config) {
+				if c.zap.Level == nil || !c.zap.Level.Enabled(zapcore.DebugLevel) {
+					t.Errorf("zap level %v does not enable debug", c.zap.Level)
+				}
+			}},
+		{desc: "deprecated PROXY_IMAGE still sets the proxy image, with a warning",
+			env: map[string]string{"PROXY_IMAGE": "registry.example/op:v1"},
+			check: func(t *testing.T, c *config) {
+				want(t, c.manager.Proxy.Image, "registry.example/op:v1")
+				if len(c.warnings) != 1 || !strings.Contains(c.warnings[0], "GATEWAYTENANT_PROXY_IMAGE") {
+					t.Errorf("warnings %q: want one naming GATEWAYTENANT_PROXY_IMAGE", c.warnings)
+				}
+			}},
+		{desc: "GATEWAYTENANT_PROXY_IMAGE wins over PROXY_IMAGE",
+			env: map[string]string{"PROXY_IMAGE": "registry.example/op:v1", "GATEWAYTENANT_PROXY_IMAGE": "registry.example/op:v2"},
+			check: func(t *testing.T, c *config) {
+				want(t, c.manager.Proxy.Image, "registry.example/op:v2")
+				want(t, len(c.warnings), 0)
+			}},
+		{desc: "--proxy-image wins over both",
+			args: []string{"--proxy-image=registry.example/op:v3"},
+			env:  map[string]string{"PROXY_IMAGE": "registry.example/op:v1", "GATEWAYTENANT_PROXY_IMAGE": "registry.example/op:v2"},
+			check: func(t *testing.T, c *config) {
+				want(t, c.manager.Proxy.Image, "registry.example/op:v3")
+			}},
+		{desc: "a bad value is refused naming the variable",
+			env:     map[string]string{"GATEWAYTENANT_PROXY_REPLICAS": "two"},
+			wantErr: "$GATEWAYTENANT_PROXY_REPLICAS (--proxy-replicas)"},
+		{desc: "a bad duration is refused naming the variable",
+			env:     map[string]string{"GATEWAYTENANT_CERTIFICATE_EXPIRY_WARNING": "30d"},
+			wantErr: "$GATEWAYTENANT_CERTIFICATE_EXPIRY_WARNING"},
+		{desc: "out of bounds from the environment names the variable",
+			env:     map[string]string{"GATEWAYTENANT_PROXY_REPLICAS": "0"},
+			wantErr: "--proxy-replicas ($GATEWAYTENANT_PROXY_REPLICAS): must be between 1 and 100, got 0"},
+		{desc: "positional arguments are refused",
+			args:    []string{"run"},
+			wantErr: "unexpected arguments"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.desc, func(t *testing.T) {
+			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			c, err := parse(tc.args, lookup, nil, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+// Every flag, controller-runtime's global --kubeconfig included, is looked up in the
+// environment under the one naming rule, and the documentation lists each variable.
+func TestEveryFlagHasADocumentedVariable(t *testing.T) {
+	global := flag.NewFlagSet("global", flag.ContinueOnError)
+	kubeconfig := global.String("kubeconfig", "", "Paths to a kubeconfig.")
+	var looked []string
+	lookup := func(k string) (string, bool) {
+		looked = append(looked, k)
+		if k == "GATEWAYTENANT_KUBECONFIG" {
+			return "/tmp/kubeconfig", true
+		}
+		return "", false
+	}
+	c := &config{}
+	fs, _ := newFlagSet(c)
+	if _, err := parse(nil, lookup, global, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if *kubeconfig != "/tmp/kubeconfig" {
+		t.Errorf("--kubeconfig from the environment: got %q", *kubeconfig)
+	}
+	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "install.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	names = append(names, "kubeconfig")
+	for _, name := range names {
+		env := EnvName(name)
+		if !slices.Contains(looked, env) {
+			t.Errorf("--%s: $%s is never looked up", name, env)
+		}
+		row := "| `--" + name + "` | `" + env + "` |"
+		if !strings.Contains(string(docs), row) {
+			t.Errorf("docs/install.md has no row %q in its table of flags", row)
+		}
+	}
+}
+
+func want[T comparable](t *testing.T, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
