@@ -76,13 +76,23 @@ test-e2e: control-plane ## Only the end-to-end suite: the story of make demo, ev
 VERSION ?= 0.1.0
 IMG ?= quay.io/gatewaytenant/gatewaytenant-operator:v$(VERSION)
 BUNDLE_IMG ?= quay.io/gatewaytenant/gatewaytenant-operator-bundle:v$(VERSION)
+# Channels: candidate, fast, stable (docs/install.md, "Upgrades"). PREVIOUS_VERSION is the
+# release this one replaces; SKIP_RANGE lets every older version upgrade straight to this one.
 CHANNELS ?= candidate
+PREVIOUS_VERSION ?=
+SKIP_RANGE ?= <$(VERSION)
 DEFAULT_CHANNEL ?= candidate
 CONTAINER_TOOL ?= docker
+# RELEASE labels the image: rebuilds of one VERSION differ by it.
+RELEASE ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+# The platforms of the image's manifest list; the CSV's operatorframework.io/arch.* labels and
+# the manager's node affinity list the same (test/bundle checks).
+PLATFORMS ?= linux/amd64,linux/arm64,linux/ppc64le,linux/s390x
 
 .PHONY: bundle
-bundle: ## Generate bundle/ and bundle.Dockerfile from config/ (VERSION, IMG, CHANNELS, DEFAULT_CHANNEL).
-	go run ./hack/bundlegen --version $(VERSION) --image $(IMG) --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL)
+bundle: ## Generate bundle/ and bundle.Dockerfile from config/ (VERSION, IMG, CHANNELS, DEFAULT_CHANNEL, PREVIOUS_VERSION, SKIP_RANGE, PLATFORMS).
+	go run ./hack/bundlegen --version $(VERSION) --image $(IMG) --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL) \
+		--replaces "$(PREVIOUS_VERSION)" --skip-range "$(SKIP_RANGE)" --platforms $(PLATFORMS)
 
 .PHONY: docker-build-binaries
 docker-build-binaries: ## Build the image's /manager and /proxy exactly as the Dockerfile does, into bin/image/.
@@ -90,7 +100,11 @@ docker-build-binaries: ## Build the image's /manager and /proxy exactly as the D
 
 .PHONY: docker-build
 docker-build: ## Build the operator image IMG (needs a container engine).
-	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(IMG) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) --build-arg RELEASE=$(RELEASE) -t $(IMG) .
+
+.PHONY: docker-buildx
+docker-buildx: ## Build and push IMG for every platform of PLATFORMS as one manifest list (needs docker buildx).
+	docker buildx build --push --platform=$(PLATFORMS) --build-arg VERSION=$(VERSION) --build-arg RELEASE=$(RELEASE) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the operator image IMG.
