@@ -75,6 +75,9 @@ func Generate(o Options) (Files, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := p.addMonitoring(o.Root); err != nil {
+		return nil, err
+	}
 	csv, err := buildCSV(o, p)
 	if err != nil {
 		return nil, err

@@ -5,9 +5,11 @@ package manager
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -22,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -29,6 +32,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/dataplane"
+	domainmetrics "github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/platform"
 )
 
@@ -132,6 +136,10 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		return nil, err
 	}
 
+	if err := registerMetrics(&domainmetrics.Tenants{Reader: mgr.GetCache(), Timeout: 10 * time.Second}); err != nil {
+		return nil, err
+	}
+
 	tenants := &gatewaytenant.Reconciler{
 		Client:        mgr.GetClient(),
 		CertReader:    mgr.GetAPIReader(),
@@ -151,6 +159,23 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		}
 	}
 	return mgr, nil
+}
+
+// registerMetrics registers the manager's domain metrics with controller-runtime's registry,
+// which its metrics endpoint serves. A collector of an earlier manager in the same process
+// (tests start several) is replaced.
+func registerMetrics(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		err := ctrlmetrics.Registry.Register(c)
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+			ctrlmetrics.Registry.Unregister(are.ExistingCollector)
+			err = ctrlmetrics.Registry.Register(c)
+		}
+		if err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // cacheOptions keep the caches to what the operator needs: of the kinds it creates, only the
