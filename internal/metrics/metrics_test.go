@@ -32,7 +32,7 @@ func TestTenants(t *testing.T) {
 		tenant("b", 2, ready(metav1.ConditionTrue, "Ready", 2)),
 		tenant("c", 1, ready(metav1.ConditionFalse, v1alpha1.ReasonDataPlaneNotFound, 1)),
 		tenant("d", 3, ready(metav1.ConditionTrue, "Ready", 2)), // stale: spec changed since
-		tenant("e", 1),                                          // never reconciled
+		tenant("e", 1), // never reconciled
 	}
 	s := runtime.NewScheme()
 	if err := v1alpha1.AddToScheme(s); err != nil {
