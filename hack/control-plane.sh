@@ -18,6 +18,9 @@ mkdir -p "$dest" "$cache"
 
 have() { [ -x "$1/kube-apiserver" ] && [ -x "$1/etcd" ]; }
 
+# Checkouts on one machine share the cache: one builds, the others wait for it.
+exec 9>"$cache.lock"
+flock 9
 if ! have "$cache"; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT

@@ -269,14 +269,32 @@ func loadClientCertificate(cc *ClientCertificate) (*tls.Certificate, string, err
 	case keyErr != nil:
 		return nil, hash, &fileError{field: "clientCertificate.keyFile", path: cc.KeyFile, err: keyErr}
 	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err == nil && cert.Leaf == nil {
-		cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0])
-	}
+	cert, _, err := ParseClientCertificate(certPEM, keyPEM)
 	if err != nil {
 		return nil, hash, &fileError{field: "clientCertificate", path: cc.CertFile + ", " + cc.KeyFile, err: err}
 	}
-	return &cert, hash, nil
+	return cert, hash, nil
+}
+
+// ParseClientCertificate parses a PEM certificate chain and the matching private key, as the
+// proxy loads a client certificate, and returns the pair with its leaf and the parsed chain.
+// The operator checks client certificate Secrets with it, so that it accepts exactly what the
+// proxy loads.
+func ParseClientCertificate(certPEM, keyPEM []byte) (*tls.Certificate, []*x509.Certificate, error) {
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, nil, err
+	}
+	chain := make([]*x509.Certificate, 0, len(cert.Certificate))
+	for _, der := range cert.Certificate {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, nil, err
+		}
+		chain = append(chain, c)
+	}
+	cert.Leaf = chain[0]
+	return &cert, chain, nil
 }
 
 func earliestNotAfter(certs []*x509.Certificate) time.Time {

@@ -141,3 +141,26 @@ const (
 	// ManagedByValue is the value of LabelManagedBy on the operator's objects.
 	ManagedByValue = "gatewaytenant-operator"
 )
+
+// Condition types and reasons of a GatewayDataPlane.
+const (
+	// ConditionPresetApplied is True on a GatewayDataPlane the manager keeps from a built-in
+	// preset when its spec is the preset's.
+	ConditionPresetApplied = "PresetApplied"
+
+	// ReasonPresetApplied: the manager created or restored the data plane from its preset.
+	ReasonPresetApplied = "PresetApplied"
+)
+
+// Reasons of the events the operator records on a GatewayTenant, besides the condition
+// reasons it records when the tenant stops being Ready.
+const (
+	// EventReasonCreated: an object for the tenant was created.
+	EventReasonCreated = "Created"
+	// EventReasonUpdated: an object for the tenant was changed back to what the tenant asks.
+	EventReasonUpdated = "Updated"
+	// EventReasonDeleted: an object the tenant no longer needs was deleted.
+	EventReasonDeleted = "Deleted"
+	// EventReasonApplyFailed: writing an object for the tenant failed.
+	EventReasonApplyFailed = ReasonApplyFailed
+)

@@ -10,9 +10,8 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/dataplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/platform"
 )
 
 // EnvPrefix starts the environment variable of every flag: --proxy-replicas is
@@ -58,7 +57,7 @@ func newFlagSet(c *config) (*flag.FlagSet, *int) {
 		fmt.Sprintf("Keep the default GatewayDataPlane of a built-in preset: one of %s. Wins over detection.", strings.Join(dataplane.PresetNames(), ", ")))
 	fs.BoolVar(&o.DetectDataPlanePreset, "detect-data-plane-preset", true,
 		"Without --data-plane-preset: on OpenShift, pick the preset whose --preset-domains suffix the cluster's domain ends with.")
-	o.PresetDomains = platform.DefaultDomainPresets()
+	o.PresetDomains = dataplane.DefaultDomainPresets()
 	fs.Var(&o.PresetDomains, "preset-domains", "Cluster domain suffixes and their presets for detection, as suffix=preset,...")
 	fs.StringVar(&o.Proxy.Image, "proxy-image", defaultProxyImage,
 		"Image of the TLS proxy run for tenants (it holds /proxy); default: the operator's own image.")

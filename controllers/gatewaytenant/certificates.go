@@ -2,7 +2,6 @@ package gatewaytenant
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"time"
@@ -180,19 +179,11 @@ func readClientCertificate(ctx context.Context, src certSource, namespace, name 
 	case s.Type != corev1.SecretTypeTLS:
 		return nil, fmt.Sprintf("clientCertificateRef: Secret %q has type %q; it must be %q (kubectl create secret tls)", name, s.Type, corev1.SecretTypeTLS), nil
 	}
-	pair, err := tls.X509KeyPair(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
+	_, chain, err := proxy.ParseClientCertificate(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
 	if err != nil {
 		return nil, fmt.Sprintf("clientCertificateRef: Secret %q: %v", name, err), nil
 	}
-	certs := make([]*x509.Certificate, 0, len(pair.Certificate))
-	for _, der := range pair.Certificate {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, fmt.Sprintf("clientCertificateRef: Secret %q: %v", name, err), nil
-		}
-		certs = append(certs, c)
-	}
-	return certs, "", nil
+	return chain, "", nil
 }
 
 // checkWellKnownCA checks a well-known trust bundle: System needs nothing; the OpenShift

@@ -1,6 +1,10 @@
 // Package gatewaytenant holds the GatewayTenant reconciler: it turns a tenant's upstreams
-// into NetworkPolicies that let exactly the gateway's namespaces in, and reports in status
-// what it could not do and why.
+// into NetworkPolicies that let exactly the gateway's namespaces in and, for TLS upstreams, a
+// proxy that verifies them, and reports in status what it could not do and why.
+//
+// controller.go is the flow and the watches; observe.go reads everything into one
+// observation; validate.go and certificates.go judge what was read; resources.go builds the
+// desired objects; apply.go writes them by one rule; status.go computes the status.
 package gatewaytenant
 
 import (
@@ -14,7 +18,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -67,7 +70,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile brings one tenant's NetworkPolicies and status in line with its spec.
+// Reconcile brings one tenant's NetworkPolicies, proxy and status in line with its spec:
+// observe, write the children, write the status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	tenant := &v1alpha1.GatewayTenant{}
 	if err := r.Client.Get(ctx, req.NamespacedName, tenant); err != nil {
@@ -78,45 +82,32 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 
-	obs := observation{generation: tenant.Generation}
-	planes := &v1alpha1.GatewayDataPlaneList{}
-	if err := r.Client.List(ctx, planes); err != nil {
-		return ctrl.Result{}, fmt.Errorf("listing GatewayDataPlanes: %w", err)
-	}
-	obs.dataPlane = resolveDataPlane(&tenant.Spec, planes.Items)
-
-	upstreams, err := r.checkUpstreams(ctx, tenant)
+	obs, err := r.observe(ctx, tenant)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	obs.upstreams = upstreams
-
-	obs.proxyUpstreams = proxyUpstreams(tenant, upstreams)
-	obs.proxyHost = proxyName(tenant.Name) + "." + tenant.Namespace + ".svc"
-
 	if obs.dataPlane.accepted() {
 		obs.applyErr = errors.Join(r.ensureNetworkPolicies(ctx, tenant, obs), r.ensureProxy(ctx, tenant, obs))
-	}
-	if obs.proxyReady, err = r.proxyCondition(ctx, tenant, obs); err != nil {
-		return ctrl.Result{}, err
 	}
 	if err := r.writeStatus(ctx, tenant, obs); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: r.nextCertificateCheck(obs)}, obs.applyErr
+	if obs.applyErr != nil {
+		return ctrl.Result{}, obs.applyErr
+	}
+	return ctrl.Result{RequeueAfter: nextCertificateCheck(obs, r.ExpiryWarning)}, nil
 }
 
-// nextCertificateCheck is when a certificate of a valid upstream next enters the warning
-// window or expires; zero when there is none.
-func (r *Reconciler) nextCertificateCheck(obs observation) time.Duration {
-	now := r.Clock.Now()
+// nextCertificateCheck is how long until a certificate of a valid upstream next enters the
+// warning window or expires; zero when there is none.
+func nextCertificateCheck(obs *observation, warning time.Duration) time.Duration {
 	var next time.Duration
 	for _, u := range obs.upstreams {
 		if u.notAfter.IsZero() {
 			continue
 		}
-		for _, at := range []time.Time{u.notAfter.Add(-r.ExpiryWarning), u.notAfter} {
-			if d := at.Sub(now); d > 0 && (next == 0 || d < next) {
+		for _, at := range []time.Time{u.notAfter.Add(-warning), u.notAfter} {
+			if d := at.Sub(obs.now); d > 0 && (next == 0 || d < next) {
 				next = d
 			}
 		}
@@ -127,94 +118,8 @@ func (r *Reconciler) nextCertificateCheck(obs observation) time.Duration {
 	return next
 }
 
-// checkUpstreams validates every upstream against its Service.
-func (r *Reconciler) checkUpstreams(ctx context.Context, tenant *v1alpha1.GatewayTenant) ([]upstreamResult, error) {
-	results := make([]upstreamResult, 0, len(tenant.Spec.Upstreams))
-	for _, u := range tenant.Spec.Upstreams {
-		var svc *corev1.Service
-		if name, ns := splitHost(u.Host); ns == tenant.Namespace {
-			svc = &corev1.Service{}
-			err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, svc)
-			switch {
-			case apierrors.IsNotFound(err):
-				svc = nil
-			case err != nil:
-				return nil, fmt.Errorf("getting Service %s/%s: %w", ns, name, err)
-			}
-		}
-		res := checkUpstream(tenant.Namespace, u, svc)
-		if res.valid() && u.TLS != nil {
-			cc, err := checkCertificates(ctx, r.CertReader, tenant.Namespace, u, r.Clock.Now(), r.ExpiryWarning)
-			if err != nil {
-				return nil, err
-			}
-			if cc.reason != "" {
-				res.reason, res.message = cc.reason, cc.message
-			}
-			res.warning, res.notAfter = cc.expiring, cc.notAfter
-			if cc.reason == "" {
-				res.message = fmt.Sprintf("upstream %q: the gateway reaches it through the proxy, which verifies its certificate", u.Name)
-			}
-		}
-		results = append(results, res)
-	}
-	return results, nil
-}
-
-// ensureNetworkPolicies writes the NetworkPolicies of every valid upstream and deletes those
-// no longer wanted. The policies of an upstream that became invalid are kept as they were: a
-// mistake in the spec never cuts off traffic that worked.
-func (r *Reconciler) ensureNetworkPolicies(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs observation) error {
-	var errs []error
-	wanted := map[string]bool{}
-	for _, desired := range desiredNetworkPolicies(tenant, obs) {
-		wanted[desired.Name] = true
-		errs = append(errs, apply(ctx, r, tenant, desired, func(existing *networkingv1.NetworkPolicy) {
-			existing.Spec = desired.Spec
-		}))
-	}
-	keep := map[string]bool{}
-	for _, u := range obs.upstreams {
-		keep[u.upstream.Name] = !u.valid()
-	}
-	keepProxy := hasTLS(tenant) && len(obs.proxyUpstreams) == 0
-
-	owned := &networkingv1.NetworkPolicyList{}
-	if err := r.Client.List(ctx, owned, client.InNamespace(tenant.Namespace), client.MatchingLabels{v1alpha1.LabelTenant: tenant.Name}); err != nil {
-		return errors.Join(append(errs, fmt.Errorf("listing NetworkPolicies: %w", err))...)
-	}
-	for i := range owned.Items {
-		np := &owned.Items[i]
-		upstream, perUpstream := np.Labels[v1alpha1.LabelUpstream]
-		if wanted[np.Name] || !metav1.IsControlledBy(np, tenant) || keep[upstream] || (!perUpstream && keepProxy) {
-			continue
-		}
-		errs = append(errs, r.delete(ctx, tenant, np))
-	}
-	return errors.Join(errs...)
-}
-
-// desiredNetworkPolicies are the policies of the valid upstreams: gateway to pods for plain
-// ones; gateway to proxy and proxy to pods for TLS ones.
-func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs observation) []*networkingv1.NetworkPolicy {
-	peers := gatewayPeers(obs.dataPlane.environments)
-	var out []*networkingv1.NetworkPolicy
-	for _, u := range obs.upstreams {
-		if u.valid() && u.upstream.TLS == nil {
-			out = append(out, upstreamNetworkPolicy(tenant, u, peers))
-		}
-	}
-	for _, pu := range obs.proxyUpstreams {
-		out = append(out, upstreamProxyPolicy(tenant, pu))
-	}
-	if len(obs.proxyUpstreams) > 0 {
-		out = append(out, proxyGatewayPolicy(tenant, obs.proxyUpstreams, peers))
-	}
-	return out
-}
-
 // writeStatus writes the status computed from obs, and nothing when it is unchanged.
-func (r *Reconciler) writeStatus(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs observation) error {
+func (r *Reconciler) writeStatus(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation) error {
 	status := computeStatus(&tenant.Status, obs)
 	if equality.Semantic.DeepEqual(status, tenant.Status) {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -170,6 +171,49 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 		}
 		expectReady(t)
 		Expect(condition(Default, t, v1alpha1.ConditionProxyReady).Reason).To(Equal(v1alpha1.ReasonNotRequired))
+	})
+
+	It("reverts hand edits of the proxy's Deployment, Service and disruption budget, and then writes nothing", func() {
+		newService(ns, "secure")
+		certificates(ns)
+		t := newTenant(ns, []v1alpha1.Upstream{tlsUpstream(ns, "secure")})
+		becomeAvailable(ns)
+		expectReady(t)
+		want := get(ns, "my-api-proxy", &appsv1.Deployment{}).Spec.DeepCopy()
+		wantPorts := get(ns, "my-api-proxy", &corev1.Service{}).Spec.Ports
+
+		By("editing the image and replicas as kubectl edit would")
+		update(get(ns, "my-api-proxy", &appsv1.Deployment{}), func(d *appsv1.Deployment) {
+			d.Spec.Replicas = ptr.To[int32](5)
+			d.Spec.Template.Spec.Containers[0].Image = "registry.example/someone-else:latest"
+		})
+		update(get(ns, "my-api-proxy", &corev1.Service{}), func(s *corev1.Service) { s.Spec.Ports[0].Port = 1234 })
+		update(get(ns, "my-api-proxy", &policyv1.PodDisruptionBudget{}), func(p *policyv1.PodDisruptionBudget) {
+			p.Spec.MinAvailable = ptr.To(intstr.FromInt32(0))
+		})
+		Eventually(func(g Gomega) {
+			dep := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "my-api-proxy"}, dep)).To(Succeed())
+			g.Expect(dep.Spec.Replicas).To(Equal(want.Replicas))
+			g.Expect(dep.Spec.Template.Spec.Containers[0].Image).To(Equal(proxyImage))
+			svc := &corev1.Service{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "my-api-proxy"}, svc)).To(Succeed())
+			g.Expect(svc.Spec.Ports).To(Equal(wantPorts))
+			pdb := &policyv1.PodDisruptionBudget{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "my-api-proxy"}, pdb)).To(Succeed())
+			g.Expect(pdb.Spec.MinAvailable).To(Equal(ptr.To(intstr.FromInt32(1))))
+		}).Should(Succeed())
+
+		By("leaving a restart annotation from kubectl rollout restart alone")
+		update(get(ns, "my-api-proxy", &appsv1.Deployment{}), func(d *appsv1.Deployment) {
+			d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] = "2026-11-22T12:00:00Z"
+		})
+		restarted := get(ns, "my-api-proxy", &appsv1.Deployment{}).Generation
+		becomeAvailable(ns)
+		expectReady(t)
+		Consistently(func() int64 { return get(ns, "my-api-proxy", &appsv1.Deployment{}).Generation }, 3*time.Second, 200*time.Millisecond).
+			Should(Equal(restarted), "the operator must not rewrite a pod template that has all it asks for")
+		Expect(get(ns, "my-api-proxy", &appsv1.Deployment{}).Spec.Template.Annotations).To(HaveKey("kubectl.kubernetes.io/restartedAt"))
 	})
 
 	It("renders a proxy pod that restricted Pod Security admits as it stands", func() {

@@ -2,6 +2,7 @@ package gatewaytenant
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -10,25 +11,10 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
 
-// observation is everything one reconcile learned; the status is a pure function of it.
-type observation struct {
-	generation int64
-	dataPlane  dataPlaneResult
-	upstreams  []upstreamResult
-	// proxyUpstreams are the TLS upstreams the proxy serves, with their ports.
-	proxyUpstreams []proxyUpstream
-	// proxyReady is the ProxyReady condition, read from the proxy Deployment.
-	proxyReady metav1.Condition
-	// applyErr is the error writing child objects, if any.
-	applyErr error
-	// proxyHost is the gateway host of the proxy Service: <name>.<namespace>.svc.
-	proxyHost string
-}
-
 // computeStatus returns the tenant's new status from the old one and an observation. The old
 // status is only read for the last transition times, which meta.SetStatusCondition keeps
 // when a condition does not change.
-func computeStatus(old *v1alpha1.GatewayTenantStatus, obs observation) v1alpha1.GatewayTenantStatus {
+func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation) v1alpha1.GatewayTenantStatus {
 	st := v1alpha1.GatewayTenantStatus{
 		ObservedGeneration: obs.generation,
 		Conditions:         append([]metav1.Condition(nil), old.Conditions...),
@@ -44,7 +30,7 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs observation) v1alpha1.
 	accepted := acceptedCondition(obs)
 	resolved := resolvedRefsCondition(obs)
 	netpol := networkPolicyCondition(obs)
-	chain := []metav1.Condition{accepted, resolved, netpol, obs.proxyReady}
+	chain := []metav1.Condition{accepted, resolved, netpol, proxyReadyCondition(obs)}
 	for _, c := range append(chain, summarise(obs, chain...)) {
 		set(&st.Conditions, c)
 	}
@@ -64,7 +50,7 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs observation) v1alpha1.
 
 // gatewayAddress is what the tenant writes in the gateway for an upstream: the upstream itself
 // when it is plain, the proxy Service when it speaks TLS, nothing while it is invalid.
-func gatewayAddress(obs observation, u upstreamResult) (string, int32) {
+func gatewayAddress(obs *observation, u upstreamResult) (string, int32) {
 	if !u.valid() {
 		return "", 0
 	}
@@ -96,11 +82,11 @@ func condition(typ string, ok bool, reason, message string) metav1.Condition {
 	return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message}
 }
 
-func acceptedCondition(obs observation) metav1.Condition {
+func acceptedCondition(obs *observation) metav1.Condition {
 	return condition(v1alpha1.ConditionAccepted, obs.dataPlane.accepted(), obs.dataPlane.reason, obs.dataPlane.message)
 }
 
-func resolvedRefsCondition(obs observation) metav1.Condition {
+func resolvedRefsCondition(obs *observation) metav1.Condition {
 	var invalid []string
 	for _, u := range obs.upstreams {
 		if !u.valid() {
@@ -115,7 +101,7 @@ func resolvedRefsCondition(obs observation) metav1.Condition {
 		fmt.Sprintf("all %d upstreams resolved", len(obs.upstreams)))
 }
 
-func networkPolicyCondition(obs observation) metav1.Condition {
+func networkPolicyCondition(obs *observation) metav1.Condition {
 	const typ = v1alpha1.ConditionNetworkPolicyReady
 	if !obs.dataPlane.accepted() {
 		return condition(typ, false, obs.dataPlane.reason,
@@ -138,7 +124,7 @@ func networkPolicyCondition(obs observation) metav1.Condition {
 }
 
 // summarise is the Ready condition: the first condition that is not True decides it.
-func summarise(obs observation, chain ...metav1.Condition) metav1.Condition {
+func summarise(obs *observation, chain ...metav1.Condition) metav1.Condition {
 	for _, c := range chain {
 		if c.Status != metav1.ConditionTrue {
 			return condition(v1alpha1.ConditionReady, false, c.Reason, c.Message)
@@ -146,4 +132,29 @@ func summarise(obs observation, chain ...metav1.Condition) metav1.Condition {
 	}
 	return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady,
 		fmt.Sprintf("all %d upstreams are reachable from the gateway", len(obs.upstreams)))
+}
+
+// proxyReadyCondition is ProxyReady: the proxy Deployment has all its replicas available for
+// its latest generation.
+func proxyReadyCondition(obs *observation) metav1.Condition {
+	const typ = v1alpha1.ConditionProxyReady
+	switch {
+	case !slices.ContainsFunc(obs.upstreams, func(u upstreamResult) bool { return u.upstream.TLS != nil }):
+		return condition(typ, true, v1alpha1.ReasonNotRequired, "no upstream uses TLS, so no proxy runs")
+	case len(obs.proxyUpstreams) == 0:
+		return condition(typ, false, v1alpha1.ReasonNoValidUpstreams, "no TLS upstream is valid, so the proxy is left as it is")
+	case obs.proxyDeployment == nil:
+		return condition(typ, false, v1alpha1.ReasonProxyProgressing, "the proxy Deployment is not written yet")
+	}
+	dep := obs.proxyDeployment
+	want := int32(1)
+	if dep.Spec.Replicas != nil {
+		want = *dep.Spec.Replicas
+	}
+	st := dep.Status
+	if st.ObservedGeneration < dep.Generation || st.UpdatedReplicas < want || st.AvailableReplicas < want {
+		return condition(typ, false, v1alpha1.ReasonProxyProgressing,
+			fmt.Sprintf("proxy Deployment %s: %d of %d replicas updated and available", dep.Name, min(st.UpdatedReplicas, st.AvailableReplicas), want))
+	}
+	return condition(typ, true, v1alpha1.ReasonReady, fmt.Sprintf("proxy Deployment %s: %d replicas available", dep.Name, st.AvailableReplicas))
 }

@@ -30,10 +30,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/dataplane"
 	domainmetrics "github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/platform"
 )
 
 // Options configure the manager. The zero value is not useful; cmd/manager fills it from
@@ -64,7 +63,7 @@ type Options struct {
 	// OpenShift cluster's domain through PresetDomains. On plain Kubernetes it finds none.
 	DetectDataPlanePreset bool
 	// PresetDomains maps cluster domain suffixes to presets for detection.
-	PresetDomains platform.DomainPresets
+	PresetDomains dataplane.DomainPresets
 	// Proxy configures the TLS proxy the operator runs for tenants with TLS upstreams.
 	Proxy gatewaytenant.ProxySettings
 	// CertificateExpiryWarning is how long before a certificate expires that tenants are
@@ -96,7 +95,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	// Before the manager exists: detection reads the API directly, not through a cache.
-	preset, err := platform.Choose(ctx, cfg, platform.Options{
+	preset, err := dataplane.Choose(ctx, cfg, dataplane.Options{
 		Preset: o.DataPlanePreset, Detect: o.DetectDataPlanePreset, Domains: o.PresetDomains,
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package platform_test
+package dataplane_test
 
 import (
 	"bytes"
@@ -20,9 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/dataplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/platform"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
@@ -79,7 +78,7 @@ type clusterConfig struct {
 // setClusterConfig replaces the DNS and Infrastructure singletons with those of cc.
 func setClusterConfig(ctx context.Context, t *testing.T, c client.Client, cc clusterConfig) {
 	t.Helper()
-	name := metav1.ObjectMeta{Name: platform.ClusterConfigName}
+	name := metav1.ObjectMeta{Name: dataplane.ClusterConfigName}
 	for _, obj := range []client.Object{&configv1.DNS{ObjectMeta: name}, &configv1.Infrastructure{ObjectMeta: name}} {
 		if err := c.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 			t.Fatal(err)
@@ -118,11 +117,11 @@ func TestChooseOnOpenShift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	detect := platform.Options{Detect: true, Domains: platform.DefaultDomainPresets()}
+	detect := dataplane.Options{Detect: true, Domains: dataplane.DefaultDomainPresets()}
 	for _, tc := range []struct {
 		desc       string
 		cluster    clusterConfig
-		opts       platform.Options
+		opts       dataplane.Options
 		wantPreset string
 		wantReason string
 	}{
@@ -136,21 +135,21 @@ func TestChooseOnOpenShift(t *testing.T) {
 			cluster: clusterConfig{baseDomain: "example.com", apiServerURL: "https://api.gold.devops.gov.bc.ca:6443"}, opts: detect,
 			wantPreset: "gold", wantReason: `Infrastructure "cluster" status.apiServerURL "api.gold.devops.gov.bc.ca"`},
 		{desc: "explicit flag wins", cluster: clusterConfig{baseDomain: "gold.devops.gov.bc.ca"},
-			opts:       platform.Options{Preset: "silver", Detect: true, Domains: platform.DefaultDomainPresets()},
-			wantPreset: "silver", wantReason: platform.ReasonExplicit},
+			opts:       dataplane.Options{Preset: "silver", Detect: true, Domains: dataplane.DefaultDomainPresets()},
+			wantPreset: "silver", wantReason: dataplane.ReasonExplicit},
 		{desc: "unknown domain yields none", cluster: clusterConfig{baseDomain: "apps.example.com"}, opts: detect,
 			wantReason: `no --preset-domains suffix`},
 		{desc: "no DNS or Infrastructure object yields none", opts: detect,
 			wantReason: `DNS "cluster" spec.baseDomain: object not found`},
 		{desc: "detection off", cluster: clusterConfig{baseDomain: "gold.devops.gov.bc.ca"},
-			opts: platform.Options{Domains: platform.DefaultDomainPresets()}, wantReason: "detection is off"},
+			opts: dataplane.Options{Domains: dataplane.DefaultDomainPresets()}, wantReason: "detection is off"},
 		{desc: "own suffix map", cluster: clusterConfig{baseDomain: "ocp.example.org"},
-			opts:       platform.Options{Detect: true, Domains: platform.DomainPresets{"example.org": "gold"}},
+			opts:       dataplane.Options{Detect: true, Domains: dataplane.DomainPresets{"example.org": "gold"}},
 			wantPreset: "gold", wantReason: `ends in "example.org"`},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			setClusterConfig(ctx, t, c, tc.cluster)
-			got, err := platform.Choose(ctx, env.Config, tc.opts)
+			got, err := dataplane.Choose(ctx, env.Config, tc.opts)
 			if err != nil {
 				t.Fatalf("Choose: %v", err)
 			}
@@ -172,7 +171,7 @@ func managerKeepsDetectedPreset(ctx context.Context, t *testing.T, env *testenv.
 	mctx, cancel := context.WithCancel(ctx)
 	mgr, err := manager.New(mctx, env.Config, manager.Options{
 		MetricsAddr: "0", ProbeAddr: "0",
-		DetectDataPlanePreset: true, PresetDomains: platform.DefaultDomainPresets(),
+		DetectDataPlanePreset: true, PresetDomains: dataplane.DefaultDomainPresets(),
 	})
 	if err != nil {
 		cancel()
@@ -196,7 +195,7 @@ func managerKeepsDetectedPreset(ctx context.Context, t *testing.T, env *testenv.
 		dp := &v1alpha1.GatewayDataPlane{}
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: dataplane.ObjectName("gold")}, dp)).To(Succeed())
 		g.Expect(dp.Status.Source).To(Equal("preset:gold"))
-		cond := meta.FindStatusCondition(dp.Status.Conditions, dataplane.ConditionPresetApplied)
+		cond := meta.FindStatusCondition(dp.Status.Conditions, v1alpha1.ConditionPresetApplied)
 		g.Expect(cond).NotTo(BeNil())
 		g.Expect(cond.Message).To(ContainSubstring(`detected on OpenShift: DNS "cluster" spec.baseDomain "gold.devops.gov.bc.ca"`))
 	}, 60*time.Second, 100*time.Millisecond).Should(Succeed())
@@ -204,8 +203,8 @@ func managerKeepsDetectedPreset(ctx context.Context, t *testing.T, env *testenv.
 
 func TestChooseOnPlainKubernetes(t *testing.T) {
 	env := startEnv(t)
-	got, err := platform.Choose(context.Background(), env.Config,
-		platform.Options{Detect: true, Domains: platform.DefaultDomainPresets()})
+	got, err := dataplane.Choose(context.Background(), env.Config,
+		dataplane.Options{Detect: true, Domains: dataplane.DefaultDomainPresets()})
 	if err != nil {
 		t.Fatalf("Choose on plain Kubernetes: %v", err)
 	}

@@ -1,14 +1,14 @@
-// Package platform finds out which cluster the manager runs on, so that it can keep the right
+package dataplane
+
+// Detection finds out which cluster the manager runs on, so that it can keep the right
 // default GatewayDataPlane without being told: on OpenShift it reads the cluster's DNS and
 // Infrastructure configuration (config.openshift.io/v1) and matches the cluster's domain
 // against known suffixes. On plain Kubernetes it detects nothing and says so.
-package platform
 
 import (
 	"context"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 
 	configv1 "github.com/openshift/api/config/v1"
@@ -17,8 +17,6 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/dataplane"
 )
 
 // ClusterConfigName is the name of OpenShift's cluster-wide configuration singletons.
@@ -52,8 +50,8 @@ type Choice struct {
 // and its reason says why. Errors are failures to ask the API server.
 func Choose(ctx context.Context, cfg *rest.Config, o Options) (Choice, error) {
 	if o.Preset != "" {
-		if !slices.Contains(dataplane.PresetNames(), o.Preset) {
-			return Choice{}, fmt.Errorf("unknown data-plane preset %q: use one of %s", o.Preset, strings.Join(dataplane.PresetNames(), ", "))
+		if err := ValidatePreset(o.Preset); err != nil {
+			return Choice{}, err
 		}
 		return Choice{Preset: o.Preset, Reason: ReasonExplicit}, nil
 	}

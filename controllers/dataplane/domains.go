@@ -1,13 +1,12 @@
-package platform
+package dataplane
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
-
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/dataplane"
 )
 
 // DomainPresets maps DNS suffixes of clusters to the data-plane preset each cluster uses. A
@@ -42,9 +41,8 @@ func ParseDomainPresets(s string) (DomainPresets, error) {
 		if errs := validation.IsDNS1123Subdomain(suffix); len(errs) > 0 {
 			return nil, fmt.Errorf("domain suffix %q: %s", suffix, strings.Join(errs, "; "))
 		}
-		if !slices.Contains(dataplane.PresetNames(), preset) {
-			return nil, fmt.Errorf("domain suffix %q names unknown preset %q: use one of %s",
-				suffix, preset, strings.Join(dataplane.PresetNames(), ", "))
+		if err := ValidatePreset(preset); err != nil {
+			return nil, fmt.Errorf("domain suffix %q: %w", suffix, err)
 		}
 		if prev, dup := d[suffix]; dup && prev != preset {
 			return nil, fmt.Errorf("domain suffix %q is given twice, for presets %q and %q", suffix, prev, preset)
@@ -84,11 +82,4 @@ func (d DomainPresets) Match(domain string) (suffix, preset string, ok bool) {
 	return suffix, preset, ok
 }
 
-func (d DomainPresets) suffixes() []string {
-	s := make([]string, 0, len(d))
-	for k := range d {
-		s = append(s, k)
-	}
-	slices.Sort(s)
-	return s
-}
+func (d DomainPresets) suffixes() []string { return slices.Sorted(maps.Keys(d)) }

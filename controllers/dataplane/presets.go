@@ -1,9 +1,10 @@
-// Package dataplane knows the reference platform's gateway data planes and keeps the one a
-// cluster uses as its default GatewayDataPlane.
+// Package dataplane knows the reference platform's gateway data planes, detects which one a
+// cluster uses, and keeps it as the cluster's default GatewayDataPlane.
 package dataplane
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -29,13 +30,14 @@ var clusterLabels = map[string]string{
 }
 
 // PresetNames lists the built-in presets, sorted.
-func PresetNames() []string {
-	names := make([]string, 0, len(clusterLabels))
-	for n := range clusterLabels {
-		names = append(names, n)
+func PresetNames() []string { return slices.Sorted(maps.Keys(clusterLabels)) }
+
+// ValidatePreset says, naming the presets there are, when name is none of them.
+func ValidatePreset(name string) error {
+	if _, ok := clusterLabels[name]; !ok {
+		return fmt.Errorf("unknown data-plane preset %q: use one of %s", name, strings.Join(PresetNames(), ", "))
 	}
-	slices.Sort(names)
-	return names
+	return nil
 }
 
 // ObjectName is the name of the GatewayDataPlane kept from a preset.
@@ -43,10 +45,10 @@ func ObjectName(preset string) string { return "aps-" + preset }
 
 // Preset returns the GatewayDataPlane of a built-in preset, marked default.
 func Preset(name string) (*v1alpha1.GatewayDataPlane, error) {
-	label, ok := clusterLabels[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown data-plane preset %q: use one of %s", name, strings.Join(PresetNames(), ", "))
+	if err := ValidatePreset(name); err != nil {
+		return nil, err
 	}
+	label := clusterLabels[name]
 	dp := &v1alpha1.GatewayDataPlane{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: ObjectName(name),

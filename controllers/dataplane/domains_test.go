@@ -1,4 +1,4 @@
-package platform
+package dataplane
 
 import (
 	"context"
@@ -18,7 +18,7 @@ func TestParseDomainPresets(t *testing.T) {
 		{desc: "empty", in: "", want: ""},
 		{desc: "no equals sign", in: "example.com", wantErr: "not suffix=preset"},
 		{desc: "empty preset", in: "example.com=", wantErr: "not suffix=preset"},
-		{desc: "unknown preset", in: "example.com=bronze", wantErr: `unknown preset "bronze"`},
+		{desc: "unknown preset", in: "example.com=bronze", wantErr: `unknown data-plane preset "bronze"`},
 		{desc: "bad suffix", in: "exa_mple.com=gold", wantErr: `domain suffix "exa_mple.com"`},
 		{desc: "suffix twice", in: "a.org=gold,a.org=silver", wantErr: "given twice"},
 	} {

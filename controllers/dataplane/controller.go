@@ -19,10 +19,6 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
 
-// ConditionPresetApplied is True on a GatewayDataPlane kept from a preset when its spec is
-// the preset's.
-const ConditionPresetApplied = "PresetApplied"
-
 // PresetReconciler keeps the GatewayDataPlane of one preset in place and as the only
 // preset-kept default: it creates it, repairs edits of its spec, recreates it when deleted,
 // and takes the default mark off data planes kept from other presets.
@@ -77,7 +73,7 @@ func (r *PresetReconciler) writeStatus(ctx context.Context, dp *v1alpha1.Gateway
 	st.ObservedGeneration = dp.Generation
 	st.Source = "preset:" + r.Preset
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-		Type: ConditionPresetApplied, Status: metav1.ConditionTrue, Reason: "PresetApplied",
+		Type: v1alpha1.ConditionPresetApplied, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonPresetApplied,
 		Message:            fmt.Sprintf("kept by the manager from preset %q: %s", r.Preset, r.reason()),
 		ObservedGeneration: dp.Generation,
 	})
