@@ -18,6 +18,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 )
 
 // ControllerName names the controller in logs, events and metrics.
@@ -57,6 +59,8 @@ type Reconciler struct {
 	Proxy ProxySettings
 	// ExpiryWarning is how long before a certificate expires that it is reported.
 	ExpiryWarning time.Duration
+	// Certificates, when set, exports the expiry of every referenced certificate.
+	Certificates *metrics.Certificates
 }
 
 // +kubebuilder:rbac:groups=gatewaytenant.io,resources=gatewaytenants,verbs=get;list;watch
@@ -75,10 +79,14 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	tenant := &v1alpha1.GatewayTenant{}
 	if err := r.Client.Get(ctx, req.NamespacedName, tenant); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.exportCertificates(req.NamespacedName, nil)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !tenant.DeletionTimestamp.IsZero() {
 		// Everything the tenant owns goes with it through owner references.
+		r.exportCertificates(req.NamespacedName, nil)
 		return ctrl.Result{}, nil
 	}
 
@@ -86,6 +94,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	r.exportCertificates(req.NamespacedName, obs)
 	if obs.dataPlane.accepted() {
 		obs.applyErr = errors.Join(r.ensureNetworkPolicies(ctx, tenant, obs), r.ensureProxy(ctx, tenant, obs))
 	}
@@ -96,6 +105,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, obs.applyErr
 	}
 	return ctrl.Result{RequeueAfter: nextCertificateCheck(obs, r.ExpiryWarning)}, nil
+}
+
+// exportCertificates sets the tenant's certificate expiry series from obs (none when nil).
+func (r *Reconciler) exportCertificates(tenant types.NamespacedName, obs *observation) {
+	if r.Certificates == nil {
+		return
+	}
+	var refs []metrics.CertificateRef
+	if obs != nil {
+		for _, u := range obs.upstreams {
+			refs = append(refs, u.certRefs...)
+		}
+	}
+	r.Certificates.Set(tenant, refs)
 }
 
 // nextCertificateCheck is how long until a certificate of a valid upstream next enters the

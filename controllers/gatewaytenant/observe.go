@@ -82,6 +82,6 @@ func (r *Reconciler) observeUpstream(ctx context.Context, namespace string, u v1
 	} else {
 		res.message = fmt.Sprintf("upstream %q: the gateway reaches it through the proxy, which verifies its certificate", u.Name)
 	}
-	res.warning, res.notAfter = cc.expiring, cc.notAfter
+	res.warning, res.notAfter, res.certRefs = cc.expiring, cc.notAfter, cc.refs
 	return res, nil
 }

@@ -135,7 +135,8 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		return nil, err
 	}
 
-	if err := registerMetrics(&domainmetrics.Tenants{Reader: mgr.GetCache(), Timeout: 10 * time.Second}); err != nil {
+	certs := domainmetrics.NewCertificates()
+	if err := registerMetrics(&domainmetrics.Tenants{Reader: mgr.GetCache(), Timeout: 10 * time.Second}, certs.Collector()); err != nil {
 		return nil, err
 	}
 
@@ -147,6 +148,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		Clock:         clock.RealClock{},
 		Proxy:         o.Proxy,
 		ExpiryWarning: o.CertificateExpiryWarning,
+		Certificates:  certs,
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
