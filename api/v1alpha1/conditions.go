@@ -122,6 +122,11 @@ const (
 	// ReasonProxyProgressing (ProxyReady): the proxy Deployment has fewer available replicas
 	// than wanted.
 	ReasonProxyProgressing = "ProxyProgressing"
+
+	// ReasonProxyOutdated (ProxyReady, True): the proxy serves, but still runs the image of an
+	// earlier operator version; its upgrade waits for the rollout bound
+	// (--proxy-rollouts-per-minute) and happens without action.
+	ReasonProxyOutdated = "ProxyOutdated"
 )
 
 // Labels and annotations the operator puts on what it creates.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
@@ -37,7 +38,14 @@ type config struct {
 	zap     zap.Options
 	// warnings are said once the logger exists (deprecated variables).
 	warnings []string
+	// monitoringSelector is --monitoring-namespace-selector, parsed after the flags.
+	monitoringSelector string
 }
+
+// defaultMonitoringSelector selects OpenShift's monitoring namespaces (platform and
+// user-workload monitoring); elsewhere label the namespace of the Prometheus that scrapes
+// the proxies, or change the selector.
+const defaultMonitoringSelector = "network.openshift.io/policy-group=monitoring"
 
 // newFlagSet defines every flag of the manager on a fresh flag set, with its defaults, filling
 // c when parsed. Flags registered elsewhere on the global flag set (controller-runtime's
@@ -64,6 +72,13 @@ func newFlagSet(c *config) (*flag.FlagSet, *int) {
 	replicas := fs.Int("proxy-replicas", 2, "Replicas of each tenant's proxy Deployment; above 1 they get a PodDisruptionBudget.")
 	fs.DurationVar(&o.CertificateExpiryWarning, "certificate-expiry-warning", 30*24*time.Hour,
 		"Warn tenants (CertificateExpiringSoon) this long before a CA or client certificate expires.")
+	fs.Float64Var(&o.ProxyRolloutsPerMinute, "proxy-rollouts-per-minute", 10,
+		"At most this many existing proxies change image a minute (after an operator upgrade); 0: no bound.")
+	fs.IntVar(&o.ProxyRolloutBurst, "proxy-rollout-burst", 10, "Proxies that may change image at once before the per-minute bound applies.")
+	fs.StringVar(&c.monitoringSelector, "monitoring-namespace-selector", defaultMonitoringSelector,
+		"Label selector of the namespaces whose Prometheus may scrape the proxies' admin port; empty: none.")
+	fs.BoolVar(&o.Proxy.Monitoring.PodMonitors, "proxy-pod-monitors", true,
+		"Create a PodMonitor per tenant proxy when the monitoring.coreos.com PodMonitor CRD is installed (checked at start).")
 	c.zap.BindFlags(fs)
 	return fs, replicas
 }
@@ -120,5 +135,16 @@ func parse(args []string, lookupEnv func(string) (string, bool), global *flag.Fl
 		return nil, fmt.Errorf("--proxy-replicas ($%s): must be between 1 and 100, got %d", EnvName("proxy-replicas"), *replicas)
 	}
 	c.manager.Proxy.Replicas = int32(*replicas)
+	if c.monitoringSelector != "" {
+		sel, err := metav1.ParseToLabelSelector(c.monitoringSelector)
+		if err != nil {
+			return nil, fmt.Errorf("--monitoring-namespace-selector ($%s): %w", EnvName("monitoring-namespace-selector"), err)
+		}
+		c.manager.Proxy.Monitoring.NamespaceSelector = sel
+	}
+	if c.manager.ProxyRolloutsPerMinute < 0 || c.manager.ProxyRolloutBurst < 1 {
+		return nil, fmt.Errorf("--proxy-rollouts-per-minute must be 0 or more and --proxy-rollout-burst 1 or more, got %g and %d",
+			c.manager.ProxyRolloutsPerMinute, c.manager.ProxyRolloutBurst)
+	}
 	return c, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // envCase is one run of parse: the command line, the environment, and what comes out.
@@ -95,6 +96,34 @@ func TestParseEnvironment(t *testing.T) {
 		{desc: "out of bounds from the environment names the variable",
 			env:     map[string]string{"GATEWAYTENANT_PROXY_REPLICAS": "0"},
 			wantErr: "--proxy-replicas ($GATEWAYTENANT_PROXY_REPLICAS): must be between 1 and 100, got 0"},
+		{desc: "monitoring namespaces: OpenShift's by default, another selector, or none",
+			check: func(t *testing.T, c *config) {
+				want(t, metav1.FormatLabelSelector(c.manager.Proxy.Monitoring.NamespaceSelector), "network.openshift.io/policy-group=monitoring")
+				want(t, c.manager.Proxy.Monitoring.PodMonitors, true)
+			}},
+		{desc: "monitoring namespaces from the environment",
+			env: map[string]string{"GATEWAYTENANT_MONITORING_NAMESPACE_SELECTOR": "kubernetes.io/metadata.name in (monitoring)"},
+			check: func(t *testing.T, c *config) {
+				want(t, metav1.FormatLabelSelector(c.manager.Proxy.Monitoring.NamespaceSelector), "kubernetes.io/metadata.name in (monitoring)")
+			}},
+		{desc: "no monitoring namespaces", args: []string{"--monitoring-namespace-selector="},
+			check: func(t *testing.T, c *config) {
+				if c.manager.Proxy.Monitoring.NamespaceSelector != nil {
+					t.Errorf("selector %v, want none", c.manager.Proxy.Monitoring.NamespaceSelector)
+				}
+			}},
+		{desc: "a bad monitoring selector names the variable",
+			env:     map[string]string{"GATEWAYTENANT_MONITORING_NAMESPACE_SELECTOR": "a in b"},
+			wantErr: "$GATEWAYTENANT_MONITORING_NAMESPACE_SELECTOR"},
+		{desc: "rollout bound from the environment",
+			env: map[string]string{"GATEWAYTENANT_PROXY_ROLLOUTS_PER_MINUTE": "2.5", "GATEWAYTENANT_PROXY_ROLLOUT_BURST": "1"},
+			check: func(t *testing.T, c *config) {
+				want(t, c.manager.ProxyRolloutsPerMinute, 2.5)
+				want(t, c.manager.ProxyRolloutBurst, 1)
+			}},
+		{desc: "a negative rollout bound is refused",
+			args:    []string{"--proxy-rollouts-per-minute=-1"},
+			wantErr: "--proxy-rollouts-per-minute must be 0 or more"},
 		{desc: "positional arguments are refused",
 			args:    []string{"run"},
 			wantErr: "unexpected arguments"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -46,6 +47,8 @@ func content(obj client.Object) any {
 		return &configMapContent{Data: &o.Data, BinaryData: &o.BinaryData}
 	case *corev1.ServiceAccount:
 		return &o.AutomountServiceAccountToken
+	case *monitoringv1.PodMonitor:
+		return &o.Spec
 	}
 	panic(fmt.Sprintf("gatewaytenant: no content rule for %T", obj))
 }
@@ -210,7 +213,7 @@ func kindOf(r *Reconciler, obj client.Object) string {
 func (r *Reconciler) ensureNetworkPolicies(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation) error {
 	var errs []error
 	wanted := map[string]bool{}
-	for _, desired := range desiredNetworkPolicies(tenant, obs) {
+	for _, desired := range desiredNetworkPolicies(tenant, obs, r.Proxy.Monitoring) {
 		wanted[desired.Name] = true
 		errs = append(errs, apply(ctx, r, tenant, desired))
 	}
@@ -252,7 +255,13 @@ func (r *Reconciler) ensureProxy(ctx context.Context, tenant *v1alpha1.GatewayTe
 		return err
 	}
 	dep := proxyDeployment(tenant, ups, config, r.Proxy)
+	hold, err := r.holdImage(ctx, dep)
+	if err != nil {
+		return err
+	}
+	obs.proxyOutdated = hold
 	errs := []error{
+		r.ensurePodMonitor(ctx, tenant),
 		apply(ctx, r, tenant, proxyConfigMap(tenant, config)),
 		apply(ctx, r, tenant, proxyServiceAccount(tenant)),
 		apply(ctx, r, tenant, proxyService(tenant, ups)),
@@ -282,6 +291,9 @@ func (r *Reconciler) deleteProxy(ctx context.Context, tenant *v1alpha1.GatewayTe
 		&policyv1.PodDisruptionBudget{ObjectMeta: meta},
 	} {
 		errs = append(errs, r.deleteIfOwned(ctx, tenant, obj))
+	}
+	if r.Proxy.Monitoring.PodMonitors {
+		errs = append(errs, r.deleteIfOwned(ctx, tenant, &monitoringv1.PodMonitor{ObjectMeta: meta}))
 	}
 	return errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"time"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -59,6 +60,8 @@ type Reconciler struct {
 	Proxy ProxySettings
 	// ExpiryWarning is how long before a certificate expires that it is reported.
 	ExpiryWarning time.Duration
+	// Rollout, when set, bounds how fast proxies change image (daytwo.go).
+	Rollout *Rollout
 	// Certificates, when set, exports the expiry of every referenced certificate.
 	Certificates *metrics.Certificates
 }
@@ -104,7 +107,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if obs.applyErr != nil {
 		return ctrl.Result{}, obs.applyErr
 	}
-	return ctrl.Result{RequeueAfter: nextCertificateCheck(obs, r.ExpiryWarning)}, nil
+	next := nextCertificateCheck(obs, r.ExpiryWarning)
+	if o := obs.proxyOutdated; o != nil && (next == 0 || o.retry < next) {
+		next = o.retry
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
 }
 
 // exportCertificates sets the tenant's certificate expiry series from obs (none when nil).
@@ -171,7 +178,11 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.GatewayTenant{}, indexCertObject, certObjects); err != nil {
 		return fmt.Errorf("indexing GatewayTenants by certificate reference: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Proxy.Monitoring.PodMonitors {
+		b = b.Owns(&monitoringv1.PodMonitor{})
+	}
+	return b.
 		Named(ControllerName).
 		For(&v1alpha1.GatewayTenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&networkingv1.NetworkPolicy{}).

@@ -26,6 +26,9 @@ type observation struct {
 	// proxyDeployment is the proxy Deployment as stored after this reconcile wrote it; nil when
 	// it was not written.
 	proxyDeployment *appsv1.Deployment
+	// proxyOutdated, when set, says the proxy keeps an older image until the rollout
+	// bound lets its upgrade go ahead.
+	proxyOutdated *outdated
 	// applyErr is the error writing child objects, if any.
 	applyErr error
 	// now is when the observation was made.

@@ -129,6 +129,8 @@ type ProxySettings struct {
 	Image string
 	// Replicas of each tenant's proxy Deployment.
 	Replicas int32
+	// Monitoring says how the cluster's Prometheus reaches the proxies (daytwo.go).
+	Monitoring MonitoringSettings
 }
 
 // proxyUpstream is a valid TLS upstream as the proxy serves it.
@@ -429,7 +431,7 @@ func usesWellKnown(t *v1alpha1.UpstreamTLS, wk gwapiv1.WellKnownCACertificatesTy
 
 // desiredNetworkPolicies are the policies of the valid upstreams: gateway to pods for plain
 // ones; gateway to proxy and proxy to pods for TLS ones.
-func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation) []*networkingv1.NetworkPolicy {
+func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, monitoring MonitoringSettings) []*networkingv1.NetworkPolicy {
 	peers := gatewayPeers(obs.dataPlane.environments)
 	var out []*networkingv1.NetworkPolicy
 	for _, u := range obs.upstreams {
@@ -442,6 +444,9 @@ func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation) []
 	}
 	if len(obs.proxyUpstreams) > 0 {
 		out = append(out, proxyGatewayPolicy(tenant, obs.proxyUpstreams, peers))
+		if np := proxyMonitoringPolicy(tenant, monitoring); np != nil {
+			out = append(out, np)
+		}
 	}
 	return out
 }

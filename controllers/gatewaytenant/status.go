@@ -156,5 +156,8 @@ func proxyReadyCondition(obs *observation) metav1.Condition {
 		return condition(typ, false, v1alpha1.ReasonProxyProgressing,
 			fmt.Sprintf("proxy Deployment %s: %d of %d replicas updated and available", dep.Name, min(st.UpdatedReplicas, st.AvailableReplicas), want))
 	}
+	if o := obs.proxyOutdated; o != nil {
+		return condition(typ, true, v1alpha1.ReasonProxyOutdated, outdatedMessage(o))
+	}
 	return condition(typ, true, v1alpha1.ReasonReady, fmt.Sprintf("proxy Deployment %s: %d replicas available", dep.Name, st.AvailableReplicas))
 }

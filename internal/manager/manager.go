@@ -7,22 +7,29 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -69,6 +76,13 @@ type Options struct {
 	// CertificateExpiryWarning is how long before a certificate expires that tenants are
 	// warned (condition reason CertificateExpiringSoon).
 	CertificateExpiryWarning time.Duration
+	// ProxyRolloutsPerMinute bounds how many proxies change image a minute (0: no bound), in
+	// bursts of up to ProxyRolloutBurst.
+	ProxyRolloutsPerMinute float64
+	ProxyRolloutBurst      int
+	// SecondManager lets a test start another manager in the same process after one stopped
+	// (controller-runtime refuses a controller name twice by default).
+	SecondManager bool
 	// NewClient, when set, builds the manager's client (tests wrap it to count writes).
 	NewClient client.NewClientFunc
 }
@@ -81,6 +95,7 @@ func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1alpha1.AddToScheme(s))
+	utilruntime.Must(monitoringv1.AddToScheme(s))
 	return s
 }
 
@@ -108,6 +123,15 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		log.Info("Keeping no preset GatewayDataPlane", "reason", preset.Reason)
 	}
 
+	if o.Proxy.Monitoring.PodMonitors {
+		if o.Proxy.Monitoring.PodMonitors, err = hasPodMonitors(cfg); err != nil {
+			return nil, err
+		}
+		if !o.Proxy.Monitoring.PodMonitors {
+			log.Info("No PodMonitors for the proxies: the monitoring.coreos.com/v1 PodMonitor CRD is not installed")
+		}
+	}
+
 	scheme := Scheme()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
@@ -117,13 +141,14 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "gatewaytenant-operator.gatewaytenant.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
-		Cache:                   cacheOptions(),
+		Cache:                   cacheOptions(o.Proxy.Monitoring.PodMonitors),
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Never cache Secrets or ConfigMaps: referenced ones are read directly, one at a
 			// time; the manager watches only their metadata.
 			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
 		}},
-		NewClient: o.NewClient,
+		NewClient:  o.NewClient,
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(o.SecondManager)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
@@ -149,6 +174,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		Proxy:         o.Proxy,
 		ExpiryWarning: o.CertificateExpiryWarning,
 		Certificates:  certs,
+		Rollout:       gatewaytenant.NewRollout(o.ProxyRolloutsPerMinute, o.ProxyRolloutBurst),
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
@@ -160,6 +186,22 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		}
 	}
 	return mgr, nil
+}
+
+// hasPodMonitors says whether the API server serves monitoring.coreos.com/v1 PodMonitors.
+func hasPodMonitors(cfg *rest.Config) (bool, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, err
+	}
+	resources, err := dc.ServerResourcesForGroupVersion(monitoringv1.SchemeGroupVersion.String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("discovering %s: %w", monitoringv1.SchemeGroupVersion, err)
+	}
+	return slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == monitoringv1.PodMonitorName }), nil
 }
 
 // registerMetrics registers the manager's domain metrics with controller-runtime's registry,
@@ -181,12 +223,16 @@ func registerMetrics(cs ...prometheus.Collector) error {
 
 // cacheOptions keep the caches to what the operator needs: of the kinds it creates, only the
 // objects it created (by label).
-func cacheOptions() cache.Options {
+func cacheOptions(podMonitors bool) cache.Options {
 	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+	o := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&networkingv1.NetworkPolicy{}:   owned,
 		&appsv1.Deployment{}:            owned,
 		&corev1.ServiceAccount{}:        owned,
 		&policyv1.PodDisruptionBudget{}: owned,
 	}}
+	if podMonitors { // only when the CRD exists: the cache maps every kind it names
+		o.ByObject[&monitoringv1.PodMonitor{}] = owned
+	}
+	return o
 }
