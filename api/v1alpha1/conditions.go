@@ -127,6 +127,11 @@ const (
 	// earlier operator version; its upgrade waits for the rollout bound
 	// (--proxy-rollouts-per-minute) and happens without action.
 	ReasonProxyOutdated = "ProxyOutdated"
+
+	// ReasonProxySizeNotAllowed (ProxyReady): spec.proxy asks for more replicas, cpu or memory
+	// than the platform allows, or requests above limits; the message says which. The proxy
+	// keeps the size it had.
+	ReasonProxySizeNotAllowed = "ProxySizeNotAllowed"
 )
 
 // Labels and annotations the operator puts on what it creates.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -40,7 +42,13 @@ type config struct {
 	warnings []string
 	// monitoringSelector is --monitoring-namespace-selector, parsed after the flags.
 	monitoringSelector string
+	// Proxy sizing flags, parsed after the flags.
+	proxyResources, proxyMaxResources string
+	maxReplicas                       *int
 }
+
+// defaultProxyResources are gatewaytenant.DefaultProxyResources as a flag value.
+const defaultProxyResources = "requests.cpu=50m,requests.memory=64Mi,limits.cpu=1,limits.memory=256Mi"
 
 // defaultMonitoringSelector selects OpenShift's monitoring namespaces (platform and
 // user-workload monitoring); elsewhere label the namespace of the Prometheus that scrapes
@@ -72,6 +80,12 @@ func newFlagSet(c *config) (*flag.FlagSet, *int) {
 	replicas := fs.Int("proxy-replicas", 2, "Replicas of each tenant's proxy Deployment; above 1 they get a PodDisruptionBudget.")
 	fs.DurationVar(&o.CertificateExpiryWarning, "certificate-expiry-warning", 30*24*time.Hour,
 		"Warn tenants (CertificateExpiringSoon) this long before a CA or client certificate expires.")
+	maxReplicas := fs.Int("proxy-max-replicas", 10, "The most replicas a tenant may ask for its proxy (spec.proxy.replicas).")
+	fs.StringVar(&c.proxyResources, "proxy-resources", defaultProxyResources,
+		"The proxy container's default resources, as requests.cpu=...,requests.memory=...,limits.cpu=...,limits.memory=...")
+	fs.StringVar(&c.proxyMaxResources, "proxy-max-resources", "cpu=2,memory=1Gi",
+		"The most cpu and memory a tenant may request or limit its proxy to (spec.proxy.resources), as cpu=...,memory=...; empty: no bound.")
+	c.maxReplicas = maxReplicas
 	fs.Float64Var(&o.ProxyRolloutsPerMinute, "proxy-rollouts-per-minute", 10,
 		"At most this many existing proxies change image a minute (after an operator upgrade); 0: no bound.")
 	fs.IntVar(&o.ProxyRolloutBurst, "proxy-rollout-burst", 10, "Proxies that may change image at once before the per-minute bound applies.")
@@ -142,9 +156,83 @@ func parse(args []string, lookupEnv func(string) (string, bool), global *flag.Fl
 		}
 		c.manager.Proxy.Monitoring.NamespaceSelector = sel
 	}
+	if err := c.parseSizing(); err != nil {
+		return nil, err
+	}
 	if c.manager.ProxyRolloutsPerMinute < 0 || c.manager.ProxyRolloutBurst < 1 {
 		return nil, fmt.Errorf("--proxy-rollouts-per-minute must be 0 or more and --proxy-rollout-burst 1 or more, got %g and %d",
 			c.manager.ProxyRolloutsPerMinute, c.manager.ProxyRolloutBurst)
 	}
 	return c, nil
+}
+
+// parseSizing reads the proxy sizing flags into the manager's options.
+func (c *config) parseSizing() error {
+	p := &c.manager.Proxy
+	if *c.maxReplicas < 1 || *c.maxReplicas > 100 || int32(*c.maxReplicas) < p.Replicas {
+		return fmt.Errorf("--proxy-max-replicas ($%s): must be between --proxy-replicas (%d) and 100, got %d",
+			EnvName("proxy-max-replicas"), p.Replicas, *c.maxReplicas)
+	}
+	p.MaxReplicas = int32(*c.maxReplicas)
+	p.Resources = corev1.ResourceRequirements{}
+	err := parseResourceList(c.proxyResources, func(key string, q resource.Quantity) error {
+		kind, name, _ := strings.Cut(key, ".")
+		switch {
+		case kind == "requests" && validResource(name):
+			p.Resources.Requests = set(p.Resources.Requests, name, q)
+		case kind == "limits" && validResource(name):
+			p.Resources.Limits = set(p.Resources.Limits, name, q)
+		default:
+			return fmt.Errorf("%q: want requests.cpu, requests.memory, limits.cpu or limits.memory", key)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("--proxy-resources ($%s): %w", EnvName("proxy-resources"), err)
+	}
+	p.MaxResources = nil
+	err = parseResourceList(c.proxyMaxResources, func(key string, q resource.Quantity) error {
+		if !validResource(key) {
+			return fmt.Errorf("%q: want cpu or memory", key)
+		}
+		p.MaxResources = set(p.MaxResources, key, q)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("--proxy-max-resources ($%s): %w", EnvName("proxy-max-resources"), err)
+	}
+	return nil
+}
+
+func validResource(name string) bool {
+	return name == string(corev1.ResourceCPU) || name == string(corev1.ResourceMemory)
+}
+
+func set(l corev1.ResourceList, name string, q resource.Quantity) corev1.ResourceList {
+	if l == nil {
+		l = corev1.ResourceList{}
+	}
+	l[corev1.ResourceName(name)] = q
+	return l
+}
+
+// parseResourceList calls each for every key=quantity of a comma-separated list.
+func parseResourceList(s string, each func(key string, q resource.Quantity) error) error {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			return fmt.Errorf("%q: want key=quantity", kv)
+		}
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		if err := each(k, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }

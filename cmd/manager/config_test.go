@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 )
 
 // envCase is one run of parse: the command line, the environment, and what comes out.
@@ -124,6 +127,34 @@ func TestParseEnvironment(t *testing.T) {
 		{desc: "a negative rollout bound is refused",
 			args:    []string{"--proxy-rollouts-per-minute=-1"},
 			wantErr: "--proxy-rollouts-per-minute must be 0 or more"},
+		{desc: "proxy sizing defaults and bounds",
+			check: func(t *testing.T, c *config) {
+				p := c.manager.Proxy
+				want(t, p.MaxReplicas, 10)
+				want(t, p.Resources.Requests.Memory().String(), "64Mi")
+				want(t, p.Resources.Limits.Cpu().String(), "1")
+				want(t, p.MaxResources.Memory().String(), "1Gi")
+				if !equality.Semantic.DeepEqual(p.Resources, gatewaytenant.DefaultProxyResources()) {
+					t.Errorf("--proxy-resources default %v differs from the proxy's defaults %v", p.Resources, gatewaytenant.DefaultProxyResources())
+				}
+			}},
+		{desc: "proxy sizing from the environment",
+			env: map[string]string{"GATEWAYTENANT_PROXY_RESOURCES": "requests.cpu=10m,limits.memory=128Mi", "GATEWAYTENANT_PROXY_MAX_RESOURCES": "memory=512Mi"},
+			check: func(t *testing.T, c *config) {
+				p := c.manager.Proxy
+				want(t, p.Resources.Requests.Cpu().String(), "10m")
+				want(t, p.Resources.Limits.Memory().String(), "128Mi")
+				want(t, len(p.MaxResources), 1)
+			}},
+		{desc: "a proxy resource other than cpu and memory is refused",
+			env:     map[string]string{"GATEWAYTENANT_PROXY_RESOURCES": "requests.gpu=1"},
+			wantErr: `--proxy-resources ($GATEWAYTENANT_PROXY_RESOURCES): "requests.gpu"`},
+		{desc: "a bad quantity is refused",
+			args:    []string{"--proxy-max-resources=memory=lots"},
+			wantErr: "--proxy-max-resources ($GATEWAYTENANT_PROXY_MAX_RESOURCES): memory"},
+		{desc: "a maximum below the default is refused",
+			args:    []string{"--proxy-replicas=3", "--proxy-max-replicas=2"},
+			wantErr: "must be between --proxy-replicas (3) and 100, got 2"},
 		{desc: "positional arguments are refused",
 			args:    []string{"run"},
 			wantErr: "unexpected arguments"},

@@ -254,7 +254,16 @@ func (r *Reconciler) ensureProxy(ctx context.Context, tenant *v1alpha1.GatewayTe
 	if err != nil {
 		return err
 	}
-	dep := proxyDeployment(tenant, ups, config, r.Proxy)
+	settings := r.Proxy
+	size, err := settings.sizeFor(tenant)
+	if err != nil {
+		obs.proxySizeErr = err
+		if size, err = r.storedSize(ctx, tenant, proxySize{replicas: settings.Replicas, resources: proxyResources(settings)}); err != nil {
+			return err
+		}
+	}
+	settings.Replicas, settings.Resources = size.replicas, size.resources
+	dep := proxyDeployment(tenant, ups, config, settings)
 	hold, err := r.holdImage(ctx, dep)
 	if err != nil {
 		return err
@@ -271,7 +280,7 @@ func (r *Reconciler) ensureProxy(ctx context.Context, tenant *v1alpha1.GatewayTe
 	} else {
 		obs.proxyDeployment = dep
 	}
-	if r.Proxy.Replicas > 1 {
+	if settings.Replicas > 1 {
 		errs = append(errs, apply(ctx, r, tenant, proxyPDB(tenant)))
 	} else {
 		errs = append(errs, r.deleteIfOwned(ctx, tenant, &policyv1.PodDisruptionBudget{ObjectMeta: proxyMeta(tenant, proxyName(tenant.Name))}))

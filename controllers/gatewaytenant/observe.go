@@ -29,6 +29,8 @@ type observation struct {
 	// proxyOutdated, when set, says the proxy keeps an older image until the rollout
 	// bound lets its upgrade go ahead.
 	proxyOutdated *outdated
+	// proxySizeErr says why the tenant's spec.proxy is refused; the proxy keeps its size.
+	proxySizeErr error
 	// applyErr is the error writing child objects, if any.
 	applyErr error
 	// now is when the observation was made.

@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -127,8 +126,14 @@ const (
 type ProxySettings struct {
 	// Image runs the proxy binary at /proxy.
 	Image string
-	// Replicas of each tenant's proxy Deployment.
+	// Replicas of each tenant's proxy Deployment unless the tenant sets spec.proxy.replicas.
 	Replicas int32
+	// Resources of the proxy container unless the tenant sets spec.proxy.resources; empty
+	// means DefaultProxyResources.
+	Resources corev1.ResourceRequirements
+	// MaxReplicas and MaxResources bound what a tenant may ask for; zero and absent: no bound.
+	MaxReplicas  int32
+	MaxResources corev1.ResourceList
 	// Monitoring says how the cluster's Prometheus reaches the proxies (daytwo.go).
 	Monitoring MonitoringSettings
 }
@@ -317,15 +322,12 @@ func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config
 	}
 	volumes, mounts := proxyVolumes(name, ups)
 	container := corev1.Container{
-		Name:    componentProxy,
-		Image:   s.Image,
-		Command: []string{"/proxy"},
-		Args:    []string{"--config=" + proxyConfigDir + "/" + proxyConfigKey},
-		Ports:   []corev1.ContainerPort{{Name: "admin", ContainerPort: proxyAdminPort, Protocol: corev1.ProtocolTCP}},
-		Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("256Mi")},
-		},
+		Name:           componentProxy,
+		Image:          s.Image,
+		Command:        []string{"/proxy"},
+		Args:           []string{"--config=" + proxyConfigDir + "/" + proxyConfigKey},
+		Ports:          []corev1.ContainerPort{{Name: "admin", ContainerPort: proxyAdminPort, Protocol: corev1.ProtocolTCP}},
+		Resources:      proxyResources(s),
 		LivenessProbe:  httpProbe("/healthz", 10),
 		ReadinessProbe: httpProbe("/readyz", 5),
 		VolumeMounts:   mounts,
@@ -369,6 +371,14 @@ func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config
 			},
 		},
 	}
+}
+
+// proxyResources are the settings' resources, the defaults when they set none.
+func proxyResources(s ProxySettings) corev1.ResourceRequirements {
+	if len(s.Resources.Requests) == 0 && len(s.Resources.Limits) == 0 {
+		return DefaultProxyResources()
+	}
+	return *s.Resources.DeepCopy()
 }
 
 func httpProbe(path string, period int32) *corev1.Probe {

@@ -143,6 +143,8 @@ func proxyReadyCondition(obs *observation) metav1.Condition {
 		return condition(typ, true, v1alpha1.ReasonNotRequired, "no upstream uses TLS, so no proxy runs")
 	case len(obs.proxyUpstreams) == 0:
 		return condition(typ, false, v1alpha1.ReasonNoValidUpstreams, "no TLS upstream is valid, so the proxy is left as it is")
+	case obs.proxySizeErr != nil:
+		return condition(typ, false, v1alpha1.ReasonProxySizeNotAllowed, obs.proxySizeErr.Error()+"; the proxy keeps the size it had")
 	case obs.proxyDeployment == nil:
 		return condition(typ, false, v1alpha1.ReasonProxyProgressing, "the proxy Deployment is not written yet")
 	}

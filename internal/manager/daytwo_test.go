@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -221,4 +222,52 @@ func TestProxyImageRolloutIsBounded(t *testing.T) {
 		}
 		g.Expect(n).To(Equal(1))
 	}, 3*time.Second).Should(Succeed())
+}
+
+// A tenant sizes its proxy within the platform's bounds: the Deployment follows; beyond them
+// the tenant is told which field and which bound, and the proxy keeps its size. Resources
+// other than cpu and memory are refused at admission.
+func TestProxySizingWithinBounds(t *testing.T) {
+	d := startDayTwo(t)
+	d.run(manager.Options{Proxy: gatewaytenant.ProxySettings{Image: "op:1", Replicas: 2, MaxReplicas: 4,
+		MaxResources: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}})
+	ns := d.tlsTenant()
+	d.g.Eventually(func(g Gomega) {
+		dep, _ := d.proxy(g, ns)
+		g.Expect(*dep.Spec.Replicas).To(Equal(int32(2)))
+		g.Expect(dep.Spec.Template.Spec.Containers[0].Resources).To(Equal(gatewaytenant.DefaultProxyResources()))
+	}).Should(Succeed())
+
+	resize := func(s *v1alpha1.ProxySizing) {
+		d.g.Eventually(func(g Gomega) {
+			t := tenant(g, d.c, ns)
+			t.Spec.Proxy = s
+			g.Expect(d.c.Update(context.Background(), t)).To(Succeed())
+		}).Should(Succeed())
+	}
+	resize(&v1alpha1.ProxySizing{Replicas: ptr.To[int32](3), Resources: &v1alpha1.ProxyResources{
+		Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")}}})
+	d.g.Eventually(func(g Gomega) {
+		dep, _ := d.proxy(g, ns)
+		g.Expect(*dep.Spec.Replicas).To(Equal(int32(3)))
+		g.Expect(dep.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().String()).To(Equal("512Mi"))
+		g.Expect(dep.Spec.Template.Spec.Containers[0].Resources.Requests.Cpu().String()).To(Equal("50m"))
+	}).Should(Succeed())
+
+	resize(&v1alpha1.ProxySizing{Replicas: ptr.To[int32](8)})
+	d.g.Eventually(func(g Gomega) {
+		c := proxyReady(g, d.c, ns)
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonProxySizeNotAllowed))
+		g.Expect(c.Message).To(Equal("spec.proxy.replicas: 8 is above the platform's maximum of 4; the proxy keeps the size it had"))
+	}).Should(Succeed())
+	dep, _ := d.proxy(d.g, ns)
+	d.g.Expect(*dep.Spec.Replicas).To(Equal(int32(3)))
+	d.g.Expect(dep.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().String()).To(Equal("512Mi"))
+
+	t2 := tenant(d.g, d.c, ns)
+	t2.Spec.Proxy = &v1alpha1.ProxySizing{Resources: &v1alpha1.ProxyResources{
+		Requests: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}}}
+	err := d.c.Update(context.Background(), t2)
+	d.g.Expect(err).To(MatchError(ContainSubstring("only cpu and memory may be requested")))
 }
