@@ -24,6 +24,15 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code, CRDs and RBAC from the AP
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=manager-role paths=./controllers/... paths=./internal/... output:rbac:artifacts:config=config/rbac
 
+# docs/api.md is generated from the Go types of api/ by crd-ref-docs (maintained by Elastic),
+# run from the Go module proxy at this version; test/bundle fails when docs/api.md is stale.
+CRD_REF_DOCS_VERSION ?= v0.3.0
+
+.PHONY: api-docs
+api-docs: ## Generate the API reference docs/api.md from api/.
+	go run github.com/elastic/crd-ref-docs@$(CRD_REF_DOCS_VERSION) --source-path=./api/v1alpha1 \
+		--config=hack/api-docs/config.yaml --renderer=markdown --output-path=docs/api.md
+
 .PHONY: verify-generated
 verify-generated: $(CONTROLLER_GEN) ## Fail when generated files are stale.
 	hack/verify-generated.sh
