@@ -54,6 +54,7 @@ test: verify-generated vet control-plane ## Run every test against a real kube-a
 .PHONY: build
 build: ## Build the manager and the proxy into bin/.
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/manager ./cmd/manager
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/proxy ./cmd/proxy
 
 .PHONY: run
 run: generate ## Run the manager against the current kubeconfig.
@@ -69,16 +70,26 @@ $(CONTROLLER_GEN):
 ##@ Demo and end-to-end tests
 
 # make demo KEEP=1 keeps the control plane, the manager and the proxy running until Ctrl-C.
-# bin/demo is built without -trimpath: it finds config/crd/bases through its source path.
+# bin/demo carries the CRDs (config/crd embeds them), so it needs no source tree at run time.
 .PHONY: demo
-demo: control-plane ## Play the whole story on a local control plane (no cluster needed; KEEP=1 to explore after).
-	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/proxy ./cmd/proxy
-	go build -o $(LOCALBIN)/demo ./cmd/demo
+demo: control-plane build ## Play the whole story on a local control plane (no cluster needed; KEEP=1 to explore after).
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/demo ./cmd/demo
 	KUBEBUILDER_ASSETS=$(CONTROL_PLANE) $(LOCALBIN)/demo --proxy $(LOCALBIN)/proxy $(if $(filter 1 true yes,$(KEEP)),--keep)
 
 .PHONY: test-e2e
 test-e2e: control-plane ## Only the end-to-end suite: the story of make demo, every step asserted.
 	KUBEBUILDER_ASSETS=$(CONTROL_PLANE) go test $(GO_TEST_FLAGS) ./test/e2e/...
+
+##@ Benchmarks
+
+N ?= 1000
+VARIANT ?= plain
+NOISE ?= 0
+
+# make bench-operator N=10000 VARIANT=tls NOISE=4000 BENCH_ARGS="-idle 60s"
+.PHONY: bench-operator
+bench-operator: build control-plane ## The operator at scale against the API server's own write speed (docs/benchmarks.md).
+	go run ./hack/bench-operator -manager $(LOCALBIN)/manager -tenants $(N) -variant $(VARIANT) -noise $(NOISE) $(BENCH_ARGS)
 
 ##@ Image and OLM bundle (docs/install.md)
 
@@ -99,8 +110,8 @@ RELEASE ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 PLATFORMS ?= linux/amd64,linux/arm64,linux/ppc64le,linux/s390x
 
 .PHONY: bundle
-bundle: ## Generate bundle/ and bundle.Dockerfile from config/ (VERSION, IMG, CHANNELS, DEFAULT_CHANNEL, PREVIOUS_VERSION, SKIP_RANGE, PLATFORMS).
-	go run ./hack/bundlegen --version $(VERSION) --image $(IMG) --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL) \
+bundle: ## Generate bundle/ and bundle.Dockerfile from config/default or CONFIG=<your overlay> (VERSION, IMG, CHANNELS, DEFAULT_CHANNEL, PREVIOUS_VERSION, SKIP_RANGE, PLATFORMS).
+	go run ./hack/bundlegen --version $(VERSION) --image $(IMG) --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL) $(if $(CONFIG),--config $(CONFIG)) \
 		--replaces "$(PREVIOUS_VERSION)" --skip-range "$(SKIP_RANGE)" --platforms $(PLATFORMS)
 
 .PHONY: docker-build-binaries

@@ -45,6 +45,7 @@ type config struct {
 	// Proxy sizing flags, parsed after the flags.
 	proxyResources, proxyMaxResources string
 	maxReplicas                       *int
+	qps                               float64
 }
 
 // defaultProxyResources are gatewaytenant.DefaultProxyResources as a flag value.
@@ -93,6 +94,10 @@ func newFlagSet(c *config) (*flag.FlagSet, *int) {
 		"Label selector of the namespaces whose Prometheus may scrape the proxies' admin port; empty: none.")
 	fs.BoolVar(&o.Proxy.Monitoring.PodMonitors, "proxy-pod-monitors", true,
 		"Create a PodMonitor per tenant proxy when the monitoring.coreos.com PodMonitor CRD is installed (checked at start).")
+	fs.IntVar(&o.Workers, "workers", manager.DefaultWorkers, "Tenants reconciled at once.")
+	fs.Float64Var(&c.qps, "kube-api-qps", 0,
+		"Client-side limit of requests per second to the API server; 0: none, the API server's priority and fairness applies.")
+	fs.IntVar(&o.ClientBurst, "kube-api-burst", 0, "Requests allowed at once above --kube-api-qps (at least --kube-api-qps).")
 	c.zap.BindFlags(fs)
 	return fs, replicas
 }
@@ -156,6 +161,13 @@ func parse(args []string, lookupEnv func(string) (string, bool), global *flag.Fl
 		}
 		c.manager.Proxy.Monitoring.NamespaceSelector = sel
 	}
+	if o := &c.manager; o.Workers < 1 || o.Workers > 64 {
+		return nil, fmt.Errorf("--workers ($%s): must be between 1 and 64, got %d", EnvName("workers"), o.Workers)
+	}
+	if c.qps < 0 || c.manager.ClientBurst < 0 {
+		return nil, fmt.Errorf("--kube-api-qps and --kube-api-burst: must not be negative, got %g and %d", c.qps, c.manager.ClientBurst)
+	}
+	c.manager.ClientQPS = float32(c.qps)
 	if err := c.parseSizing(); err != nil {
 		return nil, err
 	}

@@ -155,6 +155,16 @@ func TestParseEnvironment(t *testing.T) {
 		{desc: "a maximum below the default is refused",
 			args:    []string{"--proxy-replicas=3", "--proxy-max-replicas=2"},
 			wantErr: "must be between --proxy-replicas (3) and 100, got 2"},
+		{desc: "workers and API client limits from the environment",
+			env: map[string]string{"GATEWAYTENANT_WORKERS": "4", "GATEWAYTENANT_KUBE_API_QPS": "50", "GATEWAYTENANT_KUBE_API_BURST": "100"},
+			check: func(t *testing.T, c *config) {
+				want(t, c.manager.Workers, 4)
+				want(t, c.manager.ClientQPS, float32(50))
+				want(t, c.manager.ClientBurst, 100)
+			}},
+		{desc: "too many workers names the variable",
+			env:     map[string]string{"GATEWAYTENANT_WORKERS": "65"},
+			wantErr: "--workers ($GATEWAYTENANT_WORKERS): must be between 1 and 64, got 65"},
 		{desc: "positional arguments are refused",
 			args:    []string{"run"},
 			wantErr: "unexpected arguments"},

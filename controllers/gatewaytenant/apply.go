@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -32,31 +33,52 @@ import (
 // When the stored object differs it is updated with the desired content, and drift of any
 // owned kind is repaired; when it does not, nothing is written.
 
-// content returns, for each kind the operator owns, a pointer to what it manages of it.
-func content(obj client.Object) any {
+// content returns, for each kind the operator owns, pointers to what it manages of it.
+func content(obj client.Object) []any {
 	switch o := obj.(type) {
 	case *networkingv1.NetworkPolicy:
-		return &o.Spec
+		return []any{&o.Spec}
 	case *appsv1.Deployment:
-		return &o.Spec
+		return []any{&o.Spec}
 	case *corev1.Service:
-		return &o.Spec
+		return []any{&o.Spec}
 	case *policyv1.PodDisruptionBudget:
-		return &o.Spec
+		return []any{&o.Spec}
 	case *corev1.ConfigMap:
-		return &configMapContent{Data: &o.Data, BinaryData: &o.BinaryData}
+		return []any{&o.Data, &o.BinaryData}
 	case *corev1.ServiceAccount:
-		return &o.AutomountServiceAccountToken
+		return []any{&o.AutomountServiceAccountToken}
 	case *monitoringv1.PodMonitor:
-		return &o.Spec
+		return []any{&o.Spec}
 	}
 	panic(fmt.Sprintf("gatewaytenant: no content rule for %T", obj))
 }
 
-// configMapContent is what the operator manages of a ConfigMap: its data, and no binary data.
-type configMapContent struct {
-	Data       *map[string]string
-	BinaryData *map[string][]byte
+// merge makes existing carry desired's labels and content by the rule above, and says
+// whether it changed anything.
+func merge(desired, existing client.Object) bool {
+	changed := false
+	if !subset(desired.GetLabels(), existing.GetLabels()) {
+		labels := existing.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		maps.Copy(labels, desired.GetLabels())
+		existing.SetLabels(labels)
+		changed = true
+	}
+	want, have := content(desired), content(existing)
+	for i := range want {
+		if !covers(want[i], have[i]) {
+			changed = true
+		}
+	}
+	if changed {
+		for i := range want {
+			reflect.ValueOf(have[i]).Elem().Set(reflect.ValueOf(want[i]).Elem())
+		}
+	}
+	return changed
 }
 
 // covers says whether existing holds everything desired sets, by the rule above.
@@ -146,19 +168,7 @@ func apply(ctx context.Context, r *Reconciler, tenant *v1alpha1.GatewayTenant, d
 			return fmt.Errorf("%s %q is controlled by %s %q, not by this tenant; rename or delete it",
 				kindOf(r, obj), obj.GetName(), owner.Kind, owner.Name)
 		}
-		if !subset(desired.GetLabels(), obj.GetLabels()) {
-			labels := obj.GetLabels()
-			if labels == nil {
-				labels = map[string]string{}
-			}
-			for k, v := range desired.GetLabels() {
-				labels[k] = v
-			}
-			obj.SetLabels(labels)
-		}
-		if want, have := content(desired), content(obj); !covers(want, have) {
-			reflect.ValueOf(have).Elem().Set(reflect.ValueOf(want).Elem())
-		}
+		merge(desired, obj)
 		return controllerutil.SetControllerReference(tenant, obj, r.Scheme)
 	})
 	kind := kindOf(r, obj)
@@ -166,10 +176,9 @@ func apply(ctx context.Context, r *Reconciler, tenant *v1alpha1.GatewayTenant, d
 		r.Recorder.Eventf(tenant, obj, corev1.EventTypeWarning, v1alpha1.EventReasonApplyFailed, "Apply", "writing %s %s failed: %v", kind, desired.GetName(), err)
 		return fmt.Errorf("writing %s %s: %w", kind, desired.GetName(), err)
 	}
-	switch op {
-	case controllerutil.OperationResultCreated:
-		r.Recorder.Eventf(tenant, obj, corev1.EventTypeNormal, v1alpha1.EventReasonCreated, "Apply", "%s %s created", kind, desired.GetName())
-	case controllerutil.OperationResultUpdated:
+	// Creating what the spec asks for is routine and shows in status; an object changed back
+	// from someone else's edit is worth an event.
+	if op == controllerutil.OperationResultUpdated {
 		r.Recorder.Eventf(tenant, obj, corev1.EventTypeNormal, v1alpha1.EventReasonUpdated, "Apply", "%s %s updated", kind, desired.GetName())
 	}
 	// What was written (or found) is the stored object; desired takes it, so that the caller
@@ -190,7 +199,7 @@ func (r *Reconciler) delete(ctx context.Context, tenant *v1alpha1.GatewayTenant,
 
 // deleteIfOwned deletes the object named like obj when the tenant controls it.
 func (r *Reconciler) deleteIfOwned(ctx context.Context, tenant *v1alpha1.GatewayTenant, obj client.Object) error {
-	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+	if err := r.getOwnedMeta(ctx, obj); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	if !metav1.IsControlledBy(obj, tenant) {

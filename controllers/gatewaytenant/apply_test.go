@@ -64,7 +64,7 @@ func TestCoversIgnoresDefaultsAndCatchesEveryEdit(t *testing.T) {
 		t.Run(c.desc, func(t *testing.T) {
 			existing := storedDeployment()
 			c.edit(existing)
-			if got := covers(content(desired), content(existing)); got != c.wants {
+			if got := covers(content(desired)[0], content(existing)[0]); got != c.wants {
 				t.Errorf("covers = %v, want %v", got, c.wants)
 			}
 		})
@@ -99,7 +99,7 @@ func TestCoversNetworkPolicies(t *testing.T) {
 		t.Run(c.desc, func(t *testing.T) {
 			existing := desired.DeepCopy()
 			c.edit(existing)
-			if got := covers(content(desired), content(existing)); got != c.wants {
+			if got := covers(content(desired)[0], content(existing)[0]); got != c.wants {
 				t.Errorf("covers = %v, want %v", got, c.wants)
 			}
 		})
@@ -125,9 +125,34 @@ func TestCoversConfigMapsAndServiceAccounts(t *testing.T) {
 			&corev1.ServiceAccount{AutomountServiceAccountToken: ptr.To(false)}, false},
 	} {
 		t.Run(c.desc, func(t *testing.T) {
-			if got := covers(content(c.desired), content(c.existing)); got != c.wants {
-				t.Errorf("covers = %v, want %v", got, c.wants)
+			existing := c.existing.DeepCopyObject().(client.Object)
+			if changed := merge(c.desired, existing); changed == c.wants {
+				t.Fatalf("merge changed = %v, want %v", changed, !c.wants)
+			}
+			if !covers(content(c.desired)[0], content(existing)[0]) || merge(c.desired, existing) {
+				t.Errorf("after merge, %+v still differs from %+v", existing, c.desired)
 			}
 		})
+	}
+}
+
+func TestMergeWritesLabelsAndContentThrough(t *testing.T) {
+	desired := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "1"}}, Data: map[string]string{"proxy.yaml": "new"}}
+	existing := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "0", "other": "kept"}},
+		Data:       map[string]string{"proxy.yaml": "old"},
+		BinaryData: map[string][]byte{"junk": nil},
+	}
+	if !merge(desired, existing) {
+		t.Fatal("merge saw no change")
+	}
+	if existing.Data["proxy.yaml"] != "new" || existing.BinaryData != nil {
+		t.Errorf("data %v binaryData %v, want the desired data and no binary data", existing.Data, existing.BinaryData)
+	}
+	if existing.Labels["a"] != "1" || existing.Labels["other"] != "kept" {
+		t.Errorf("labels %v, want a=1 and other labels kept", existing.Labels)
+	}
+	if merge(desired, existing) {
+		t.Error("a second merge changed something")
 	}
 }

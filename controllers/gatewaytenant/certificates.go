@@ -65,32 +65,42 @@ func checkCertificates(ctx context.Context, src certSource, namespace string, u 
 	invalid := 0
 	refs := u.TLS.Validation.CACertificateRefs
 	for _, ref := range refs {
-		got, reason, msg, err := readCARef(ctx, src, namespace, ref)
+		got, err := memoized(ctx, src, caRefKind(ref), namespace, string(ref.Name), "ca", func(src certSource) (parsedObject, error) {
+			certs, reason, msg, err := readCARef(ctx, src, namespace, ref)
+			return parsedObject{certs, reason, msg}, err
+		})
 		if err != nil {
 			return res, err
 		}
-		if reason != "" {
+		if got.reason != "" {
 			invalid++
 			if res.reason == "" {
-				res.reason, res.message = reason, fmt.Sprintf("upstream %q: %s", u.Name, msg)
+				res.reason, res.message = got.reason, fmt.Sprintf("upstream %q: %s", u.Name, got.msg)
 			}
 			continue
 		}
-		certs = append(certs, got...)
-		if len(got) > 0 {
+		certs = append(certs, got.certs...)
+		if len(got.certs) > 0 {
 			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindCA,
-				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: earliest(got)})
+				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: earliest(got.certs)})
 		}
 	}
 	if wk := u.TLS.Validation.WellKnownCACertificates; wk != nil {
-		got, reason, msg, err := checkWellKnownCA(ctx, src, namespace, *wk)
+		kind := "" // nothing to read
+		if *wk == v1alpha1.WellKnownCAOpenShiftServiceCA {
+			kind = "ConfigMap"
+		}
+		got, err := memoized(ctx, src, kind, namespace, serviceCAConfigMap, "service-ca", func(src certSource) (parsedObject, error) {
+			certs, reason, msg, err := checkWellKnownCA(ctx, src, namespace, *wk)
+			return parsedObject{certs, reason, msg}, err
+		})
 		if err != nil {
 			return res, err
 		}
-		if reason != "" {
-			res.reason, res.message = reason, fmt.Sprintf("upstream %q: %s", u.Name, msg)
+		if got.reason != "" {
+			res.reason, res.message = got.reason, fmt.Sprintf("upstream %q: %s", u.Name, got.msg)
 		}
-		certs = append(certs, got...)
+		certs = append(certs, got.certs...)
 	}
 	if len(refs) > 1 && invalid == len(refs) {
 		res.reason = v1alpha1.ReasonNoValidCACertificate
@@ -100,18 +110,21 @@ func checkCertificates(ctx context.Context, src certSource, namespace string, u 
 		return res, nil
 	}
 	if ref := u.TLS.ClientCertificateRef; ref != nil {
-		chain, msg, err := readClientCertificate(ctx, src, namespace, ref.Name)
+		got, err := memoized(ctx, src, "Secret", namespace, ref.Name, "client", func(src certSource) (parsedObject, error) {
+			chain, msg, err := readClientCertificate(ctx, src, namespace, ref.Name)
+			return parsedObject{certs: chain, msg: msg}, err
+		})
 		if err != nil {
 			return res, err
 		}
-		if msg != "" {
-			res.reason, res.message = v1alpha1.ReasonInvalidClientCertificate, fmt.Sprintf("upstream %q: %s", u.Name, msg)
+		if got.msg != "" {
+			res.reason, res.message = v1alpha1.ReasonInvalidClientCertificate, fmt.Sprintf("upstream %q: %s", u.Name, got.msg)
 			return res, nil
 		}
-		certs = append(certs, chain...)
-		if len(chain) > 0 {
+		certs = append(certs, got.certs...)
+		if len(got.certs) > 0 {
 			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindClient,
-				Ref: "Secret/" + ref.Name, NotAfter: earliest(chain)})
+				Ref: "Secret/" + ref.Name, NotAfter: earliest(got.certs)})
 		}
 	}
 	return checkExpiry(res, u.Name, certs, now, warnWithin), nil

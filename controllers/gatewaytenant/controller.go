@@ -29,6 +29,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -53,9 +54,13 @@ type Reconciler struct {
 	// CertReader reads the ConfigMaps and Secrets that certificate references name, straight
 	// from the API server.
 	CertReader client.Reader
-	Scheme     *runtime.Scheme
-	Recorder   events.EventRecorder
-	Clock      clock.PassiveClock
+	// Cache, when set, is the manager's cache: from the metadata of ConfigMaps and Secrets it
+	// holds, certificate references are read only when their object changed, and objects that
+	// do not exist are not read at all.
+	Cache    client.Reader
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
 	// Proxy configures every tenant's TLS proxy.
 	Proxy ProxySettings
 	// ExpiryWarning is how long before a certificate expires that it is reported.
@@ -64,6 +69,11 @@ type Reconciler struct {
 	Rollout *Rollout
 	// Certificates, when set, exports the expiry of every referenced certificate.
 	Certificates *metrics.Certificates
+
+	// Workers is how many tenants are reconciled at once; 1 when zero.
+	Workers int
+
+	certs certSource // CertReader, through a memo when Cache is set
 }
 
 // +kubebuilder:rbac:groups=gatewaytenant.io,resources=gatewaytenants,verbs=get;list;watch
@@ -163,7 +173,8 @@ func (r *Reconciler) writeStatus(ctx context.Context, tenant *v1alpha1.GatewayTe
 	}
 	if wasReady == nil || wasReady.Status != ready.Status || wasReady.Reason != ready.Reason {
 		ctrl.LoggerFrom(ctx).Info("Tenant readiness changed", "ready", ready.Status, "reason", ready.Reason, "message", ready.Message)
-		if ready.Status != "True" {
+		// Waiting for the proxy to roll out is progress, not a problem worth an event.
+		if ready.Status != metav1.ConditionTrue && ready.Reason != v1alpha1.ReasonProxyProgressing {
 			r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ready.Reason, "Reconcile", "%s", ready.Message)
 		}
 	}
@@ -172,6 +183,10 @@ func (r *Reconciler) writeStatus(ctx context.Context, tenant *v1alpha1.GatewayTe
 
 // SetupWithManager registers the reconciler and what it watches.
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	r.certs = r.CertReader
+	if r.Cache != nil {
+		r.certs = newMemoSource(r.CertReader, r.Cache)
+	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.GatewayTenant{}, indexUpstreamService, upstreamServices); err != nil {
 		return fmt.Errorf("indexing GatewayTenants by Service: %w", err)
 	}
@@ -184,14 +199,15 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	}
 	return b.
 		Named(ControllerName).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		For(&v1alpha1.GatewayTenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Owns(&networkingv1.NetworkPolicy{}).
-		Owns(&appsv1.Deployment{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&policyv1.PodDisruptionBudget{}).
-		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForService)).
-		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("ConfigMap"))).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("Secret"))).
+		Owns(&networkingv1.NetworkPolicy{}, notOwnCreations).
+		Owns(&appsv1.Deployment{}, notOwnCreations).
+		Owns(&corev1.ServiceAccount{}, notOwnCreations).
+		Owns(&policyv1.PodDisruptionBudget{}, notOwnCreations).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForService), notOwnCreations).
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("ConfigMap")), notOwnCreations).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("Secret")), notOwnCreations).
 		Watches(&v1alpha1.GatewayDataPlane{}, handler.EnqueueRequestsFromMapFunc(r.allTenants),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(r)

@@ -33,12 +33,12 @@ var _ = Describe("GatewayTenant with plain upstreams", func() {
 		expectReady(t)
 
 		np := networkPolicy(ns, "my-upstream-api")
-		seed := seedPolicy("testdata/seed-000-silver.yaml")
-		Expect(np.Spec.PodSelector).To(Equal(seed.Spec.PodSelector))
+		guide := tenantGuidePolicy("testdata/seed-000-silver.yaml")
+		Expect(np.Spec.PodSelector).To(Equal(guide.Spec.PodSelector))
 		Expect(np.Spec.PolicyTypes).To(Equal([]networkingv1.PolicyType{networkingv1.PolicyTypeIngress}))
-		Expect(np.Spec.Ingress).To(HaveLen(len(seed.Spec.Ingress)))
+		Expect(np.Spec.Ingress).To(HaveLen(len(guide.Spec.Ingress)))
 		for i, rule := range np.Spec.Ingress {
-			Expect(rule.From).To(Equal(seed.Spec.Ingress[i].From))
+			Expect(rule.From).To(Equal(guide.Spec.Ingress[i].From))
 			Expect(rule.Ports).To(Equal([]networkingv1.NetworkPolicyPort{tcpPort(intstr.FromInt32(8443))}))
 		}
 
@@ -71,10 +71,10 @@ var _ = Describe("GatewayTenant with plain upstreams", func() {
 			func(t *v1alpha1.GatewayTenant) { t.Spec.DataPlane = "aps-gold" })
 		expectReady(t)
 		np := networkPolicy(ns, "my-upstream-api")
-		seed := seedPolicy("testdata/seed-000-gold.yaml")
-		Expect(np.Spec.PodSelector).To(Equal(seed.Spec.PodSelector))
+		guide := tenantGuidePolicy("testdata/seed-000-gold.yaml")
+		Expect(np.Spec.PodSelector).To(Equal(guide.Spec.PodSelector))
 		for i, rule := range np.Spec.Ingress {
-			Expect(rule.From).To(Equal(seed.Spec.Ingress[i].From))
+			Expect(rule.From).To(Equal(guide.Spec.Ingress[i].From))
 		}
 		Expect(t.Status.DataPlane).To(Equal("aps-gold"))
 	})

@@ -115,8 +115,8 @@ func networkPolicy(ns, upstream string) *networkingv1.NetworkPolicy {
 	return np
 }
 
-// seedPolicy reads a NetworkPolicy of the tenant guide from testdata.
-func seedPolicy(file string) *networkingv1.NetworkPolicy {
+// tenantGuidePolicy reads a NetworkPolicy of the gateway's tenant guide from testdata.
+func tenantGuidePolicy(file string) *networkingv1.NetworkPolicy {
 	data, err := os.ReadFile(file)
 	Expect(err).NotTo(HaveOccurred())
 	np := &networkingv1.NetworkPolicy{}

@@ -78,7 +78,7 @@ func (r *Reconciler) observeUpstream(ctx context.Context, namespace string, u v1
 	if !res.valid() || u.TLS == nil {
 		return res, nil
 	}
-	cc, err := checkCertificates(ctx, r.CertReader, namespace, u, now, r.ExpiryWarning)
+	cc, err := checkCertificates(ctx, r.certs, namespace, u, now, r.ExpiryWarning)
 	if err != nil {
 		return upstreamResult{}, err
 	}

@@ -3,8 +3,6 @@ package bundle
 import (
 	"fmt"
 	"path/filepath"
-
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/kustomize"
 )
 
 // prometheusConfigDir holds the monitoring objects (monitoring.coreos.com) kept out of
@@ -15,7 +13,7 @@ const prometheusConfigDir = "config/prometheus"
 // operator's namespace). Its ServiceMonitor stays out: its TLS server name names the
 // namespace, which a bundle does not know.
 func (p *parts) addMonitoring(root string) error {
-	objs, err := kustomize.Build(filepath.Join(root, prometheusConfigDir))
+	objs, err := Render(filepath.Join(root, prometheusConfigDir))
 	if err != nil {
 		return fmt.Errorf("rendering %s: %w", prometheusConfigDir, err)
 	}

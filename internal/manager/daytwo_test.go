@@ -22,8 +22,8 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 // dayTwo is one control plane shared by the steps of a day-two story: managers come and
@@ -31,12 +31,12 @@ import (
 type dayTwo struct {
 	t   *testing.T
 	g   *WithT
-	env *testenv.Environment
+	env *controlplane.Environment
 	c   client.Client
 }
 
 func startDayTwo(t *testing.T) *dayTwo {
-	env, err := testenv.Start()
+	env, err := controlplane.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestMonitoringWithAndWithoutPodMonitorCRD(t *testing.T) {
 
 	// The CRD arrives (the cluster admin installs the Prometheus operator); the next
 	// manager finds it at start.
-	crds, err := testenv.MonitoringCRDs("podmonitors")
+	crds, err := controlplane.MonitoringCRDs("podmonitors")
 	d.g.Expect(err).NotTo(HaveOccurred())
 	_, err = envtest.InstallCRDs(d.env.Config, envtest.CRDInstallOptions{Paths: crds, ErrorIfPathMissing: true})
 	d.g.Expect(err).NotTo(HaveOccurred())

@@ -12,13 +12,9 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/client_golang/prometheus"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/discovery"
@@ -27,7 +23,6 @@ import (
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -83,6 +78,13 @@ type Options struct {
 	// SecondManager lets a test start another manager in the same process after one stopped
 	// (controller-runtime refuses a controller name twice by default).
 	SecondManager bool
+	// Workers is how many tenants are reconciled at once (DefaultWorkers when zero).
+	Workers int
+	// ClientQPS and ClientBurst limit the manager's requests to the API server on the client
+	// side; zero QPS means no client-side limit, leaving it to the API server's priority and
+	// fairness.
+	ClientQPS   float32
+	ClientBurst int
 	// NewClient, when set, builds the manager's client (tests wrap it to count writes).
 	NewClient client.NewClientFunc
 }
@@ -99,8 +101,22 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
+// DefaultWorkers is how many tenants are reconciled at once by default. A reconcile mostly
+// waits on the API server; on two cores 8 workers brought the operator within reach of the
+// API server's own write speed (docs/benchmarks.md, "Operator at scale"), and more only
+// added contention.
+const DefaultWorkers = 8
+
 // New builds the manager with every controller registered.
 func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side limit
+	if o.ClientQPS > 0 {
+		cfg.QPS, cfg.Burst = o.ClientQPS, max(o.ClientBurst, int(o.ClientQPS))
+	}
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
+	}
 	var tlsOpts []func(*tls.Config)
 	if !o.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
@@ -168,6 +184,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	tenants := &gatewaytenant.Reconciler{
 		Client:        mgr.GetClient(),
 		CertReader:    mgr.GetAPIReader(),
+		Cache:         mgr.GetCache(),
 		Scheme:        scheme,
 		Recorder:      mgr.GetEventRecorder(gatewaytenant.ControllerName),
 		Clock:         clock.RealClock{},
@@ -175,6 +192,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		ExpiryWarning: o.CertificateExpiryWarning,
 		Certificates:  certs,
 		Rollout:       gatewaytenant.NewRollout(o.ProxyRolloutsPerMinute, o.ProxyRolloutBurst),
+		Workers:       o.Workers,
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
@@ -219,20 +237,4 @@ func registerMetrics(cs ...prometheus.Collector) error {
 		}
 	}
 	return nil
-}
-
-// cacheOptions keep the caches to what the operator needs: of the kinds it creates, only the
-// objects it created (by label).
-func cacheOptions(podMonitors bool) cache.Options {
-	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
-	o := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&networkingv1.NetworkPolicy{}:   owned,
-		&appsv1.Deployment{}:            owned,
-		&corev1.ServiceAccount{}:        owned,
-		&policyv1.PodDisruptionBudget{}: owned,
-	}}
-	if podMonitors { // only when the CRD exists: the cache maps every kind it names
-		o.ByObject[&monitoringv1.PodMonitor{}] = owned
-	}
-	return o
 }

@@ -22,10 +22,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/kustomize"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/bundle"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	domainmetrics "github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
 )
 
 var metricName = regexp.MustCompile(`\bgatewaytenant_[a-z0-9_]+\b`)
@@ -34,7 +34,7 @@ var metricName = regexp.MustCompile(`\bgatewaytenant_[a-z0-9_]+\b`)
 // or a running proxy really exports, and the alerts cover what the issue asks for: handshake
 // failures, expiring certificates, tenants not Ready, failing reloads.
 func TestPrometheusRuleMetricsExist(t *testing.T) {
-	objs, err := kustomize.Build(filepath.Join(root(), "config", "prometheus"))
+	objs, err := bundle.Render(filepath.Join(root(), "config", "prometheus"))
 	if err != nil {
 		t.Fatal(err)
 	}

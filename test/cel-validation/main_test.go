@@ -12,8 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 const namespace = "abc123-prod"
@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	env, err := testenv.Start()
+	env, err := controlplane.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -40,12 +40,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	gwv1alpha1 "github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/config/crd"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/kustomize"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/bundle"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 const saName = "gatewaytenant-controller-manager"
@@ -60,21 +62,26 @@ type world struct {
 }
 
 func startWorld(t *testing.T) *world {
-	openshift, err := testenv.OpenShiftConfigCRDs("dnses", "infrastructures")
+	openshift, err := controlplane.OpenShiftConfigCRDs("dnses", "infrastructures")
 	if err != nil {
 		t.Fatal(err)
 	}
-	monitoring, err := testenv.MonitoringCRDs("podmonitors")
+	monitoring, err := controlplane.MonitoringCRDs("podmonitors")
 	if err != nil {
 		t.Fatal(err)
 	}
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
-		assets = filepath.Join(testenv.RepoRoot(), "bin", "control-plane")
+		assets = filepath.Join(repoRoot(t), "bin", "control-plane")
+	}
+	own, err := crd.CRDs()
+	if err != nil {
+		t.Fatal(err)
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     slices.Concat([]string{filepath.Join(testenv.RepoRoot(), "config", "crd", "bases")}, openshift, monitoring),
+		CRDs:                  own,
+		CRDDirectoryPaths:     slices.Concat(openshift, monitoring),
 		ErrorIfCRDPathMissing: true,
 	}
 	env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
@@ -106,6 +113,14 @@ func startWorld(t *testing.T) *world {
 	return w
 }
 
+func repoRoot(t *testing.T) string {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 func scheme() *runtime.Scheme {
 	s := manager.Scheme()
 	utilruntime.Must(configv1.AddToScheme(s))
@@ -127,7 +142,7 @@ type grant struct {
 
 // csvGrant reads the permissions of the generated bundle's CSV.
 func csvGrant(t *testing.T) grant {
-	b, err := manifests.GetBundleFromDir(filepath.Join(testenv.RepoRoot(), "bundle"))
+	b, err := manifests.GetBundleFromDir(filepath.Join(repoRoot(t), "bundle"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +164,7 @@ func csvGrant(t *testing.T) grant {
 
 // configGrant reads the Roles and ClusterRoles config/default binds to the manager.
 func configGrant(t *testing.T) grant {
-	objs, err := kustomize.Build(filepath.Join(testenv.RepoRoot(), "config", "default"))
+	objs, err := bundle.Render(filepath.Join(repoRoot(t), "config", "default"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +454,7 @@ func metricsReader(ns string) *rbacv1.ClusterRoleBinding {
 }
 
 func (w *world) applyMetricsReader(t *testing.T) {
-	objs, err := kustomize.Build(filepath.Join(testenv.RepoRoot(), "config", "default"))
+	objs, err := bundle.Render(filepath.Join(repoRoot(t), "config", "default"))
 	if err != nil {
 		t.Fatal(err)
 	}

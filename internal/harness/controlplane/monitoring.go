@@ -1,10 +1,12 @@
-package testenv
+package controlplane
 
 import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
 )
 
 // monitoringAPIModule is the Go module of the monitoring.coreos.com types the operator
@@ -20,15 +22,19 @@ const (
 // "prometheusrules". The prometheus-operator module is not a dependency of the build; it is
 // fetched into the module cache (from the Go module proxy) when missing.
 func MonitoringCRDs(resources ...string) ([]string, error) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command("go", "list", "-m", "-f", "{{.Version}}", monitoringAPIModule)
-	cmd.Dir = RepoRoot()
+	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("go list -m %s: %w", monitoringAPIModule, err)
 	}
 	version := string(out[:len(out)-1])
 	dl := exec.Command("go", "mod", "download", "-json", prometheusOperator+"@"+version)
-	dl.Dir = RepoRoot()
+	dl.Dir = root
 	out, err = dl.Output()
 	var mod struct{ Dir, Error string }
 	if jerr := json.Unmarshal(out, &mod); jerr != nil || mod.Dir == "" {

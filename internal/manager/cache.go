@@ -1,0 +1,116 @@
+package manager
+
+import (
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+)
+
+// lastAppliedAnnotation is where kubectl apply keeps a second copy of the whole object.
+const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
+
+// cacheOptions keep the caches to what the operator reads, so that memory follows the number
+// of tenants and not the size of the cluster:
+//
+//   - of the kinds it creates, only the objects it created (by label);
+//   - of every cached object, neither managedFields nor kubectl's last-applied annotation,
+//     which together are often larger than the object;
+//   - of Services it does not own (all Services: upstreams may be any), only what the checks
+//     read: selector, ports and type;
+//   - of ConfigMaps and Secrets (metadata only, cluster-wide: certificate references may
+//     name any), only name, UID, resourceVersion and owners.
+func cacheOptions(podMonitors bool) cache.Options {
+	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
+	refs := cache.ByObject{Transform: trimReferenced}
+	o := cache.Options{
+		DefaultTransform: stripBookkeeping,
+		ByObject: map[client.Object]cache.ByObject{
+			&networkingv1.NetworkPolicy{}:   owned,
+			&appsv1.Deployment{}:            owned,
+			&corev1.ServiceAccount{}:        owned,
+			&policyv1.PodDisruptionBudget{}: owned,
+			&corev1.Service{}:               {Transform: trimService},
+			&corev1.ConfigMap{}:             refs,
+			&corev1.Secret{}:                refs,
+		},
+	}
+	if podMonitors { // only when the CRD exists: the cache maps every kind it names
+		o.ByObject[&monitoringv1.PodMonitor{}] = owned
+	}
+	return o
+}
+
+// stripBookkeeping drops managedFields and the last-applied annotation. The operator never
+// reads either; updates it sends from the cache leave managedFields as they are (the API server
+// keeps them when an update omits them).
+func stripBookkeeping(in any) (any, error) {
+	if o, ok := in.(metav1.Object); ok {
+		stripMeta(o)
+	}
+	return in, nil
+}
+
+func stripMeta(o metav1.Object) {
+	if o.GetManagedFields() != nil {
+		o.SetManagedFields(nil)
+	}
+	if ann := o.GetAnnotations(); ann != nil {
+		if _, ok := ann[lastAppliedAnnotation]; ok {
+			delete(ann, lastAppliedAnnotation)
+			if len(ann) == 0 {
+				o.SetAnnotations(nil)
+			}
+		}
+	}
+}
+
+// trimService keeps of a Service the operator does not own what the upstream checks read and
+// what a write would need to stay safe (identity, version, owners, labels, annotations). The
+// operator's own proxy Services stay whole but for bookkeeping: it compares their specs.
+func trimService(in any) (any, error) {
+	svc, ok := in.(*corev1.Service)
+	if !ok {
+		return stripBookkeeping(in)
+	}
+	stripMeta(svc)
+	if svc.Labels[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue {
+		return svc, nil
+	}
+	return &corev1.Service{
+		TypeMeta:   svc.TypeMeta,
+		ObjectMeta: identity(svc, true),
+		Spec:       corev1.ServiceSpec{Type: svc.Spec.Type, Selector: svc.Spec.Selector, Ports: svc.Spec.Ports},
+	}, nil
+}
+
+// trimReferenced keeps of a ConfigMap's or Secret's metadata what the mapping to tenants and
+// the certificate cache read: name, UID, resourceVersion and owners.
+func trimReferenced(in any) (any, error) {
+	o, ok := in.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return stripBookkeeping(in)
+	}
+	return &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: identity(o, false)}, nil
+}
+
+// identity is the part of an object's metadata that names it, versions it and says who owns
+// it; withLabels adds its labels and annotations.
+func identity(o metav1.Object, withLabels bool) metav1.ObjectMeta {
+	m := metav1.ObjectMeta{
+		Name: o.GetName(), Namespace: o.GetNamespace(), UID: o.GetUID(), ResourceVersion: o.GetResourceVersion(),
+		Generation: o.GetGeneration(), OwnerReferences: o.GetOwnerReferences(), DeletionTimestamp: o.GetDeletionTimestamp(),
+		CreationTimestamp: metav1.Time{Time: o.GetCreationTimestamp().Time},
+	}
+	if withLabels {
+		m.Labels, m.Annotations = o.GetLabels(), o.GetAnnotations()
+	}
+	return m
+}
