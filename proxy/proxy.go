@@ -209,6 +209,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		return errors.New("proxy: Serve called twice")
 	}
 	go p.watch(p.watchCtx)
+	go p.runChecks(p.watchCtx)
 	errc := make(chan error, len(p.servers)+1)
 	serve := func(name string, s *http.Server, ln net.Listener) {
 		p.log.Info(LogListening, "listener", name, "address", ln.Addr().String())

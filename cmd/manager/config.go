@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -79,6 +80,10 @@ func newFlagSet(c *config) (*flag.FlagSet, *int) {
 	fs.StringVar(&o.Proxy.Image, "proxy-image", defaultProxyImage,
 		"Image of the TLS proxy run for tenants (it holds /proxy); default: the operator's own image.")
 	replicas := fs.Int("proxy-replicas", 2, "Replicas of each tenant's proxy Deployment; above 1 they get a PodDisruptionBudget.")
+	fs.Var(&o.Proxy.ClusterDNS, "cluster-dns",
+		`Where the proxies resolve names, opened by their egress NetworkPolicy: "auto" (OpenShift's openshift-dns on 5353 when the cluster is OpenShift, else kube-system k8s-app=kube-dns on 53), "openshift", "kube-dns", or <namespace>/<label>=<value>,...:<port>.`)
+	fs.StringVar(&o.OperatorNamespace, "operator-namespace", ownNamespace(),
+		"The manager's namespace, admitted to the proxies' admin port to read their state; default: $POD_NAMESPACE, else the pod's service account namespace.")
 	fs.DurationVar(&o.CertificateExpiryWarning, "certificate-expiry-warning", 30*24*time.Hour,
 		"Warn tenants (CertificateExpiringSoon) this long before a CA or client certificate expires.")
 	maxReplicas := fs.Int("proxy-max-replicas", 10, "The most replicas a tenant may ask for its proxy (spec.proxy.replicas).")
@@ -247,4 +252,17 @@ func parseResourceList(s string, each func(key string, q resource.Quantity) erro
 		}
 	}
 	return nil
+}
+
+// ownNamespace is the pod's namespace: $POD_NAMESPACE, else the one of its service account
+// token, else "" (outside a cluster).
+func ownNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }

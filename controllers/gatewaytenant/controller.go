@@ -16,6 +16,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -35,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 )
 
@@ -54,6 +56,9 @@ type Reconciler struct {
 	// CertReader reads the ConfigMaps and Secrets that certificate references name, straight
 	// from the API server.
 	CertReader client.Reader
+	// APIReader reads owned objects past the label-filtered cache, to repair one whose labels
+	// were removed.
+	APIReader client.Reader
 	// Cache, when set, is the manager's cache: from the metadata of ConfigMaps and Secrets it
 	// holds, certificate references are read only when their object changed, and objects that
 	// do not exist are not read at all.
@@ -69,6 +74,11 @@ type Reconciler struct {
 	Rollout *Rollout
 	// Certificates, when set, exports the expiry of every referenced certificate.
 	Certificates *metrics.Certificates
+	// ProxyStates holds what the tenants' proxy replicas report (nil: nothing is read, and
+	// TLS upstreams get no Verified condition).
+	ProxyStates *proxystate.Store
+	// OperatorNamespace is admitted to the proxies' admin port; "" admits nobody.
+	OperatorNamespace string
 
 	// Workers is how many tenants are reconciled at once; 1 when zero.
 	Workers int
@@ -108,7 +118,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	r.exportCertificates(req.NamespacedName, obs)
-	if obs.dataPlane.accepted() {
+	switch {
+	case obs.conflict != "":
+		// An older tenant owns a Service port this one names: whatever this one wrote goes,
+		// nothing is written.
+		obs.applyErr = r.deleteOwned(ctx, tenant)
+	case obs.dataPlane.accepted():
 		obs.applyErr = errors.Join(r.ensureNetworkPolicies(ctx, tenant, obs), r.ensureProxy(ctx, tenant, obs))
 	}
 	if err := r.writeStatus(ctx, tenant, obs); err != nil {
@@ -166,15 +181,19 @@ func (r *Reconciler) writeStatus(ctx context.Context, tenant *v1alpha1.GatewayTe
 	}
 	wasReady := meta.FindStatusCondition(tenant.Status.Conditions, v1alpha1.ConditionReady)
 	ready := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady)
-	patch := client.MergeFrom(tenant.DeepCopy())
+	before := tenant.DeepCopy()
+	patch := client.MergeFrom(before)
 	tenant.Status = status
 	if err := r.Client.Status().Patch(ctx, tenant, patch); err != nil {
 		return fmt.Errorf("writing status: %w", err)
 	}
+	r.recordVerificationEvents(tenant, &before.Status, &status)
 	if wasReady == nil || wasReady.Status != ready.Status || wasReady.Reason != ready.Reason {
 		ctrl.LoggerFrom(ctx).Info("Tenant readiness changed", "ready", ready.Status, "reason", ready.Reason, "message", ready.Message)
-		// Waiting for the proxy to roll out is progress, not a problem worth an event.
-		if ready.Status != metav1.ConditionTrue && ready.Reason != v1alpha1.ReasonProxyProgressing {
+		// Waiting for the proxy to roll out is progress, not a problem worth an event; a
+		// certificate entering its warning window is worth one, though the tenant stays Ready.
+		if ready.Status != metav1.ConditionTrue && ready.Reason != v1alpha1.ReasonProxyProgressing ||
+			ready.Reason == v1alpha1.ReasonCertificateExpiringSoon {
 			r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ready.Reason, "Reconcile", "%s", ready.Message)
 		}
 	}
@@ -193,11 +212,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.GatewayTenant{}, indexCertObject, certObjects); err != nil {
 		return fmt.Errorf("indexing GatewayTenants by certificate reference: %w", err)
 	}
-	b := ctrl.NewControllerManagedBy(mgr)
-	if r.Proxy.Monitoring.PodMonitors {
-		b = b.Owns(&monitoringv1.PodMonitor{})
-	}
-	return b.
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		For(&v1alpha1.GatewayTenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -208,9 +223,29 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForService), notOwnCreations).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("ConfigMap")), notOwnCreations).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("Secret")), notOwnCreations).
+		// A tenant created, changed or deleted beside others changes which owns a Service port.
+		Watches(&v1alpha1.GatewayTenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfNamespace),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.GatewayDataPlane{}, handler.EnqueueRequestsFromMapFunc(r.allTenants),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Complete(r)
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForEndpointSlice))
+	if r.ProxyStates != nil {
+		b = b.WatchesRawSource(r.ProxyStates.Source())
+	}
+	if r.Proxy.Monitoring.PodMonitors {
+		b = b.Owns(&monitoringv1.PodMonitor{}, notOwnCreations)
+	}
+	return b.Complete(r)
+}
+
+// tenantsForEndpointSlice maps an EndpointSlice to the tenants whose upstreams address its
+// Service: their ready endpoints are in status.
+func (r *Reconciler) tenantsForEndpointSlice(ctx context.Context, o client.Object) []reconcile.Request {
+	svc := o.GetLabels()[discoveryv1.LabelServiceName]
+	if svc == "" {
+		return nil
+	}
+	return r.tenantsForService(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: o.GetNamespace(), Name: svc}})
 }
 
 // upstreamServices is the index function: the names of the Services of the tenant's own
@@ -276,6 +311,22 @@ func (r *Reconciler) tenantsForCertObject(kind string) handler.MapFunc {
 		}
 		return append(requests(tenants.Items), ownerRequest(o)...)
 	}
+}
+
+// tenantsOfNamespace maps a tenant to the other tenants of its namespace.
+func (r *Reconciler) tenantsOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	tenants := &v1alpha1.GatewayTenantList{}
+	if err := r.Client.List(ctx, tenants, client.InNamespace(o.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing tenants of namespace", "namespace", o.GetNamespace())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, req := range requests(tenants.Items) {
+		if req.Name != o.GetName() {
+			reqs = append(reqs, req)
+		}
+	}
+	return reqs
 }
 
 func (r *Reconciler) allTenants(ctx context.Context, _ client.Object) []reconcile.Request {

@@ -27,14 +27,18 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation) v1alpha1
 		meta.SetStatusCondition(conds, c)
 	}
 
+	if obs.conflict != "" {
+		// An older tenant owns a Service port this one names: every condition says so, and
+		// no upstream has a status, since nothing serves them.
+		for _, typ := range []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionNetworkPolicyReady,
+			v1alpha1.ConditionProxyReady, v1alpha1.ConditionReady} {
+			set(&st.Conditions, condition(typ, false, v1alpha1.ReasonConflicted, obs.conflict))
+		}
+		return st
+	}
 	accepted := acceptedCondition(obs)
 	resolved := resolvedRefsCondition(obs)
 	netpol := networkPolicyCondition(obs)
-	chain := []metav1.Condition{accepted, resolved, netpol, proxyReadyCondition(obs)}
-	for _, c := range append(chain, summarise(obs, chain...)) {
-		set(&st.Conditions, c)
-	}
-
 	for _, u := range obs.upstreams {
 		us := v1alpha1.UpstreamStatus{Name: u.upstream.Name, Conditions: oldUpstreamConditions(old, u.upstream.Name)}
 		us.GatewayHost, us.GatewayPort = gatewayAddress(obs, u)
@@ -42,8 +46,24 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation) v1alpha1
 		if u.valid() && u.warning != "" {
 			c.Reason, c.Message = v1alpha1.ReasonCertificateExpiringSoon, u.warning
 		}
+		var verified *metav1.Condition
+		if v, ok := obs.dataPath.verdicts[u.upstream.Name]; ok {
+			vc := verifiedCondition(u.upstream.Name, v, meta.FindStatusCondition(us.Conditions, v1alpha1.ConditionVerified))
+			set(&us.Conditions, vc)
+			verified = &vc
+		} else {
+			meta.RemoveStatusCondition(&us.Conditions, v1alpha1.ConditionVerified)
+		}
+		if u.valid() {
+			c = dataPathReady(u, c, verified, obs.dataPath, obs.now)
+		}
 		set(&us.Conditions, c)
 		st.Upstreams = append(st.Upstreams, us)
+	}
+
+	chain := []metav1.Condition{accepted, resolved, netpol, proxyReadyCondition(obs)}
+	for _, c := range append(chain, dataPathSummary(summarise(obs, chain...), st.Upstreams)) {
+		set(&st.Conditions, c)
 	}
 	return st
 }
@@ -130,8 +150,20 @@ func summarise(obs *observation, chain ...metav1.Condition) metav1.Condition {
 			return condition(v1alpha1.ConditionReady, false, c.Reason, c.Message)
 		}
 	}
-	return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady,
-		fmt.Sprintf("all %d upstreams are reachable from the gateway", len(obs.upstreams)))
+	msg := fmt.Sprintf("all %d upstreams are reachable from the gateway", len(obs.upstreams))
+	var warnings []string
+	for _, u := range obs.upstreams {
+		if u.warning != "" {
+			warnings = append(warnings, u.warning)
+		}
+	}
+	if len(warnings) > 0 {
+		// Still Ready: traffic gets through. The reason shows in kubectl get, and an event
+		// is raised when it appears.
+		return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonCertificateExpiringSoon,
+			msg+", but "+strings.Join(warnings, "; "))
+	}
+	return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady, msg)
 }
 
 // proxyReadyCondition is ProxyReady: the proxy Deployment has all its replicas available for

@@ -4,6 +4,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 )
 
 // lastAppliedAnnotation is where kubectl apply keeps a second copy of the whole object.
@@ -26,7 +28,11 @@ const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 //   - of Services it does not own (all Services: upstreams may be any), only what the checks
 //     read: selector, ports and type;
 //   - of ConfigMaps and Secrets (metadata only, cluster-wide: certificate references may
-//     name any), only name, UID, resourceVersion and owners.
+//     name any), only name, UID, resourceVersion and owners, and of the operator's own also
+//     labels and annotations;
+//   - of EndpointSlices (cluster-wide: ready endpoints of plain upstreams, the proxy pods to
+//     read), what proxystate.StripEndpointSlice keeps;
+//   - of PodMonitors, when their CRD exists, only the operator's own.
 func cacheOptions(podMonitors bool) cache.Options {
 	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
 	refs := cache.ByObject{Transform: trimReferenced}
@@ -40,6 +46,9 @@ func cacheOptions(podMonitors bool) cache.Options {
 			&corev1.Service{}:               {Transform: trimService},
 			&corev1.ConfigMap{}:             refs,
 			&corev1.Secret{}:                refs,
+			// Every EndpointSlice (plain upstreams' Services are the tenants', not labelled by
+			// the operator): only each endpoint's first address, readiness and pod.
+			&discoveryv1.EndpointSlice{}: {Transform: proxystate.StripEndpointSlice},
 		},
 	}
 	if podMonitors { // only when the CRD exists: the cache maps every kind it names
@@ -87,7 +96,7 @@ func trimService(in any) (any, error) {
 	return &corev1.Service{
 		TypeMeta:   svc.TypeMeta,
 		ObjectMeta: identity(svc, true),
-		Spec:       corev1.ServiceSpec{Type: svc.Spec.Type, Selector: svc.Spec.Selector, Ports: svc.Spec.Ports},
+		Spec:       corev1.ServiceSpec{Type: svc.Spec.Type, ExternalName: svc.Spec.ExternalName, Selector: svc.Spec.Selector, Ports: svc.Spec.Ports},
 	}, nil
 }
 
@@ -98,7 +107,10 @@ func trimReferenced(in any) (any, error) {
 	if !ok {
 		return stripBookkeeping(in)
 	}
-	return &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: identity(o, false)}, nil
+	// The operator's own (the proxy's configuration) keep their labels and annotations: the
+	// last good upstreams are recorded in an annotation.
+	own := o.Labels[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue
+	return &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: identity(o, own)}, nil
 }
 
 // identity is the part of an object's metadata that names it, versions it and says who owns

@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"slices"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -34,6 +37,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 	domainmetrics "github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 )
 
@@ -87,6 +91,27 @@ type Options struct {
 	ClientBurst int
 	// NewClient, when set, builds the manager's client (tests wrap it to count writes).
 	NewClient client.NewClientFunc
+	// OperatorNamespace is the manager's own namespace: the NetworkPolicy of each proxy
+	// admits it to the proxy's admin port. Empty: no such policy is written (the proxies'
+	// state can then only be read where ingress is not denied by default).
+	OperatorNamespace string
+	// ProxyStatePoll configures how the proxies' state is read; zero fields take the
+	// defaults of proxystate.Poller.
+	ProxyStatePoll ProxyStatePoll
+}
+
+// ProxyStatePoll configures the reading of the proxies' state reports.
+type ProxyStatePoll struct {
+	// Interval between two readings of one tenant's proxy replicas (default 30s).
+	Interval time.Duration
+	// QPS bounds the requests to all proxies together (default 50 per second).
+	QPS float32
+	// AdminPort is the port the proxies' state is read from (default 9090, the port the
+	// operator renders); tests that run proxies on loopback point it elsewhere.
+	AdminPort int
+	// DialContext, when set, connects to a proxy pod's address (tests map pod addresses,
+	// which the API server refuses on loopback, to loopback ones).
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
@@ -147,6 +172,18 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 			log.Info("No PodMonitors for the proxies: the monitoring.coreos.com/v1 PodMonitor CRD is not installed")
 		}
 	}
+	if o.Proxy.ClusterDNS.Namespace == "" {
+		dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("creating discovery client: %w", err)
+		}
+		dns, why, err := gatewaytenant.DetectClusterDNS(dc)
+		if err != nil {
+			return nil, fmt.Errorf("detecting the cluster DNS: %w", err)
+		}
+		o.Proxy.ClusterDNS = dns
+		log.Info("Proxies may reach the cluster DNS", "clusterDNS", dns.String(), "reason", why)
+	}
 
 	scheme := Scheme()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -157,7 +194,10 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "gatewaytenant-operator.gatewaytenant.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
-		Cache:                   cacheOptions(o.Proxy.Monitoring.PodMonitors),
+		// The manager exits as soon as Start returns, so handing the lease back on shutdown
+		// is safe, and spares a new replica the wait for the lease to expire (~15 s).
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cacheOptions(o.Proxy.Monitoring.PodMonitors),
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Never cache Secrets or ConfigMaps: referenced ones are read directly, one at a
 			// time; the manager watches only their metadata.
@@ -181,21 +221,39 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		return nil, err
 	}
 
+	states := proxystate.NewStore()
 	tenants := &gatewaytenant.Reconciler{
-		Client:        mgr.GetClient(),
-		CertReader:    mgr.GetAPIReader(),
-		Cache:         mgr.GetCache(),
-		Scheme:        scheme,
-		Recorder:      mgr.GetEventRecorder(gatewaytenant.ControllerName),
-		Clock:         clock.RealClock{},
-		Proxy:         o.Proxy,
-		ExpiryWarning: o.CertificateExpiryWarning,
-		Certificates:  certs,
-		Rollout:       gatewaytenant.NewRollout(o.ProxyRolloutsPerMinute, o.ProxyRolloutBurst),
-		Workers:       o.Workers,
+		Client:            mgr.GetClient(),
+		CertReader:        mgr.GetAPIReader(),
+		APIReader:         mgr.GetAPIReader(),
+		Cache:             mgr.GetCache(),
+		Scheme:            scheme,
+		Recorder:          mgr.GetEventRecorder(gatewaytenant.ControllerName),
+		Clock:             clock.RealClock{},
+		Proxy:             o.Proxy,
+		ExpiryWarning:     o.CertificateExpiryWarning,
+		Workers:           o.Workers,
+		ProxyStates:       states,
+		OperatorNamespace: o.OperatorNamespace,
+		Certificates:      certs,
+		Rollout:           gatewaytenant.NewRollout(o.ProxyRolloutsPerMinute, o.ProxyRolloutBurst),
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
+	}
+	if err := (&dataplane.EnvironmentsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up GatewayDataPlane environments: %w", err)
+	}
+	poller := &proxystate.Poller{Client: mgr.GetClient(), Store: states, Interval: o.ProxyStatePoll.Interval,
+		AdminPort: o.ProxyStatePoll.AdminPort}
+	if dial := o.ProxyStatePoll.DialContext; dial != nil {
+		poller.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: dial}}
+	}
+	if o.ProxyStatePoll.QPS > 0 {
+		poller.Limiter = flowcontrol.NewTokenBucketRateLimiter(o.ProxyStatePoll.QPS, max(1, int(o.ProxyStatePoll.QPS)))
+	}
+	if err := poller.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the proxy state poller: %w", err)
 	}
 	if preset.Preset != "" {
 		presets := &dataplane.PresetReconciler{Client: mgr.GetClient(), Preset: preset.Preset, Reason: preset.Reason}
