@@ -217,7 +217,7 @@ func dataPathReady(u upstreamResult, ready metav1.Condition, verified *metav1.Co
 			fmt.Sprintf("upstream %q: the upstream's own certificate %s expires at %s; renew it", name, pc.Subject, pc.NotAfter.UTC().Format(time.RFC3339)))
 	}
 	if ready.Reason == v1alpha1.ReasonReady {
-		ready.Message = fmt.Sprintf("upstream %q: the gateway reaches it through the proxy, which %s", name, verified.Message)
+		ready.Message = fmt.Sprintf("upstream %q: the gateway reaches it through the proxy; %s", name, verified.Message)
 	}
 	return ready
 }

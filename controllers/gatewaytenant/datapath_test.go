@@ -140,7 +140,7 @@ func TestDataPathReady(t *testing.T) {
 	}{
 		{"plain with endpoints", plain, nil, dp(2, later), metav1.ConditionTrue, v1alpha1.ReasonReady, `Service "web" port 80 has 2 ready endpoint(s)`},
 		{"plain without endpoints: a warning", plain, nil, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonNoReadyEndpoints, `Service "web" has no ready endpoints`},
-		{"verified", secure, &verified, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonReady, "which verified by 2 proxy replica(s)"},
+		{"verified", secure, &verified, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonReady, "through the proxy; verified by 2 proxy replica(s)"},
 		{"verification pending", secure, &pending, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonReady, "its verification is pending (AwaitingProxyReport)"},
 		{"verification failed", secure, &failed, dp(0, later), metav1.ConditionFalse, v1alpha1.ReasonHostnameMismatch, `upstream "api": the upstream presents CN=api`},
 		{"the upstream's certificate expires soon", secure, &verified, dp(0, soon), metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon,
