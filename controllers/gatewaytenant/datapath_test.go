@@ -178,6 +178,11 @@ func TestComputeStatusWithDataPath(t *testing.T) {
 			`all 2 upstreams are configured; upstream "web" has no ready endpoints; upstream "api" awaits verification by the proxy (AwaitingProxyReport)`},
 		{"verification failed", obs(proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonChainTooDeep, true)}}, 1),
 			metav1.ConditionFalse, v1alpha1.ReasonChainTooDeep, `upstream "api": the proxy's words about chain_too_deep`},
+		{"the upstream's own certificate expires soon", func() *observation {
+			o := obs(proxystate.Verdict{Verified: []string{"a"}, Presented: &proxy.PresentedCertificate{Subject: "CN=api", NotAfter: time.Now().Add(time.Hour)}}, 1)
+			o.now, o.dataPath.expiryWarning = time.Now(), 24*time.Hour
+			return o
+		}(), metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon, "all 2 upstreams are reachable from the gateway, but upstream \"api\": the upstream's own certificate CN=api expires at"},
 	} {
 		t.Run(c.desc, func(t *testing.T) {
 			st := computeStatus(&v1alpha1.GatewayTenantStatus{}, c.obs)

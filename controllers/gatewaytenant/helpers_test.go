@@ -110,7 +110,7 @@ func expectReady(t *v1alpha1.GatewayTenant) {
 // networkPolicy waits for and returns the NetworkPolicy of an upstream of tenant my-api.
 func networkPolicy(ns, upstream string) *networkingv1.NetworkPolicy {
 	np := &networkingv1.NetworkPolicy{}
-	key := client.ObjectKey{Namespace: ns, Name: "my-api-" + upstream + "-from-gateway"}
+	key := client.ObjectKey{Namespace: ns, Name: "my-api." + upstream + "-from-gateway"}
 	Eventually(func() error { return k8sClient.Get(ctx, key, np) }).Should(Succeed())
 	return np
 }

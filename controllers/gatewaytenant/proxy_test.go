@@ -125,26 +125,26 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 		Expect(get(ns, "my-api-proxy", &policyv1.PodDisruptionBudget{}).Spec.MinAvailable).To(Equal(ptr.To(intstr.FromInt32(1))))
 
 		By("opening gateway -> proxy listeners and proxy -> upstream target port, and the plain upstream directly")
-		gw := get(ns, "my-api-proxy-from-gateway", &networkingv1.NetworkPolicy{})
+		gw := get(ns, "my-api-proxy", &networkingv1.NetworkPolicy{})
 		Expect(gw.Spec.PodSelector.MatchLabels).To(Equal(dep.Spec.Selector.MatchLabels))
 		Expect(gw.Spec.Ingress).To(HaveLen(2))
 		Expect(gw.Spec.Ingress[0].Ports).To(Equal([]networkingv1.NetworkPolicyPort{tcpPort(intstr.FromInt32(8001))}))
 		Expect(gw.Spec.Ingress[0].From[0].NamespaceSelector.MatchLabels).To(Equal(map[string]string{"environment": "test", "name": "264e6f"}))
-		toUpstream := get(ns, "my-api-secure-from-proxy", &networkingv1.NetworkPolicy{})
+		toUpstream := get(ns, "my-api.secure-from-proxy", &networkingv1.NetworkPolicy{})
 		Expect(toUpstream.Spec.PodSelector.MatchLabels).To(Equal(map[string]string{"name": "secure"}))
 		Expect(toUpstream.Spec.Ingress).To(Equal([]networkingv1.NetworkPolicyIngressRule{{
 			From:  []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: dep.Spec.Selector.MatchLabels}}},
 			Ports: []networkingv1.NetworkPolicyPort{tcpPort(intstr.FromInt32(9443))},
 		}}))
 		Expect(networkPolicy(ns, "plain").Spec.PodSelector.MatchLabels).To(Equal(map[string]string{"name": "plain"}))
-		Expect(gone(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api-secure-from-gateway"}})()).To(BeTrue(),
+		Expect(gone(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api.secure-from-gateway"}})()).To(BeTrue(),
 			"the gateway must not reach a TLS upstream's pods directly")
 
 		By("rolling the proxy only when its configuration changes")
 		template := dep.Spec.Template.DeepCopy()
 		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Environments = []v1alpha1.EnvironmentName{"prod"} })
 		Eventually(func() int {
-			return len(get(ns, "my-api-proxy-from-gateway", &networkingv1.NetworkPolicy{}).Spec.Ingress)
+			return len(get(ns, "my-api-proxy", &networkingv1.NetworkPolicy{}).Spec.Ingress)
 		}).Should(Equal(1))
 		Expect(get(ns, "my-api-proxy", &appsv1.Deployment{}).Spec.Template).To(Equal(*template))
 		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Upstreams[1].TLS.VerifyDepth = ptr.To[int32](0) })
@@ -162,8 +162,8 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 		meta := metav1.ObjectMeta{Namespace: ns, Name: "my-api-proxy"}
 		for _, obj := range []client.Object{&appsv1.Deployment{ObjectMeta: meta}, &corev1.Service{ObjectMeta: meta}, &corev1.ConfigMap{ObjectMeta: meta},
 			&corev1.ServiceAccount{ObjectMeta: meta}, &policyv1.PodDisruptionBudget{ObjectMeta: meta},
-			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api-proxy-from-gateway"}},
-			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api-secure-from-proxy"}}} {
+			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api-proxy"}},
+			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api.secure-from-proxy"}}} {
 			Eventually(gone(obj)).Should(BeTrue(), "%T %s", obj, obj.GetName())
 		}
 		expectReady(t)

@@ -283,6 +283,30 @@ func (s *Story) showRoll(r *Rendered) {
 	}
 }
 
+// showEgress prints an egress policy: where the selected pods may connect.
+func (s *Story) showEgress(np *networkingv1.NetworkPolicy) {
+	var to []string
+	for _, rule := range np.Spec.Egress {
+		var peers, ports []string
+		for _, peer := range rule.To {
+			var parts []string
+			if peer.NamespaceSelector != nil {
+				parts = append(parts, "namespaces "+metav1.FormatLabelSelector(peer.NamespaceSelector))
+			}
+			if peer.PodSelector != nil {
+				parts = append(parts, "pods "+metav1.FormatLabelSelector(peer.PodSelector))
+			}
+			peers = append(peers, strings.Join(parts, " "))
+		}
+		for _, port := range rule.Ports {
+			ports = append(ports, fmt.Sprintf("%s/%s", port.Port.String(), *port.Protocol))
+		}
+		to = append(to, fmt.Sprintf("%s on %s", strings.Join(peers, " or "), strings.Join(ports, ", ")))
+	}
+	s.p().line("NetworkPolicy %s: pods %s may connect to %s, nothing else", np.Name,
+		metav1.FormatLabelSelector(&np.Spec.PodSelector), strings.Join(to, "; "))
+}
+
 // showPolicies lists the NetworkPolicies of the TLS tenant: who may reach which pods.
 func (s *Story) showPolicies(ctx context.Context) error {
 	list := &networkingv1.NetworkPolicyList{}
@@ -290,6 +314,10 @@ func (s *Story) showPolicies(ctx context.Context) error {
 		return err
 	}
 	for _, np := range list.Items {
+		if len(np.Spec.Egress) > 0 {
+			s.showEgress(&np)
+			continue
+		}
 		var from, ports []string
 		for _, rule := range np.Spec.Ingress {
 			for _, peer := range rule.From {

@@ -150,6 +150,11 @@ func tenantGuideSilverPolicy(port int32) networkingv1.NetworkPolicySpec {
 	Expect(spec.Ingress).To(HaveLen(2), "the guide has one rule per gateway environment")
 	for i := range spec.Ingress {
 		spec.Ingress[i].Ports = []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(port))}}
+		// The preset also pins the gateway namespace by name (264e6f-<environment>), which
+		// a namespace copying the labels cannot match.
+		sel := spec.Ingress[i].From[0].NamespaceSelector
+		sel.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn,
+			Values: []string{sel.MatchLabels["name"] + "-" + sel.MatchLabels["environment"]}}}
 	}
 	spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
 	return spec
