@@ -253,9 +253,9 @@ func dataPathSummary(ready metav1.Condition, upstreams []v1alpha1.UpstreamStatus
 		ready.Reason, ready.Message = v1alpha1.ReasonCertificateExpiringSoon, ready.Message+sep+strings.Join(warnings, "; ")
 	}
 	if len(notes) > 0 {
-		reachable := fmt.Sprintf("all %d upstreams are reachable from the gateway", len(upstreams))
-		configured := fmt.Sprintf("all %d upstreams are configured; %s", len(upstreams), strings.Join(notes, "; "))
-		ready.Message = strings.Replace(ready.Message, reachable, configured, 1)
+		// Keep what summarise said after its first words, such as a certificate expiring soon.
+		rest := strings.TrimPrefix(ready.Message, fmt.Sprintf(reachableMessage, len(upstreams)))
+		ready.Message = fmt.Sprintf("all %d upstreams are configured; %s%s", len(upstreams), strings.Join(notes, "; "), rest)
 	}
 	return ready
 }

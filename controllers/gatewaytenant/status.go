@@ -143,6 +143,10 @@ func networkPolicyCondition(obs *observation) metav1.Condition {
 		fmt.Sprintf("gateway environments %s may reach upstreams [%s]", environmentNames(obs.dataPlane.environments), strings.Join(names, ", ")))
 }
 
+// reachableMessage begins the message of a True Ready condition; dataPathSummary narrows it
+// when the data path is not known to work yet.
+const reachableMessage = "all %d upstreams are reachable from the gateway"
+
 // summarise is the Ready condition: the first condition that is not True decides it.
 func summarise(obs *observation, chain ...metav1.Condition) metav1.Condition {
 	for _, c := range chain {
@@ -150,7 +154,7 @@ func summarise(obs *observation, chain ...metav1.Condition) metav1.Condition {
 			return condition(v1alpha1.ConditionReady, false, c.Reason, c.Message)
 		}
 	}
-	msg := fmt.Sprintf("all %d upstreams are reachable from the gateway", len(obs.upstreams))
+	msg := fmt.Sprintf(reachableMessage, len(obs.upstreams))
 	var warnings []string
 	for _, u := range obs.upstreams {
 		if u.warning != "" {
