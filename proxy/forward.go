@@ -488,7 +488,7 @@ func (x *exchange) copyUntilClose(src *bufio.Reader) error {
 func (x *exchange) answerError(ue *upstreamError) {
 	x.code, x.reason = ue.status, ue.reason
 	x.keepClient = !x.fc.req.connClose && !x.fc.f.closing.Load() && x.bodyLeft == 0
-	body, _ := json.Marshal(ErrorBody{Message: ue.reason.Message(), Reason: ue.reason, Upstream: x.u.name,
+	body, _ := json.Marshal(errorBody{Message: ue.reason.Message(), Reason: ue.reason, Upstream: x.u.name,
 		RequestID: x.requestID()})
 	body = append(body, '\n')
 	w := x.fc.bw

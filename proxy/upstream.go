@@ -440,9 +440,8 @@ func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// ErrorBody is the JSON body of the proxy's own answers (502, 504) when the upstream cannot
-// be reached; docs/proxy.md describes it.
-type ErrorBody struct {
+// errorBody is the JSON answer when the upstream cannot be reached.
+type errorBody struct {
 	Message   string `json:"message"`
 	Reason    Reason `json:"reason"`
 	Upstream  string `json:"upstream"`
@@ -460,7 +459,7 @@ func (u *upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(ue.status)
-	_ = json.NewEncoder(w).Encode(ErrorBody{
+	_ = json.NewEncoder(w).Encode(errorBody{
 		Message:   ue.reason.Message(),
 		Reason:    ue.reason,
 		Upstream:  u.name,

@@ -3,6 +3,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +20,7 @@ import (
 	"time"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
 
@@ -30,11 +32,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "proxy")
-	build := exec.Command("go", "build", "-o", binary, "github.com/gatewaytenant/gatewaytenant-operator/cmd/proxy")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the proxy:", err)
+	if binary, err = proxyrun.Build(context.Background(), dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -55,6 +54,8 @@ type process struct {
 	mu       sync.Mutex
 	addrs    map[string]string // listener name ("admin" or upstream) -> address
 }
+
+var listeningLine = regexp.MustCompile(`msg=listening listener=(\S+) address=(\S+)`)
 
 // startProcess runs the proxy on cfg and waits until every listener has reported its
 // address (the configuration uses port 0).
@@ -95,9 +96,9 @@ func (p *process) scan(r io.Reader) {
 	for sc.Scan() {
 		line := sc.Text()
 		_, _ = p.stderr.Write([]byte(line + "\n"))
-		if name, addr, ok := proxy.ParseListening(line); ok {
+		if m := listeningLine.FindStringSubmatch(line); m != nil {
 			p.mu.Lock()
-			p.addrs[name] = addr
+			p.addrs[m[1]] = m[2]
 			p.mu.Unlock()
 		}
 	}
