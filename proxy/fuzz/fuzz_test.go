@@ -5,36 +5,29 @@ package fuzz
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
 )
 
-// exampleYAML is the documented example of docs/proxy.md (also checked by the proxy's tests).
-const exampleYAML = `
-apiVersion: proxy.gatewaytenant.io/v1alpha1
-kind: ProxyConfig
-admin:
-  address: ":9090"
-shutdown:
-  drainDelay: 5s
-  drainTimeout: 30s
-upstreams:
-- name: my-upstream-api
-  listen: ":8443"
-  address: my-upstream-api.abc123-prod.svc:8443
-  tls:
-    caFiles: [/etc/gatewaytenant/ca/0/ca.crt]
-    verifyDepth: 1
-    clientCertificate:
-      certFile: /etc/gatewaytenant/client/tls.crt
-      keyFile: /etc/gatewaytenant/client/tls.key
-`
+// docExample is the configuration example of docs/proxy.md (its first yaml block).
+func docExample(f *testing.F) []byte {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "proxy.md"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(doc), "```yaml\n")
+	example, _, _ := strings.Cut(rest, "```")
+	return []byte(example)
+}
 
 // FuzzParseConfig: the parser never panics, and whatever it accepts validates and
 // survives a round trip through JSON.
 func FuzzParseConfig(f *testing.F) {
-	f.Add([]byte(exampleYAML))
+	f.Add(docExample(f))
 	f.Add([]byte(`{"apiVersion":"proxy.gatewaytenant.io/v1alpha1","kind":"ProxyConfig","upstreams":[]}`))
 	f.Add([]byte("apiVersion: proxy.gatewaytenant.io/v1alpha1\nkind: ProxyConfig\nupstreams:\n- {name: a, listen: ':1', address: 'a:1', tls: {systemRoots: true, verifyDepth: 3}}\n"))
 	f.Add([]byte("shutdown: {drainDelay: 1h}\nupstreams: [{tls: {subjectAltNames: [{type: URI, uri: 'x:y'}]}}]"))
