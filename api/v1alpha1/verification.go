@@ -47,6 +47,11 @@ const (
 	// than verifyDepth allows. Raise verifyDepth, or trust the intermediate.
 	ReasonChainTooDeep = "ChainTooDeep"
 
+	// ReasonBadKeyUsage: the upstream's certificate does not allow server authentication
+	// (extended key usage clientAuth only, typically a client certificate served by mistake).
+	// Serve a certificate with the serverAuth extended key usage, or none.
+	ReasonBadKeyUsage = "BadKeyUsage"
+
 	// ReasonClientCertificateRejected: the upstream refused the client certificate, or
 	// requires one and clientCertificateRef is not set. Have it signed by a CA the upstream
 	// trusts, with clientAuth usage, not expired.

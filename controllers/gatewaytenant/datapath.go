@@ -120,6 +120,7 @@ var verifiedReasons = map[proxy.Reason]string{
 	proxy.ReasonExpired:                   v1alpha1.ReasonCertificateExpired,
 	proxy.ReasonNotYetValid:               v1alpha1.ReasonCertificateNotYetValid,
 	proxy.ReasonChainTooDeep:              v1alpha1.ReasonChainTooDeep,
+	proxy.ReasonBadKeyUsage:               v1alpha1.ReasonBadKeyUsage,
 	proxy.ReasonClientCertificateRejected: v1alpha1.ReasonClientCertificateRejected,
 	proxy.ReasonProtocolVersion:           v1alpha1.ReasonProtocolVersion,
 	proxy.ReasonUpstreamNotTLS:            v1alpha1.ReasonUpstreamNotTLS,

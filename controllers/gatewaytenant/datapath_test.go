@@ -64,8 +64,8 @@ func TestVerifiedCondition(t *testing.T) {
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonCertificateExpired, "about expired"
 		}},
 		{"a reason the operator does not know", func(c *tc) {
-			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", "bad_key_usage", false)}}
-			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonVerificationFailed, "bad_key_usage"
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", "reason_of_a_newer_proxy", false)}}
+			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonVerificationFailed, "reason_of_a_newer_proxy"
 		}},
 		{"one unconfirmed failure of a verified upstream changes nothing", func(c *tc) {
 			c.verdict = proxystate.Verdict{Verified: []string{"b"}, Failing: []proxystate.Failure{failure("a", proxy.ReasonConnectFailed, false)}}
