@@ -45,6 +45,7 @@ test: verify-generated vet control-plane ## Run every test against a real kube-a
 .PHONY: build
 build: ## Build the manager and the proxy into bin/.
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/manager ./cmd/manager
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/proxy ./cmd/proxy
 
 .PHONY: run
 run: generate ## Run the manager against the current kubeconfig.
@@ -60,11 +61,10 @@ $(CONTROLLER_GEN):
 ##@ Demo and end-to-end tests
 
 # make demo KEEP=1 keeps the control plane, the manager and the proxy running until Ctrl-C.
-# bin/demo is built without -trimpath: it finds config/crd/bases through its source path.
+# bin/demo carries the CRDs (config/crd embeds them), so it needs no source tree at run time.
 .PHONY: demo
-demo: control-plane ## Play the whole story on a local control plane (no cluster needed; KEEP=1 to explore after).
-	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/proxy ./cmd/proxy
-	go build -o $(LOCALBIN)/demo ./cmd/demo
+demo: control-plane build ## Play the whole story on a local control plane (no cluster needed; KEEP=1 to explore after).
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/demo ./cmd/demo
 	KUBEBUILDER_ASSETS=$(CONTROL_PLANE) $(LOCALBIN)/demo --proxy $(LOCALBIN)/proxy $(if $(filter 1 true yes,$(KEEP)),--keep)
 
 .PHONY: test-e2e
@@ -92,8 +92,8 @@ DEFAULT_CHANNEL ?= candidate
 CONTAINER_TOOL ?= docker
 
 .PHONY: bundle
-bundle: ## Generate bundle/ and bundle.Dockerfile from config/ (VERSION, IMG, CHANNELS, DEFAULT_CHANNEL).
-	go run ./hack/bundlegen --version $(VERSION) --image $(IMG) --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL)
+bundle: ## Generate bundle/ and bundle.Dockerfile from config/default or CONFIG=<your overlay> (VERSION, IMG, CHANNELS, DEFAULT_CHANNEL).
+	go run ./hack/bundlegen --version $(VERSION) --image $(IMG) --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL) $(if $(CONFIG),--config $(CONFIG))
 
 .PHONY: docker-build-binaries
 docker-build-binaries: ## Build the image's /manager and /proxy exactly as the Dockerfile does, into bin/image/.

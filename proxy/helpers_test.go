@@ -15,7 +15,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
 
@@ -23,8 +23,8 @@ var eventually = testutil.Eventually
 
 func must[T any](t testing.TB) func(T, error) T { return testutil.Must[T](t) }
 
-func newSeed002(t testing.TB, leafOpts ...pki.Option) *pki.Seed002 {
-	return must[*pki.Seed002](t)(pki.NewSeed002(leafOpts...))
+func newSeed002(t testing.TB, leafOpts ...pki.Option) *pki.Chain {
+	return must[*pki.Chain](t)(pki.NewChain(leafOpts...))
 }
 
 func writeFile(t testing.TB, dir, name string, data []byte) string {
@@ -164,9 +164,9 @@ func get(t testing.TB, url string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-func decodeErrorBody(t testing.TB, body []byte) errorBody {
+func decodeErrorBody(t testing.TB, body []byte) ErrorBody {
 	t.Helper()
-	var eb errorBody
+	var eb ErrorBody
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&eb); err != nil {

@@ -211,12 +211,12 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	go p.watch(p.watchCtx)
 	errc := make(chan error, len(p.servers)+1)
 	serve := func(name string, s *http.Server, ln net.Listener) {
-		p.log.Info("listening", "listener", name, "address", ln.Addr().String())
+		p.log.Info(LogListening, "listener", name, "address", ln.Addr().String())
 		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !p.draining.Load() {
 			errc <- fmt.Errorf("%s listener: %w", name, err)
 		}
 	}
-	go serve("admin", p.admin, p.adminLn)
+	go serve(AdminListener, p.admin, p.adminLn)
 	for i, s := range p.servers {
 		go serve(p.upstreams[i].name, s, p.listeners[i])
 	}

@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
 // load sends requests continuously from a few workers and counts outcomes.
@@ -97,7 +98,7 @@ func (r *running) waitReloads(t *testing.T, upstream, kind, result string, n flo
 func TestClientCertificateRotation(t *testing.T) {
 	f := newFixture(t)
 	second := must[*pki.Cert](t)(f.clientCA.NewLeaf("gateway-2", pki.ClientAuth()))
-	dir := must[*pki.AtomicDir](t)(pki.NewAtomicDir(filepath.Join(t.TempDir(), "client"), map[string][]byte{
+	dir := must[*kubelet.Volume](t)(kubelet.WriteVolume(filepath.Join(t.TempDir(), "client"), map[string][]byte{
 		"tls.crt": f.client.ChainPEM(), "tls.key": f.client.KeyPEM(),
 	}))
 	var sawSecond atomic.Bool
@@ -130,7 +131,7 @@ func TestClientCertificateRotation(t *testing.T) {
 // connection to it.
 func TestCARotation(t *testing.T) {
 	oldPKI, newPKI := newSeed002(t), newSeed002(t)
-	caDir := must[*pki.AtomicDir](t)(pki.NewAtomicDir(filepath.Join(t.TempDir(), "ca"), map[string][]byte{
+	caDir := must[*kubelet.Volume](t)(kubelet.WriteVolume(filepath.Join(t.TempDir(), "ca"), map[string][]byte{
 		"ca.crt": oldPKI.Root.CertPEM(),
 	}))
 	var serving atomic.Pointer[tls.Certificate]
@@ -187,7 +188,7 @@ func expectStatus(t *testing.T, url string, code int, reason Reason) {
 func TestBadReloadKeepsMaterial(t *testing.T) {
 	f := newFixture(t)
 	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
-	dir := must[*pki.AtomicDir](t)(pki.NewAtomicDir(filepath.Join(t.TempDir(), "ca"), map[string][]byte{
+	dir := must[*kubelet.Volume](t)(kubelet.WriteVolume(filepath.Join(t.TempDir(), "ca"), map[string][]byte{
 		"ca.crt": f.seed.Root.CertPEM(),
 	}))
 	p := startProxy(t, testConfig(up.Addr, dir.Path("ca.crt")), WithReloadInterval(0))

@@ -280,8 +280,9 @@ func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// errorBody is the JSON answer when the upstream cannot be reached.
-type errorBody struct {
+// ErrorBody is the JSON body of the proxy's own answers (502, 504) when the upstream cannot
+// be reached; docs/proxy.md describes it.
+type ErrorBody struct {
 	Message   string `json:"message"`
 	Reason    Reason `json:"reason"`
 	Upstream  string `json:"upstream"`
@@ -299,7 +300,7 @@ func (u *upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(errorBody{
+	_ = json.NewEncoder(w).Encode(ErrorBody{
 		Message:   reason.Message(),
 		Reason:    reason,
 		Upstream:  u.name,

@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
 // fixture is the PKI of the verification tests: seed 002's root -> intermediate -> leaf
 // (kong.example), an unrelated root, and client certificates for mTLS (seeds 003/004).
 type fixture struct {
 	dir         string
-	seed        *pki.Seed002
+	seed        *pki.Chain
 	other       *pki.Cert
 	clientCA    *pki.Cert
 	client      *pki.Cert // signed by clientCA

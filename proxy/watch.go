@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -69,11 +70,7 @@ func (p *Proxy) newWatcher() *fsnotify.Watcher {
 	var dirs []string
 	for _, u := range p.upstreams {
 		for _, f := range u.material.files() {
-			abs, err := filepath.Abs(f)
-			if err != nil {
-				abs = f
-			}
-			dirs = append(dirs, filepath.Dir(abs))
+			dirs = append(dirs, watchDirs(f)...)
 		}
 	}
 	slices.Sort(dirs)
@@ -92,4 +89,22 @@ func (p *Proxy) newWatcher() *fsnotify.Watcher {
 		}
 	}
 	return w
+}
+
+// watchDirs are the directories to watch for a file: its own, and the one holding the
+// nearest symlinked directory on its path. A nested item of a kubelet volume
+// (<volume>/ca-0/ca.crt) lies in a symlink (ca-0 -> ..data/ca-0) into a directory that each
+// update deletes, so only the volume root, where "..data" is swapped, sees every update.
+func watchDirs(file string) []string {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		abs = file
+	}
+	dirs := []string{filepath.Dir(abs)}
+	for d := filepath.Dir(abs); filepath.Dir(d) != d; d = filepath.Dir(d) {
+		if fi, err := os.Lstat(d); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return append(dirs, filepath.Dir(d))
+		}
+	}
+	return dirs
 }

@@ -99,7 +99,9 @@ const (
 	// ReasonCertificateExpired: a CA or client certificate has expired.
 	ReasonCertificateExpired = "CertificateExpired"
 
-	// ReasonCertificateExpiringSoon: a CA or client certificate expires soon; renew it.
+	// ReasonCertificateExpiringSoon: a CA or client certificate expires soon; renew it. It is
+	// also the reason of the tenant's Ready condition, which stays True (traffic gets
+	// through), and a Warning event is raised when it appears.
 	ReasonCertificateExpiringSoon = "CertificateExpiringSoon"
 )
 

@@ -26,7 +26,7 @@ type GatewayDataPlaneSpec struct {
 	// +listType=map
 	// +listMapKey=name
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:MaxItems=8
 	Environments []DataPlaneEnvironment `json:"environments"`
 }
 
@@ -38,10 +38,13 @@ type DataPlaneEnvironment struct {
 	Name EnvironmentName `json:"name"`
 
 	// namespaceSelector selects the namespaces the gateway of this environment runs in.
-	// It becomes the namespaceSelector of the tenants' NetworkPolicy ingress peers.
+	// It becomes the namespaceSelector of the tenants' NetworkPolicy ingress peers. It must
+	// require at least one label (matchLabels, or a matchExpressions term with In or
+	// Exists). Labels alone can be copied onto any namespace by whoever may label it: set
+	// namespaceNames too.
 	//
 	// +required
-	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="namespaceSelector must not be empty: an empty selector would admit every namespace"
+	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && self.matchExpressions.exists(e, e.operator == 'In' || e.operator == 'Exists'))",message="namespaceSelector must require a label (matchLabels, or a matchExpressions term with operator In or Exists): an empty selector, or one of only NotIn and DoesNotExist terms, admits nearly every namespace"
 	NamespaceSelector metav1.LabelSelector `json:"namespaceSelector"`
 
 	// namespaceNames optionally pins the gateway namespaces by name as well. The operator
@@ -71,6 +74,14 @@ type GatewayDataPlaneStatus struct {
 	// +kubebuilder:validation:MaxLength=253
 	Source string `json:"source,omitempty"`
 
+	// environments lists the names of spec.environments, for `kubectl get gatewaydataplanes`
+	// (a printer column shows only the first match of a path into a list of objects).
+	//
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	Environments []EnvironmentName `json:"environments,omitempty"`
+
 	// conditions describe the state of the data plane.
 	//
 	// +optional
@@ -85,9 +96,9 @@ type GatewayDataPlaneStatus struct {
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:scope=Cluster,shortName=gdp,categories=gatewaytenant
+// +kubebuilder:resource:scope=Cluster,shortName=gdp,categories=gatewaytenant-all
 // +kubebuilder:printcolumn:name="Default",type=boolean,JSONPath=`.spec.default`
-// +kubebuilder:printcolumn:name="Environments",type=string,JSONPath=`.spec.environments[*].name`
+// +kubebuilder:printcolumn:name="Environments",type=string,JSONPath=`.status.environments`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type GatewayDataPlane struct {
 	metav1.TypeMeta   `json:",inline"`

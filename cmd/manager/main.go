@@ -44,6 +44,8 @@ func main() {
 	flag.StringVar(&o.Proxy.Image, "proxy-image", envOr("PROXY_IMAGE", defaultProxyImage),
 		"Image of the TLS proxy run for tenants (it holds /proxy); default: $PROXY_IMAGE, else the operator's own image.")
 	proxyReplicas := flag.Int("proxy-replicas", 2, "Replicas of each tenant's proxy Deployment; above 1 they get a PodDisruptionBudget.")
+	flag.Var(&o.Proxy.ClusterDNS, "cluster-dns",
+		`Where the proxies resolve names, opened by their egress NetworkPolicy: "auto" (OpenShift's openshift-dns on 5353 when the cluster is OpenShift, else kube-system k8s-app=kube-dns on 53), "openshift", "kube-dns", or <namespace>/<label>=<value>,...:<port>.`)
 	flag.DurationVar(&o.CertificateExpiryWarning, "certificate-expiry-warning", 30*24*time.Hour,
 		"Warn tenants (CertificateExpiringSoon) this long before a CA or client certificate expires.")
 	flag.IntVar(&o.Workers, "workers", manager.DefaultWorkers, "Tenants reconciled at once.")

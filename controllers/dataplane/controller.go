@@ -20,8 +20,9 @@ import (
 )
 
 // PresetReconciler keeps the GatewayDataPlane of one preset in place and as the only
-// preset-kept default: it creates it, repairs edits of its spec, recreates it when deleted,
-// and takes the default mark off data planes kept from other presets.
+// preset-kept default: it creates it, repairs edits of its spec (except the namespace names
+// a platform admin set), recreates it when deleted, and takes the default mark off data
+// planes kept from other presets.
 type PresetReconciler struct {
 	Client client.Client
 	Preset string
@@ -55,8 +56,8 @@ func (r *PresetReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.
 	case dp.Labels[LabelPreset] != r.Preset:
 		log.Info("GatewayDataPlane exists and is not kept from this preset; leaving it alone")
 		return ctrl.Result{}, nil
-	case !equality.Semantic.DeepEqual(dp.Spec, desired.Spec):
-		dp.Spec = desired.Spec
+	case !equality.Semantic.DeepEqual(dp.Spec, keepAdminNamespaceNames(desired.Spec, &dp.Spec)):
+		dp.Spec = keepAdminNamespaceNames(desired.Spec, &dp.Spec)
 		if err := r.Client.Update(ctx, dp); err != nil {
 			return ctrl.Result{}, fmt.Errorf("restoring GatewayDataPlane %s: %w", desired.Name, err)
 		}

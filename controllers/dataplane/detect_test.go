@@ -21,8 +21,8 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 // logs collects what the manager and envtest log; a failed test prints it.
@@ -51,9 +51,9 @@ func (b *syncBuffer) take() string {
 	return s
 }
 
-func startEnv(t *testing.T, crds ...string) *testenv.Environment {
+func startEnv(t *testing.T, crds ...string) *controlplane.Environment {
 	t.Helper()
-	env, err := testenv.Start(crds...)
+	env, err := controlplane.Start(crds...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func setClusterConfig(ctx context.Context, t *testing.T, c client.Client, cc clu
 }
 
 func TestChooseOnOpenShift(t *testing.T) {
-	crds, err := testenv.OpenShiftConfigCRDs("dnses", "infrastructures")
+	crds, err := controlplane.OpenShiftConfigCRDs("dnses", "infrastructures")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestChooseOnOpenShift(t *testing.T) {
 
 // managerKeepsDetectedPreset starts the real manager with detection on a cluster whose DNS
 // says gold, and finds the gold data plane kept, with the reason in its status.
-func managerKeepsDetectedPreset(ctx context.Context, t *testing.T, env *testenv.Environment, c client.Client) {
+func managerKeepsDetectedPreset(ctx context.Context, t *testing.T, env *controlplane.Environment, c client.Client) {
 	setClusterConfig(ctx, t, c, clusterConfig{baseDomain: "gold.devops.gov.bc.ca"})
 	mctx, cancel := context.WithCancel(ctx)
 	mgr, err := manager.New(mctx, env.Config, manager.Options{

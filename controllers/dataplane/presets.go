@@ -66,7 +66,24 @@ func Preset(name string) (*v1alpha1.GatewayDataPlane, error) {
 				"environment": string(env),
 				"name":        label,
 			}},
+			// The platform names a gateway namespace <name label>-<environment>. Pinning the
+			// name keeps out namespaces that copy the labels.
+			NamespaceNames: []string{label + "-" + string(env)},
 		})
 	}
 	return dp, nil
+}
+
+// keepAdminNamespaceNames returns the preset's spec with the namespace names a platform admin
+// set on the kept object: those are the admin's to change (a renamed gateway namespace), the
+// rest of the spec is the preset's. An environment whose names were emptied gets the preset's
+// back, so a preset never runs unpinned.
+func keepAdminNamespaceNames(desired v1alpha1.GatewayDataPlaneSpec, existing *v1alpha1.GatewayDataPlaneSpec) v1alpha1.GatewayDataPlaneSpec {
+	out := *desired.DeepCopy()
+	for i := range out.Environments {
+		if env := existing.Environment(out.Environments[i].Name); env != nil && len(env.NamespaceNames) > 0 {
+			out.Environments[i].NamespaceNames = slices.Clone(env.NamespaceNames)
+		}
+	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,6 +63,15 @@ func merge(desired, existing client.Object) bool {
 		}
 		maps.Copy(labels, desired.GetLabels())
 		existing.SetLabels(labels)
+		changed = true
+	}
+	if !subset(desired.GetAnnotations(), existing.GetAnnotations()) {
+		annotations := existing.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		maps.Copy(annotations, desired.GetAnnotations())
+		existing.SetAnnotations(annotations)
 		changed = true
 	}
 	want, have := content(desired), content(existing)
@@ -160,14 +170,13 @@ func subset(want, have map[string]string) bool {
 // matches, and refuses to take over an object another owner controls.
 func apply(ctx context.Context, r *Reconciler, tenant *v1alpha1.GatewayTenant, desired client.Object) error {
 	obj := desired.DeepCopyObject().(client.Object)
-	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error {
-		if owner := metav1.GetControllerOf(obj); owner != nil && owner.UID != tenant.UID {
-			return fmt.Errorf("%s %q is controlled by %s %q, not by this tenant; rename or delete it",
-				kindOf(r, obj), obj.GetName(), owner.Kind, owner.Name)
-		}
-		merge(desired, obj)
-		return controllerutil.SetControllerReference(tenant, obj, r.Scheme)
-	})
+	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error { return r.mutate(tenant, desired, obj) })
+	if apierrors.IsAlreadyExists(err) {
+		// The cache holds only objects that carry the operator's labels: this one exists with
+		// them removed or changed. Read it from the API server and repair it.
+		obj = desired.DeepCopyObject().(client.Object)
+		op, err = r.repairUnlabelled(ctx, tenant, desired, obj)
+	}
 	kind := kindOf(r, obj)
 	if err != nil {
 		r.Recorder.Eventf(tenant, obj, corev1.EventTypeWarning, v1alpha1.EventReasonApplyFailed, "Apply", "writing %s %s failed: %v", kind, desired.GetName(), err)
@@ -182,6 +191,31 @@ func apply(ctx context.Context, r *Reconciler, tenant *v1alpha1.GatewayTenant, d
 	// can read its status.
 	reflect.ValueOf(desired).Elem().Set(reflect.ValueOf(obj).Elem())
 	return nil
+}
+
+// repairUnlabelled reads obj (named like desired) past the cache and updates it to desired.
+func (r *Reconciler) repairUnlabelled(ctx context.Context, tenant *v1alpha1.GatewayTenant, desired, obj client.Object) (controllerutil.OperationResult, error) {
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), obj); err != nil {
+		return controllerutil.OperationResultNone, err
+	}
+	if err := r.mutate(tenant, desired, obj); err != nil {
+		return controllerutil.OperationResultNone, err
+	}
+	if err := r.Client.Update(ctx, obj); err != nil {
+		return controllerutil.OperationResultNone, err
+	}
+	return controllerutil.OperationResultUpdated, nil
+}
+
+// mutate makes obj, the stored object, carry desired's labels and content, controlled by
+// tenant; it refuses an object another owner controls.
+func (r *Reconciler) mutate(tenant *v1alpha1.GatewayTenant, desired, obj client.Object) error {
+	if owner := metav1.GetControllerOf(obj); owner != nil && owner.UID != tenant.UID {
+		return fmt.Errorf("%s %q is controlled by %s %q, not by this tenant; rename or delete it",
+			kindOf(r, obj), obj.GetName(), owner.Kind, owner.Name)
+	}
+	merge(desired, obj)
+	return controllerutil.SetControllerReference(tenant, obj, r.Scheme)
 }
 
 // delete removes an object the tenant no longer needs.
@@ -219,7 +253,7 @@ func kindOf(r *Reconciler, obj client.Object) string {
 func (r *Reconciler) ensureNetworkPolicies(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation) error {
 	var errs []error
 	wanted := map[string]bool{}
-	for _, desired := range desiredNetworkPolicies(tenant, obs) {
+	for _, desired := range desiredNetworkPolicies(tenant, obs, r.Proxy.clusterDNS()) {
 		wanted[desired.Name] = true
 		errs = append(errs, apply(ctx, r, tenant, desired))
 	}
@@ -262,7 +296,7 @@ func (r *Reconciler) ensureProxy(ctx context.Context, tenant *v1alpha1.GatewayTe
 	}
 	dep := proxyDeployment(tenant, ups, config, r.Proxy)
 	errs := []error{
-		apply(ctx, r, tenant, proxyConfigMap(tenant, config)),
+		apply(ctx, r, tenant, proxyConfigMap(tenant, config, ups)),
 		apply(ctx, r, tenant, proxyServiceAccount(tenant)),
 		apply(ctx, r, tenant, proxyService(tenant, ups)),
 	}
@@ -275,6 +309,21 @@ func (r *Reconciler) ensureProxy(ctx context.Context, tenant *v1alpha1.GatewayTe
 		errs = append(errs, apply(ctx, r, tenant, proxyPDB(tenant)))
 	} else {
 		errs = append(errs, r.deleteIfOwned(ctx, tenant, &policyv1.PodDisruptionBudget{ObjectMeta: proxyMeta(tenant, proxyName(tenant.Name))}))
+	}
+	return errors.Join(errs...)
+}
+
+// deleteOwned removes every NetworkPolicy and proxy object the tenant controls.
+func (r *Reconciler) deleteOwned(ctx context.Context, tenant *v1alpha1.GatewayTenant) error {
+	owned := &networkingv1.NetworkPolicyList{}
+	if err := r.Client.List(ctx, owned, client.InNamespace(tenant.Namespace), client.MatchingLabels{v1alpha1.LabelTenant: tenant.Name}); err != nil {
+		return fmt.Errorf("listing NetworkPolicies: %w", err)
+	}
+	errs := []error{r.deleteProxy(ctx, tenant)}
+	for i := range owned.Items {
+		if metav1.IsControlledBy(&owned.Items[i], tenant) {
+			errs = append(errs, r.delete(ctx, tenant, &owned.Items[i]))
+		}
 	}
 	return errors.Join(errs...)
 }

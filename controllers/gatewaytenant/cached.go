@@ -37,5 +37,6 @@ func (r *Reconciler) getOwnedMeta(ctx context.Context, obj client.Object) error 
 	obj.SetResourceVersion(pm.ResourceVersion)
 	obj.SetOwnerReferences(pm.OwnerReferences)
 	obj.SetLabels(pm.Labels)
+	obj.SetAnnotations(pm.Annotations)
 	return nil
 }

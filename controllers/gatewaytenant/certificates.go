@@ -168,6 +168,12 @@ func readCARef(ctx context.Context, src certSource, namespace string, ref v1alph
 	if perr != nil {
 		return nil, v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q key %q: %v", kind, ref.Name, caCertKey, perr), nil
 	}
+	for _, c := range certs {
+		if !c.BasicConstraintsValid || !c.IsCA {
+			return nil, v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q key %q: certificate %q is not a CA certificate (its basicConstraints do not say CA:TRUE); "+
+				"give the CA that signed the upstream's certificate, not the upstream's own certificate", kind, ref.Name, caCertKey, c.Subject.CommonName), nil
+		}
+	}
 	return certs, "", "", nil
 }
 

@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
 var _ = Describe("Certificate references of TLS upstreams", func() {
@@ -20,8 +20,8 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 		reason  string
 		message string
 		// break_ spoils the tenant or the certificate objects; fix mends the objects only.
-		break_ func(ns string, t *v1alpha1.GatewayTenant, chain *pki.Seed002)
-		fix    func(ns string, chain *pki.Seed002)
+		break_ func(ns string, t *v1alpha1.GatewayTenant, chain *pki.Chain)
+		fix    func(ns string, chain *pki.Chain)
 		// fixesTenant: the problem is in the tenant, so the fix edits it.
 		fixesTenant bool
 	}
@@ -31,10 +31,10 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 	clientSecret := func(ns string) *corev1.Secret {
 		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "client-cert"}}
 	}
-	restoreCA := func(ns string, chain *pki.Seed002) {
+	restoreCA := func(ns string, chain *pki.Chain) {
 		update(caConfigMap(ns), func(cm *corev1.ConfigMap) { cm.Data = map[string]string{"ca.crt": string(chain.Root.CertPEM())} })
 	}
-	restoreClient := func(ns string, chain *pki.Seed002) {
+	restoreClient := func(ns string, chain *pki.Chain) {
 		c, err := chain.Root.NewLeaf("gateway", pki.ClientAuth())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(k8sClient.Delete(ctx, clientSecret(ns))).To(Succeed())
@@ -64,10 +64,10 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 		},
 		Entry("CA ConfigMap missing", certCase{
 			reason: v1alpha1.ReasonInvalidCACertificateRef, message: `ConfigMap "upstream-ca" not found`,
-			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Chain) {
 				Expect(k8sClient.Delete(ctx, caConfigMap(ns))).To(Succeed())
 			},
-			fix: func(ns string, chain *pki.Seed002) {
+			fix: func(ns string, chain *pki.Chain) {
 				cm := caConfigMap(ns)
 				cm.Data = map[string]string{"ca.crt": string(chain.Root.CertPEM())}
 				Expect(k8sClient.Create(ctx, cm)).To(Succeed())
@@ -75,35 +75,35 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 		}),
 		Entry("ca.crt key absent", certCase{
 			reason: v1alpha1.ReasonInvalidCACertificateRef, message: `ConfigMap "upstream-ca" has no key "ca.crt"`,
-			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Chain) {
 				update(caConfigMap(ns), func(cm *corev1.ConfigMap) { cm.Data = map[string]string{"root.crt": "x"} })
 			},
 			fix: restoreCA,
 		}),
 		Entry("not PEM", certCase{
 			reason: v1alpha1.ReasonInvalidCACertificateRef, message: "no PEM certificate found",
-			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Chain) {
 				update(caConfigMap(ns), func(cm *corev1.ConfigMap) { cm.Data = map[string]string{"ca.crt": "not a certificate"} })
 			},
 			fix: restoreCA,
 		}),
 		Entry("unsupported kind", certCase{
 			reason: v1alpha1.ReasonInvalidKind, message: `kind "Service" of group "" is not supported`, fixesTenant: true,
-			break_: func(_ string, t *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+			break_: func(_ string, t *v1alpha1.GatewayTenant, _ *pki.Chain) {
 				t.Spec.Upstreams[0].TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Kind: "Service", Name: "secure"}}
 			},
 			fix: restoreTenantCARef,
 		}),
 		Entry("none of several CA references usable", certCase{
 			reason: v1alpha1.ReasonNoValidCACertificate, message: "none of the 2 CA certificate references is usable", fixesTenant: true,
-			break_: func(_ string, t *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+			break_: func(_ string, t *v1alpha1.GatewayTenant, _ *pki.Chain) {
 				t.Spec.Upstreams[0].TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Name: "ca-a"}, {Kind: "Secret", Name: "ca-b"}}
 			},
 			fix: restoreTenantCARef,
 		}),
 		Entry("CA expired", certCase{
 			reason: v1alpha1.ReasonCertificateExpired, message: `certificate "old-root" expired at`,
-			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Chain) {
 				old, err := pki.NewRoot("old-root", pki.Expired())
 				Expect(err).NotTo(HaveOccurred())
 				update(caConfigMap(ns), func(cm *corev1.ConfigMap) { cm.Data = map[string]string{"ca.crt": string(old.CertPEM())} })
@@ -112,7 +112,7 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 		}),
 		Entry("client certificate Secret of the wrong type", certCase{
 			reason: v1alpha1.ReasonInvalidClientCertificate, message: `Secret "client-cert" has type "Opaque"; it must be "kubernetes.io/tls"`,
-			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Chain) {
 				Expect(k8sClient.Delete(ctx, clientSecret(ns))).To(Succeed())
 				s := clientSecret(ns)
 				s.Data = map[string][]byte{"tls.crt": []byte("x")}
@@ -122,7 +122,7 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 		}),
 		Entry("client certificate not matching its key", certCase{
 			reason: v1alpha1.ReasonInvalidClientCertificate, message: "private key does not match public key",
-			break_: func(ns string, _ *v1alpha1.GatewayTenant, chain *pki.Seed002) {
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, chain *pki.Chain) {
 				other, err := chain.Root.NewLeaf("other", pki.ClientAuth())
 				Expect(err).NotTo(HaveOccurred())
 				update(clientSecret(ns), func(s *corev1.Secret) { s.Data["tls.key"] = other.KeyPEM() })
@@ -131,10 +131,10 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 		}),
 		Entry("client certificate Secret missing", certCase{
 			reason: v1alpha1.ReasonInvalidClientCertificate, message: `clientCertificateRef: Secret "client-cert" not found`,
-			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Seed002) {
+			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Chain) {
 				Expect(k8sClient.Delete(ctx, clientSecret(ns))).To(Succeed())
 			},
-			fix: func(ns string, chain *pki.Seed002) {
+			fix: func(ns string, chain *pki.Chain) {
 				c, err := chain.Root.NewLeaf("gateway", pki.ClientAuth())
 				Expect(err).NotTo(HaveOccurred())
 				s := clientSecret(ns)
@@ -166,7 +166,7 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 })
 
 // restoreTenantCARef points the tenant's only upstream back at ConfigMap upstream-ca.
-func restoreTenantCARef(ns string, _ *pki.Seed002) {
+func restoreTenantCARef(ns string, _ *pki.Chain) {
 	t := &v1alpha1.GatewayTenant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api"}}
 	update(t, func(t *v1alpha1.GatewayTenant) {
 		t.Spec.Upstreams[0].TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Name: "upstream-ca"}}

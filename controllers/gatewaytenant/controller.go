@@ -51,6 +51,9 @@ type Reconciler struct {
 	// CertReader reads the ConfigMaps and Secrets that certificate references name, straight
 	// from the API server.
 	CertReader client.Reader
+	// APIReader reads owned objects past the label-filtered cache, to repair one whose labels
+	// were removed.
+	APIReader client.Reader
 	// Cache, when set, is the manager's cache: from the metadata of ConfigMaps and Secrets it
 	// holds, certificate references are read only when their object changed, and objects that
 	// do not exist are not read at all.
@@ -96,7 +99,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if obs.dataPlane.accepted() {
+	switch {
+	case obs.conflict != "":
+		// An older tenant owns a Service port this one names: whatever this one wrote goes,
+		// nothing is written.
+		obs.applyErr = r.deleteOwned(ctx, tenant)
+	case obs.dataPlane.accepted():
 		obs.applyErr = errors.Join(r.ensureNetworkPolicies(ctx, tenant, obs), r.ensureProxy(ctx, tenant, obs))
 	}
 	if err := r.writeStatus(ctx, tenant, obs); err != nil {
@@ -143,8 +151,10 @@ func (r *Reconciler) writeStatus(ctx context.Context, tenant *v1alpha1.GatewayTe
 	}
 	if wasReady == nil || wasReady.Status != ready.Status || wasReady.Reason != ready.Reason {
 		ctrl.LoggerFrom(ctx).Info("Tenant readiness changed", "ready", ready.Status, "reason", ready.Reason, "message", ready.Message)
-		// Waiting for the proxy to roll out is progress, not a problem worth an event.
-		if ready.Status != metav1.ConditionTrue && ready.Reason != v1alpha1.ReasonProxyProgressing {
+		// Waiting for the proxy to roll out is progress, not a problem worth an event; a
+		// certificate entering its warning window is worth one, though the tenant stays Ready.
+		if ready.Status != metav1.ConditionTrue && ready.Reason != v1alpha1.ReasonProxyProgressing ||
+			ready.Reason == v1alpha1.ReasonCertificateExpiringSoon {
 			r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ready.Reason, "Reconcile", "%s", ready.Message)
 		}
 	}
@@ -174,6 +184,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForService), notOwnCreations).
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("ConfigMap")), notOwnCreations).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("Secret")), notOwnCreations).
+		// A tenant created, changed or deleted beside others changes which owns a Service port.
+		Watches(&v1alpha1.GatewayTenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfNamespace),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.GatewayDataPlane{}, handler.EnqueueRequestsFromMapFunc(r.allTenants),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(r)
@@ -242,6 +255,22 @@ func (r *Reconciler) tenantsForCertObject(kind string) handler.MapFunc {
 		}
 		return append(requests(tenants.Items), ownerRequest(o)...)
 	}
+}
+
+// tenantsOfNamespace maps a tenant to the other tenants of its namespace.
+func (r *Reconciler) tenantsOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	tenants := &v1alpha1.GatewayTenantList{}
+	if err := r.Client.List(ctx, tenants, client.InNamespace(o.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing tenants of namespace", "namespace", o.GetNamespace())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, req := range requests(tenants.Items) {
+		if req.Name != o.GetName() {
+			reqs = append(reqs, req)
+		}
+	}
+	return reqs
 }
 
 func (r *Reconciler) allTenants(ctx context.Context, _ client.Object) []reconcile.Request {

@@ -110,13 +110,13 @@ func expectReady(t *v1alpha1.GatewayTenant) {
 // networkPolicy waits for and returns the NetworkPolicy of an upstream of tenant my-api.
 func networkPolicy(ns, upstream string) *networkingv1.NetworkPolicy {
 	np := &networkingv1.NetworkPolicy{}
-	key := client.ObjectKey{Namespace: ns, Name: "my-api-" + upstream + "-from-gateway"}
+	key := client.ObjectKey{Namespace: ns, Name: "my-api." + upstream + "-from-gateway"}
 	Eventually(func() error { return k8sClient.Get(ctx, key, np) }).Should(Succeed())
 	return np
 }
 
-// seedPolicy reads a NetworkPolicy of the tenant guide from testdata.
-func seedPolicy(file string) *networkingv1.NetworkPolicy {
+// tenantGuidePolicy reads a NetworkPolicy of the gateway's tenant guide from testdata.
+func tenantGuidePolicy(file string) *networkingv1.NetworkPolicy {
 	data, err := os.ReadFile(file)
 	Expect(err).NotTo(HaveOccurred())
 	np := &networkingv1.NetworkPolicy{}

@@ -1,9 +1,6 @@
 package gatewaytenant_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,9 +18,10 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 // tlsUpstream is upstream(ns, name) verified against the CA in ConfigMap "upstream-ca",
@@ -42,8 +40,8 @@ func tlsUpstream(ns, name string) v1alpha1.Upstream {
 }
 
 // certificates creates the CA ConfigMap and client certificate Secret tlsUpstream refers to.
-func certificates(ns string) *pki.Seed002 {
-	chain, err := pki.NewSeed002()
+func certificates(ns string) *pki.Chain {
+	chain, err := pki.NewChain()
 	Expect(err).NotTo(HaveOccurred())
 	client, err := chain.Root.NewLeaf("gateway", pki.ClientAuth())
 	Expect(err).NotTo(HaveOccurred())
@@ -70,17 +68,11 @@ func gone(obj client.Object) func() bool {
 	}
 }
 
-// becomeAvailable plays the kubelet and the Deployment controller: envtest runs neither.
+// becomeAvailable plays the kubelet and the Deployment controller for the proxy of tenant
+// my-api: envtest runs neither.
 func becomeAvailable(ns string) {
-	Eventually(func() error {
-		dep := &appsv1.Deployment{}
-		if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "my-api-proxy"}, dep); err != nil {
-			return err
-		}
-		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: *dep.Spec.Replicas,
-			UpdatedReplicas: *dep.Spec.Replicas, ReadyReplicas: *dep.Spec.Replicas, AvailableReplicas: *dep.Spec.Replicas}
-		return k8sClient.Status().Update(ctx, dep)
-	}).Should(Succeed())
+	key := client.ObjectKey{Namespace: ns, Name: "my-api-proxy"}
+	Eventually(func() error { return controlplane.MarkDeploymentAvailable(ctx, k8sClient, key) }).Should(Succeed())
 }
 
 var _ = Describe("GatewayTenant with TLS upstreams", func() {
@@ -116,7 +108,7 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 		Expect(up.TLS.ServerName).To(Equal("secure." + ns + ".svc"))
 		Expect(*up.TLS.VerifyDepth).To(Equal(1))
 		dep := get(ns, "my-api-proxy", &appsv1.Deployment{})
-		expectProxyCheckPasses(ns, cm, dep)
+		expectProxyCheckPasses(ns, dep)
 
 		By("exposing the listener on the upstream's port")
 		svc := get(ns, "my-api-proxy", &corev1.Service{})
@@ -133,26 +125,26 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 		Expect(get(ns, "my-api-proxy", &policyv1.PodDisruptionBudget{}).Spec.MinAvailable).To(Equal(ptr.To(intstr.FromInt32(1))))
 
 		By("opening gateway -> proxy listeners and proxy -> upstream target port, and the plain upstream directly")
-		gw := get(ns, "my-api-proxy-from-gateway", &networkingv1.NetworkPolicy{})
+		gw := get(ns, "my-api-proxy", &networkingv1.NetworkPolicy{})
 		Expect(gw.Spec.PodSelector.MatchLabels).To(Equal(dep.Spec.Selector.MatchLabels))
 		Expect(gw.Spec.Ingress).To(HaveLen(2))
 		Expect(gw.Spec.Ingress[0].Ports).To(Equal([]networkingv1.NetworkPolicyPort{tcpPort(intstr.FromInt32(8001))}))
 		Expect(gw.Spec.Ingress[0].From[0].NamespaceSelector.MatchLabels).To(Equal(map[string]string{"environment": "test", "name": "264e6f"}))
-		toUpstream := get(ns, "my-api-secure-from-proxy", &networkingv1.NetworkPolicy{})
+		toUpstream := get(ns, "my-api.secure-from-proxy", &networkingv1.NetworkPolicy{})
 		Expect(toUpstream.Spec.PodSelector.MatchLabels).To(Equal(map[string]string{"name": "secure"}))
 		Expect(toUpstream.Spec.Ingress).To(Equal([]networkingv1.NetworkPolicyIngressRule{{
 			From:  []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: dep.Spec.Selector.MatchLabels}}},
 			Ports: []networkingv1.NetworkPolicyPort{tcpPort(intstr.FromInt32(9443))},
 		}}))
 		Expect(networkPolicy(ns, "plain").Spec.PodSelector.MatchLabels).To(Equal(map[string]string{"name": "plain"}))
-		Expect(gone(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api-secure-from-gateway"}})()).To(BeTrue(),
+		Expect(gone(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api.secure-from-gateway"}})()).To(BeTrue(),
 			"the gateway must not reach a TLS upstream's pods directly")
 
 		By("rolling the proxy only when its configuration changes")
 		template := dep.Spec.Template.DeepCopy()
 		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Environments = []v1alpha1.EnvironmentName{"prod"} })
 		Eventually(func() int {
-			return len(get(ns, "my-api-proxy-from-gateway", &networkingv1.NetworkPolicy{}).Spec.Ingress)
+			return len(get(ns, "my-api-proxy", &networkingv1.NetworkPolicy{}).Spec.Ingress)
 		}).Should(Equal(1))
 		Expect(get(ns, "my-api-proxy", &appsv1.Deployment{}).Spec.Template).To(Equal(*template))
 		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Upstreams[1].TLS.VerifyDepth = ptr.To[int32](0) })
@@ -170,8 +162,8 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 		meta := metav1.ObjectMeta{Namespace: ns, Name: "my-api-proxy"}
 		for _, obj := range []client.Object{&appsv1.Deployment{ObjectMeta: meta}, &corev1.Service{ObjectMeta: meta}, &corev1.ConfigMap{ObjectMeta: meta},
 			&corev1.ServiceAccount{ObjectMeta: meta}, &policyv1.PodDisruptionBudget{ObjectMeta: meta},
-			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api-proxy-from-gateway"}},
-			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api-secure-from-proxy"}}} {
+			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api-proxy"}},
+			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "my-api.secure-from-proxy"}}} {
 			Eventually(gone(obj)).Should(BeTrue(), "%T %s", obj, obj.GetName())
 		}
 		expectReady(t)
@@ -249,53 +241,18 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 	})
 })
 
-// expectProxyCheckPasses materialises the proxy pod's configuration and projected files from
-// the API server, as the kubelet would, and runs the real `proxy --check` on them.
-func expectProxyCheckPasses(ns string, cm *corev1.ConfigMap, dep *appsv1.Deployment) {
-	root := GinkgoT().TempDir()
-	spec := dep.Spec.Template.Spec
-	for _, m := range spec.Containers[0].VolumeMounts {
-		for _, v := range spec.Volumes {
-			if v.Name != m.Name || v.Projected == nil {
-				continue
-			}
-			for _, src := range v.Projected.Sources {
-				var items []corev1.KeyToPath
-				data := map[string][]byte{}
-				switch {
-				case src.ConfigMap != nil:
-					obj := get(ns, src.ConfigMap.Name, &corev1.ConfigMap{})
-					for k, val := range obj.Data {
-						data[k] = []byte(val)
-					}
-					items = src.ConfigMap.Items
-				case src.Secret != nil:
-					data, items = get(ns, src.Secret.Name, &corev1.Secret{}).Data, src.Secret.Items
-				}
-				for _, it := range items {
-					file := filepath.Join(root, m.MountPath, it.Path)
-					Expect(os.MkdirAll(filepath.Dir(file), 0o755)).To(Succeed())
-					Expect(os.WriteFile(file, data[it.Key], 0o600)).To(Succeed())
-				}
-			}
-		}
-	}
-	rendered := strings.ReplaceAll(cm.Data["proxy.yaml"], "/etc/gatewaytenant/", root+"/etc/gatewaytenant/")
-	file := filepath.Join(root, "proxy.yaml")
-	Expect(os.WriteFile(file, []byte(rendered), 0o600)).To(Succeed())
-
-	out, err := exec.Command(proxyBinary(), "--config", file, "--check").CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), string(out))
-}
-
-// proxyBinary builds cmd/proxy for this spec.
-func proxyBinary() string {
-	bin := filepath.Join(GinkgoT().TempDir(), "proxy")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/proxy")
-	cmd.Dir = testenv.RepoRoot()
-	out, err := cmd.CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), string(out))
-	return bin
+// expectProxyCheckPasses mounts the proxy pod's volumes from the API server, as the kubelet
+// would, and runs the real `proxy --check` on the configuration its container names.
+func expectProxyCheckPasses(ns string, dep *appsv1.Deployment) {
+	GinkgoHelper()
+	pod, err := proxyrun.MountPod(ctx, k8sClient, ns, &dep.Spec.Template.Spec, GinkgoT().TempDir())
+	Expect(err).NotTo(HaveOccurred())
+	config, _, err := pod.Localise("127.0.0.1:8443")
+	Expect(err).NotTo(HaveOccurred())
+	bin, err := proxyrun.Build(ctx, GinkgoT().TempDir())
+	Expect(err).NotTo(HaveOccurred())
+	out, err := proxyrun.Check(ctx, bin, config)
+	Expect(err).NotTo(HaveOccurred(), out)
 }
 
 var _ = Describe("What the manager holds of Secrets", func() {
@@ -360,7 +317,7 @@ var _ = Describe("Well-known trust bundles", func() {
 		Expect(cfg.Upstreams[0].TLS.CAFiles).To(Equal([]string{"/etc/gatewaytenant/upstreams/secure/service-ca/service-ca.crt"}))
 		Expect(cfg.Upstreams[0].TLS.SystemRoots).To(BeFalse())
 		dep := get(ns, "my-api-proxy", &appsv1.Deployment{})
-		expectProxyCheckPasses(ns, cm, dep)
+		expectProxyCheckPasses(ns, dep)
 	})
 
 	It("uses the system pool for System, and refuses bundles it does not know", func() {

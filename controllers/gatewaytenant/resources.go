@@ -83,9 +83,11 @@ func ingressPolicy(meta metav1.ObjectMeta, podSelector map[string]string, peers 
 	}
 }
 
-// networkPolicyName names the NetworkPolicy of one upstream of a tenant.
+// networkPolicyName names the NetworkPolicy of one upstream of a tenant. The dot parts the
+// tenant from the upstream: neither name may hold one, so tenants "a" with upstream "b-c" and
+// "a-b" with upstream "c" never share a policy name.
 func networkPolicyName(tenant, upstream string) string {
-	return tenant + "-" + upstream + "-from-gateway"
+	return tenant + "." + upstream + "-from-gateway"
 }
 
 // tenantLabels are the labels of every object created for a tenant; the operator's caches
@@ -129,6 +131,17 @@ type ProxySettings struct {
 	Image string
 	// Replicas of each tenant's proxy Deployment.
 	Replicas int32
+	// ClusterDNS is where the proxy resolves its upstreams' names; its egress policy opens
+	// it. The zero value means KubeDNS.
+	ClusterDNS ClusterDNS
+}
+
+// clusterDNS is the configured cluster DNS, KubeDNS when none is.
+func (s ProxySettings) clusterDNS() ClusterDNS {
+	if s.ClusterDNS.Namespace == "" {
+		return KubeDNS
+	}
+	return s.ClusterDNS
 }
 
 // proxyUpstream is a valid TLS upstream as the proxy serves it.
@@ -239,11 +252,12 @@ func proxyConfig(ups []proxyUpstream) ([]byte, error) {
 	return yaml.Marshal(cfg)
 }
 
-func proxyConfigMap(tenant *v1alpha1.GatewayTenant, config []byte) *corev1.ConfigMap {
-	return &corev1.ConfigMap{
-		ObjectMeta: proxyMeta(tenant, proxyName(tenant.Name)),
-		Data:       map[string]string{proxyConfigKey: string(config)},
-	}
+// proxyConfigMap holds the proxy's configuration and the record of the upstreams it serves,
+// from which an upstream whose spec turns invalid keeps being served.
+func proxyConfigMap(tenant *v1alpha1.GatewayTenant, config []byte, ups []proxyUpstream) *corev1.ConfigMap {
+	meta := proxyMeta(tenant, proxyName(tenant.Name))
+	meta.Annotations = map[string]string{annotationLastGood: encodeLastGood(ups)}
+	return &corev1.ConfigMap{ObjectMeta: meta, Data: map[string]string{proxyConfigKey: string(config)}}
 }
 
 func proxyServiceAccount(tenant *v1alpha1.GatewayTenant) *corev1.ServiceAccount {
@@ -284,7 +298,9 @@ func proxyGatewayPolicy(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, pee
 	for _, u := range ups {
 		ports = append(ports, tcpPort(u.listenPort))
 	}
-	return ingressPolicy(proxyMeta(tenant, proxyName(tenant.Name)+"-from-gateway"), proxySelector(tenant.Name), peers, ports)
+	// Named like the proxy's other objects: no per-upstream policy name (<tenant>.<upstream>-...)
+	// can equal it.
+	return ingressPolicy(proxyMeta(tenant, proxyName(tenant.Name)), proxySelector(tenant.Name), peers, ports)
 }
 
 // upstreamProxyPolicy lets the tenant's proxy pods, and nothing else, reach a TLS upstream's
@@ -292,7 +308,7 @@ func proxyGatewayPolicy(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, pee
 func upstreamProxyPolicy(tenant *v1alpha1.GatewayTenant, u proxyUpstream) *networkingv1.NetworkPolicy {
 	peers := []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: proxySelector(tenant.Name)}}}
 	meta := metav1.ObjectMeta{
-		Name:      tenant.Name + "-" + u.upstream.Name + "-from-proxy",
+		Name:      tenant.Name + "." + u.upstream.Name + "-from-proxy",
 		Namespace: tenant.Namespace,
 		Labels:    upstreamLabels(tenant.Name, u.upstream.Name),
 	}
@@ -428,8 +444,9 @@ func usesWellKnown(t *v1alpha1.UpstreamTLS, wk gwapiv1.WellKnownCACertificatesTy
 }
 
 // desiredNetworkPolicies are the policies of the valid upstreams: gateway to pods for plain
-// ones; gateway to proxy and proxy to pods for TLS ones.
-func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation) []*networkingv1.NetworkPolicy {
+// ones; gateway to proxy, proxy to pods (ingress of the pods, egress of the proxy) and proxy to
+// the cluster DNS for TLS ones.
+func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, dns ClusterDNS) []*networkingv1.NetworkPolicy {
 	peers := gatewayPeers(obs.dataPlane.environments)
 	var out []*networkingv1.NetworkPolicy
 	for _, u := range obs.upstreams {
@@ -441,7 +458,7 @@ func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation) []
 		out = append(out, upstreamProxyPolicy(tenant, pu))
 	}
 	if len(obs.proxyUpstreams) > 0 {
-		out = append(out, proxyGatewayPolicy(tenant, obs.proxyUpstreams, peers))
+		out = append(out, proxyGatewayPolicy(tenant, obs.proxyUpstreams, peers), proxyEgressPolicy(tenant, obs.proxyUpstreams, dns))
 	}
 	return out
 }

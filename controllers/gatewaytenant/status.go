@@ -27,6 +27,15 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation) v1alpha1
 		meta.SetStatusCondition(conds, c)
 	}
 
+	if obs.conflict != "" {
+		// An older tenant owns a Service port this one names: every condition says so, and
+		// no upstream has a status, since nothing serves them.
+		for _, typ := range []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionNetworkPolicyReady,
+			v1alpha1.ConditionProxyReady, v1alpha1.ConditionReady} {
+			set(&st.Conditions, condition(typ, false, v1alpha1.ReasonConflicted, obs.conflict))
+		}
+		return st
+	}
 	accepted := acceptedCondition(obs)
 	resolved := resolvedRefsCondition(obs)
 	netpol := networkPolicyCondition(obs)
@@ -130,8 +139,20 @@ func summarise(obs *observation, chain ...metav1.Condition) metav1.Condition {
 			return condition(v1alpha1.ConditionReady, false, c.Reason, c.Message)
 		}
 	}
-	return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady,
-		fmt.Sprintf("all %d upstreams are reachable from the gateway", len(obs.upstreams)))
+	msg := fmt.Sprintf("all %d upstreams are reachable from the gateway", len(obs.upstreams))
+	var warnings []string
+	for _, u := range obs.upstreams {
+		if u.warning != "" {
+			warnings = append(warnings, u.warning)
+		}
+	}
+	if len(warnings) > 0 {
+		// Still Ready: traffic gets through. The reason shows in kubectl get, and an event
+		// is raised when it appears.
+		return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonCertificateExpiringSoon,
+			msg+", but "+strings.Join(warnings, "; "))
+	}
+	return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady, msg)
 }
 
 // proxyReadyCondition is ProxyReady: the proxy Deployment has all its replicas available for

@@ -20,8 +20,8 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 const (
@@ -30,7 +30,7 @@ const (
 )
 
 var (
-	env       *testenv.Environment
+	env       *controlplane.Environment
 	k8sClient client.Client // uncached: assertions see the API server, not the manager's cache
 	writes    atomic.Int64  // API writes made by the manager's client
 	cancel    context.CancelFunc
@@ -47,7 +47,7 @@ var _ = BeforeSuite(func() {
 	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 
 	var err error
-	env, err = testenv.Start()
+	env, err = controlplane.Start()
 	Expect(err).NotTo(HaveOccurred())
 	k8sClient, err = client.New(env.Config, client.Options{Scheme: manager.Scheme()})
 	Expect(err).NotTo(HaveOccurred())

@@ -58,6 +58,15 @@ func checkUpstream(namespace string, u v1alpha1.Upstream, svc *corev1.Service) u
 		res.reason = v1alpha1.ReasonPortNotFound
 		res.message = fmt.Sprintf("upstream %q: port %d is not a port of Service %q; its ports are %s",
 			u.Name, u.Port, service, describePorts(svc))
+	case svc.Spec.Type == corev1.ServiceTypeExternalName:
+		res.reason = v1alpha1.ReasonExternalNameService
+		res.message = fmt.Sprintf("upstream %q: Service %q is of type ExternalName (%s): it has no pods here that a NetworkPolicy could open, "+
+			"and the gateway would leave the cluster through it; point the gateway at %s directly, or use a Service with a selector",
+			u.Name, service, svc.Spec.ExternalName, svc.Spec.ExternalName)
+	case servicePort(svc, u.Port).Protocol != "" && servicePort(svc, u.Port).Protocol != corev1.ProtocolTCP:
+		res.reason = v1alpha1.ReasonPortNotTCP
+		res.message = fmt.Sprintf("upstream %q: port %d of Service %q is %s; the gateway speaks HTTP over TCP only: name a TCP port",
+			u.Name, u.Port, service, servicePort(svc, u.Port).Protocol)
 	case len(svc.Spec.Selector) == 0:
 		res.reason = v1alpha1.ReasonServiceWithoutSelector
 		res.message = fmt.Sprintf("upstream %q: Service %q has no pod selector, so no NetworkPolicy can select its pods; give it spec.selector",

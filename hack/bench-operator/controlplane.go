@@ -8,22 +8,27 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
+	"github.com/gatewaytenant/gatewaytenant-operator/config/crd"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
 )
 
-// startControlPlane starts the real kube-apiserver and etcd as the tests do (test/testenv),
+// startControlPlane starts the real kube-apiserver and etcd as the tests do (the harness),
 // sized for a platform: Service addresses for 20,000 tenants and noise namespaces (envtest's
 // default range holds 254), and an etcd quota for gigabytes of noise.
 func startControlPlane() (*envtest.Environment, *rest.Config, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
-		assets = filepath.Join(testenv.RepoRoot(), "bin", "control-plane")
+		root, err := harness.RepoRoot()
+		if err != nil {
+			return nil, nil, fmt.Errorf("KUBEBUILDER_ASSETS is not set, and %w", err)
+		}
+		assets = filepath.Join(root, "bin", "control-plane")
 	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(testenv.RepoRoot(), "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
+	crds, err := crd.CRDs()
+	if err != nil {
+		return nil, nil, err
 	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets, CRDs: crds}
 	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/12")
 	env.ControlPlane.Etcd = &envtest.Etcd{}
 	env.ControlPlane.Etcd.Configure().Set("quota-backend-bytes", fmt.Sprint(int64(8)<<30))

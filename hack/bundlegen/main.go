@@ -1,7 +1,7 @@
 // Command bundlegen writes the operator's OLM bundle (bundle/, bundle.Dockerfile) from
 // config/. `make bundle VERSION=x.y.z IMG=...` runs it; see docs/install.md.
 //
-//	go run ./hack/bundlegen --version 0.1.0 --image quay.io/gatewaytenant/gatewaytenant-operator:v0.1.0
+//	go run ./hack/bundlegen --version 0.1.0 --image quay.io/gatewaytenant/gatewaytenant-operator:v0.1.0 [--config my-overlay]
 package main
 
 import (
@@ -17,6 +17,7 @@ func main() {
 	o := bundle.Options{Root: "."}
 	var channels string
 	flag.StringVar(&o.Root, "root", ".", "repository root: config/ is read and bundle/ written there")
+	flag.StringVar(&o.Config, "config", "", "the kustomization to render: config/default under --root when empty, or your overlay of it")
 	flag.StringVar(&o.Version, "version", "", "the operator's version, x.y.z (required)")
 	flag.StringVar(&o.Image, "image", "", "the operator image, which runs the manager and the proxies (required)")
 	flag.StringVar(&channels, "channels", "candidate", "comma-separated OLM channels of the bundle")

@@ -6,8 +6,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
-
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/kustomize"
 )
 
 func options(tweaks ...func(*Options)) Options {
@@ -83,7 +81,7 @@ func TestGenerateCSV(t *testing.T) {
 
 // What config/default may hold that a bundle cannot carry is refused, not dropped.
 func TestClassifyRefuses(t *testing.T) {
-	base, err := kustomize.Build("../../config/default")
+	base, err := Render("../../config/default")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +100,7 @@ func TestClassifyRefuses(t *testing.T) {
 			"Role lonely of config/default cannot ship"},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
-			extra, err := kustomize.ParseObjects([]byte(tc.extra))
+			extra, err := ParseObjects([]byte(tc.extra))
 			if err != nil {
 				t.Fatal(err)
 			}

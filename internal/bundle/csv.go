@@ -18,8 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
-
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/kustomize"
 )
 
 // FeatureAnnotations are the OpenShift infrastructure features every CSV must state.
@@ -89,7 +87,7 @@ func buildCSV(o Options, p *parts) (*v1alpha1.ClusterServiceVersion, error) {
 
 // examples renders config/manifests/examples.yaml as the alm-examples JSON array.
 func examples(root string) (string, error) {
-	objs, err := kustomize.ReadObjects(filepath.Join(root, examplesFile))
+	objs, err := ReadObjects(filepath.Join(root, examplesFile))
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", examplesFile, err)
 	}

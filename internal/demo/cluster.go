@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -13,8 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 // ProxyImage is the proxy image the demo's manager renders into proxy Deployments.
@@ -23,7 +22,7 @@ const ProxyImage = "quay.io/gatewaytenant/gatewaytenant-operator:demo"
 // Cluster is a local control plane (the real kube-apiserver and etcd, data in temporary
 // directories) with the real manager running in this process.
 type Cluster struct {
-	Env *testenv.Environment
+	Env *controlplane.Environment
 	// Client reads and writes the API server directly, without a cache.
 	Client client.Client
 	// Kubeconfig is the path of a kubeconfig file for the user "demo" (system:masters).
@@ -36,7 +35,7 @@ type Cluster struct {
 // StartCluster starts the control plane, writes a kubeconfig into dir and starts the manager
 // with the silver data-plane preset. The manager runs until Stop; ctx only bounds the start.
 func StartCluster(ctx context.Context, dir string) (_ *Cluster, err error) {
-	env, err := testenv.Start()
+	env, err := controlplane.Start()
 	if err != nil {
 		return nil, err
 	}
@@ -96,16 +95,4 @@ func (c *Cluster) Stop() error {
 		c.Env = nil
 	}
 	return errors.Join(errs...)
-}
-
-// BuildProxy builds cmd/proxy of this checkout into dir and returns the binary's path.
-func BuildProxy(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "proxy")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/proxy")
-	cmd.Dir = testenv.RepoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building cmd/proxy: %w\n%s", err, out)
-	}
-	return bin, nil
 }

@@ -16,6 +16,8 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
 )
 
 // Options configure Run.
@@ -46,7 +48,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	proxyBin := o.ProxyBinary
 	if proxyBin == "" {
 		p.line("building cmd/proxy")
-		if proxyBin, err = BuildProxy(ctx, work); err != nil {
+		if proxyBin, err = proxyrun.Build(ctx, work); err != nil {
 			return err
 		}
 	} else if proxyBin, err = filepath.Abs(proxyBin); err != nil {
@@ -92,7 +94,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		p.line("export KUBECONFIG=%s", cluster.Kubeconfig)
 		p.line("kubectl get gatewaytenants,networkpolicies,deployments,configmaps -n %s", Namespace)
 		if story.tls.proxy != nil {
-			p.line("curl http://%s/hello   (the proxy, in the state of the last step)", story.tls.proxy.addr(TLSUpstreamService))
+			p.line("curl %s   (the proxy, in the state of the last step)", story.tls.proxy.URL(TLSUpstreamService, "/hello"))
 		}
 		<-ctx.Done()
 		p.line("interrupted: cleaning up")

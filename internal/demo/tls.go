@@ -23,8 +23,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
 )
 
 // The TLS part of the story (step 3).
@@ -33,51 +35,45 @@ const (
 	TLSTenant = "my-tls-api"
 	// TLSUpstreamService is the TLS upstream's Service; its certificate carries its host.
 	TLSUpstreamService = "my-tls-upstream-api"
-	// CAConfigMap holds the root of seed 002's chain under ca.crt.
+	// CAConfigMap holds the root of the upstream's chain under ca.crt.
 	CAConfigMap = "upstream-ca"
 	// WrongCAConfigMap holds a root that did not issue the upstream's chain.
 	WrongCAConfigMap = "other-ca"
 )
 
-// The contract with the operator's proxy provisioning: the objects carry these labels, and the
-// ConfigMap holds the proxy configuration file under this key.
-const (
-	labelComponent = "app.kubernetes.io/component"
-	componentProxy = "proxy"
-	proxyConfigKey = "proxy.yaml"
-	caKey          = "ca.crt"
-)
-
-// ErrProxyNotProvisioned says the operator did not render the proxy of a TLS upstream.
-var ErrProxyNotProvisioned = errors.New("the operator does not provision the TLS proxy yet")
+// caKey is the key of a CA ConfigMap that the API documents: the tenant writes it.
+const caKey = "ca.crt"
 
 // tlsState is what step 3 keeps between its parts.
 type tlsState struct {
-	seed     *pki.Seed002
+	chain    *pki.Chain
 	upstream *tlsUpstream
-	proxy    *localProxy
+	proxy    *proxyrun.Process
 	log      *os.File
-	pods     int       // proxy pods run so far: each rollout gets a fresh directory
+	pods     int       // proxy pods mounted so far: each gets a fresh directory
 	last     *Rendered // what the last pod ran
 }
 
-// Rendered are the proxy objects the operator wrote for the TLS tenant.
+// Rendered are the proxy objects the operator wrote for the TLS tenant, and the proxy pod its
+// Deployment makes, mounted on this machine as the kubelet would.
 type Rendered struct {
-	ConfigMap  *corev1.ConfigMap
 	Deployment *appsv1.Deployment
 	Service    *corev1.Service
-	// Config is the ConfigMap's proxy.yaml, parsed and validated by the proxy's own parser.
+	// Config is the pod's configuration file (its container's --config), as rendered.
 	Config *proxy.Config
+	// Pod is the pod's container with its volumes mounted.
+	Pod *proxyrun.Pod
 }
 
 // TLSResult is what step 3a observed.
 type TLSResult struct {
+	// Tenant is the tenant once the operator saw the proxy roll out.
 	Tenant   *v1alpha1.GatewayTenant
 	Rendered *Rendered
 	// Check is the output of `proxy --check` on the adapted configuration.
 	Check string
 	// Response is the answer through the proxy.
-	Response Response
+	Response proxyrun.Response
 	// UpstreamHost is the name the upstream's certificate is verified against.
 	UpstreamHost string
 	// UpstreamRequests counts the requests that reached the upstream so far.
@@ -86,9 +82,11 @@ type TLSResult struct {
 
 // FailureResult is what steps 3b and 3c observed.
 type FailureResult struct {
+	// Tenant is the tenant once the operator saw the proxy roll out: ProxyReady true, or Ready
+	// false for a reason (see proxySettled).
 	Tenant    *v1alpha1.GatewayTenant
 	Rendered  *Rendered
-	Response  Response
+	Response  proxyrun.Response
 	RequestID string
 	// LastResult is the proxy's /readyz lastResult of the upstream after the request.
 	LastResult string
@@ -97,28 +95,28 @@ type FailureResult struct {
 	UpstreamRequestsBefore, UpstreamRequestsAfter int64
 }
 
-// TLSUpstream is step 3a: a tenant whose upstream speaks TLS with seed 002's chain. The
-// operator renders a proxy; the real proxy binary runs that configuration here, and a request
-// goes through it to the upstream over verified TLS.
+// TLSUpstream is step 3a: a tenant whose upstream speaks TLS with a root -> intermediate ->
+// leaf chain. The operator renders a proxy; the real proxy binary runs that pod here, and a
+// request goes through it to the upstream over verified TLS.
 func (s *Story) TLSUpstream(ctx context.Context) (*TLSResult, error) {
 	p := s.p()
 	p.step("3a. A TLS upstream: the operator renders a proxy that verifies it")
 	host := serviceHost(TLSUpstreamService, Namespace)
-	seed, err := pki.NewSeed002(pki.DNS(host))
+	chain, err := pki.NewChain(pki.DNS(host))
 	if err != nil {
 		return nil, err
 	}
-	s.tls.seed = seed
-	if s.tls.upstream, err = startTLSUpstream(TLSUpstreamService, seed.Leaf.TLSCertificate()); err != nil {
+	s.tls.chain = chain
+	if s.tls.upstream, err = startTLSUpstream(TLSUpstreamService, chain.Leaf.TLSCertificate()); err != nil {
 		return nil, err
 	}
-	p.line("upstream: a Go TLS server on %s sending seed 002's chain.crt: leaf %q (DNS SANs %s)",
-		s.tls.upstream.addr, seed.Leaf.Cert.Subject.CommonName, strings.Join(seed.Leaf.Cert.DNSNames, ", "))
-	p.line("  <- intermediate %q <- root %q", seed.Intermediate.Cert.Subject.CommonName, seed.Root.Cert.Subject.CommonName)
-	if err := s.create(ctx, caConfigMap(CAConfigMap, seed.Root)); err != nil {
+	p.line("upstream: a Go TLS server on %s sending its chain (leaf and intermediate): leaf %q (DNS SANs %s)",
+		s.tls.upstream.addr, chain.Leaf.Cert.Subject.CommonName, strings.Join(chain.Leaf.Cert.DNSNames, ", "))
+	p.line("  <- intermediate %q <- root %q", chain.Intermediate.Cert.Subject.CommonName, chain.Root.Cert.Subject.CommonName)
+	if err := s.create(ctx, caConfigMap(CAConfigMap, chain.Root)); err != nil {
 		return nil, err
 	}
-	p.line("created ConfigMap %s: key %s holds the root %q", CAConfigMap, caKey, seed.Root.Cert.Subject.CommonName)
+	p.line("created ConfigMap %s: key %s holds the root %q", CAConfigMap, caKey, chain.Root.Cert.Subject.CommonName)
 	if err := s.create(ctx, upstreamService(TLSUpstreamService)); err != nil {
 		return nil, err
 	}
@@ -131,9 +129,14 @@ func (s *Story) TLSUpstream(ctx context.Context) (*TLSResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.line("the operator rendered ConfigMap %s, key %s:", r.ConfigMap.Name, proxyConfigKey)
-	p.block(r.ConfigMap.Data[proxyConfigKey])
-	p.line("and Deployment %s, Service %s (ports %s), and these NetworkPolicies:", r.Deployment.Name, r.Service.Name, servicePorts(r.Service))
+	p.line("the operator rendered Deployment %s; its pod reads --config=%s, which is %s:",
+		r.Deployment.Name, r.Pod.ConfigPath, r.Pod.ConfigSource)
+	rendered, err := yaml.Marshal(r.Config)
+	if err != nil {
+		return nil, err
+	}
+	p.block(string(rendered))
+	p.line("and Service %s (ports %s), and these NetworkPolicies:", r.Service.Name, servicePorts(r.Service))
 	if err := s.showPolicies(ctx); err != nil {
 		return nil, err
 	}
@@ -149,6 +152,9 @@ func (s *Story) TLSUpstream(ctx context.Context) (*TLSResult, error) {
 		return res, err
 	}
 	p.tenantStatus(res.Tenant)
+	if !meta.IsStatusConditionTrue(res.Tenant.Status.Conditions, v1alpha1.ConditionReady) {
+		return res, fmt.Errorf("GatewayTenant %s is not Ready once its proxy is available", TLSTenant)
+	}
 	if u := res.Tenant.Status.Upstreams; len(u) > 0 {
 		p.line("=> in the gateway's Service definition: host %s, port %d (the proxy's Service)", u[0].GatewayHost, u[0].GatewayPort)
 	}
@@ -224,10 +230,12 @@ func (s *Story) failure(ctx context.Context, r *Rendered, requestID string, want
 	}
 	res.UpstreamRequestsAfter = s.tls.upstream.requests.Load()
 	p.line("requests that reached the upstream meanwhile: %d", res.UpstreamRequestsAfter-res.UpstreamRequestsBefore)
-	if _, rd, err := readyz(ctx, s.tls.proxy.addr("admin")); err == nil {
-		res.LastResult = rd.Upstreams[TLSUpstreamService].LastResult
-		p.line("the proxy's /readyz: ready %t, upstream %s lastResult %q", rd.Ready, TLSUpstreamService, res.LastResult)
+	_, rd, err := s.tls.proxy.Ready(ctx)
+	if err != nil {
+		return res, err
 	}
+	res.LastResult = rd.Upstreams[TLSUpstreamService].LastResult
+	p.line("the proxy's /readyz: ready %t, upstream %s lastResult %q", rd.Ready, TLSUpstreamService, res.LastResult)
 	if res.Tenant, err = s.proxyAvailable(ctx, r); err != nil {
 		return res, err
 	}
@@ -235,7 +243,7 @@ func (s *Story) failure(ctx context.Context, r *Rendered, requestID string, want
 	p.line("the operator checks what it can see (references, CA certificates, the proxy Deployment);")
 	p.line("handshakes are the proxy's to judge: its 502 body, its log, and its metric")
 	p.line("gatewaytenant_proxy_upstream_handshake_failures_total{reason=%q}", want)
-	if f := res.Response.Failure; res.Response.Status != 502 || f == nil || f.Reason != string(want) {
+	if f := res.Response.Failure; res.Response.Status != 502 || f == nil || f.Reason != want {
 		return res, fmt.Errorf("expected a 502 with reason %s, got %d: %s", want, res.Response.Status, res.Response.Body)
 	}
 	return res, nil
@@ -263,6 +271,30 @@ func (s *Story) showRoll(r *Rendered) {
 	}
 }
 
+// showEgress prints an egress policy: where the selected pods may connect.
+func (s *Story) showEgress(np *networkingv1.NetworkPolicy) {
+	var to []string
+	for _, rule := range np.Spec.Egress {
+		var peers, ports []string
+		for _, peer := range rule.To {
+			var parts []string
+			if peer.NamespaceSelector != nil {
+				parts = append(parts, "namespaces "+metav1.FormatLabelSelector(peer.NamespaceSelector))
+			}
+			if peer.PodSelector != nil {
+				parts = append(parts, "pods "+metav1.FormatLabelSelector(peer.PodSelector))
+			}
+			peers = append(peers, strings.Join(parts, " "))
+		}
+		for _, port := range rule.Ports {
+			ports = append(ports, fmt.Sprintf("%s/%s", port.Port.String(), *port.Protocol))
+		}
+		to = append(to, fmt.Sprintf("%s on %s", strings.Join(peers, " or "), strings.Join(ports, ", ")))
+	}
+	s.p().line("NetworkPolicy %s: pods %s may connect to %s, nothing else", np.Name,
+		metav1.FormatLabelSelector(&np.Spec.PodSelector), strings.Join(to, "; "))
+}
+
 // showPolicies lists the NetworkPolicies of the TLS tenant: who may reach which pods.
 func (s *Story) showPolicies(ctx context.Context) error {
 	list := &networkingv1.NetworkPolicyList{}
@@ -270,6 +302,10 @@ func (s *Story) showPolicies(ctx context.Context) error {
 		return err
 	}
 	for _, np := range list.Items {
+		if len(np.Spec.Egress) > 0 {
+			s.showEgress(&np)
+			continue
+		}
 		var from, ports []string
 		for _, rule := range np.Spec.Ingress {
 			for _, peer := range rule.From {
@@ -291,102 +327,85 @@ func (s *Story) showPolicies(ctx context.Context) error {
 	return nil
 }
 
-// rendered waits until the operator has reconciled the TLS tenant's current spec and returns
-// the proxy objects it wrote, once ok (when given) holds for them.
+// rendered waits until the operator has reconciled the TLS tenant's current spec and written
+// its proxy Deployment and Service, and returns them with the Deployment's pod mounted in a
+// fresh directory, once ok (when given) holds.
 func (s *Story) rendered(ctx context.Context, ok func(*Rendered) bool) (*Rendered, error) {
 	t, err := s.waitTenant(ctx, TLSTenant, "its current spec", func(*v1alpha1.GatewayTenant) bool { return true })
 	if err != nil {
 		return nil, err
 	}
-	if meta.FindStatusCondition(t.Status.Conditions, v1alpha1.ConditionProxyReady) == nil {
-		_, missing, _ := s.findRendered(ctx)
-		return nil, fmt.Errorf("%w: GatewayTenant %s has a TLS upstream, but its status has no %s condition, and in %s there is %s",
-			ErrProxyNotProvisioned, TLSTenant, v1alpha1.ConditionProxyReady, Namespace, strings.Join(missing, ", "))
-	}
 	var r *Rendered
-	var missing []string
-	err = s.poll(ctx, "the proxy's ConfigMap, Deployment and Service", func(ctx context.Context) (bool, error) {
+	var missing string
+	err = s.poll(ctx, "the proxy's Deployment and Service", func(ctx context.Context) (bool, error) {
 		var err error
-		r, missing, err = s.findRendered(ctx)
-		return err == nil && len(missing) == 0 && (ok == nil || ok(r)), err
+		if r, missing, err = s.findRendered(ctx); err != nil || missing != "" {
+			return false, err
+		}
+		if ok == nil || ok(r) {
+			return true, nil
+		}
+		return false, os.RemoveAll(r.Pod.Root)
 	})
 	if err != nil {
-		if len(missing) > 0 {
-			err = fmt.Errorf("%w; there is %s", err, strings.Join(missing, ", "))
+		if missing != "" {
+			err = fmt.Errorf("%w; there is %s", err, missing)
 		}
 		return nil, fmt.Errorf("%w (tenant status: %v)", err, t.Status.Conditions)
 	}
 	return r, nil
 }
 
-// findRendered lists the TLS tenant's proxy objects by label, and says which are missing.
-func (s *Story) findRendered(ctx context.Context) (*Rendered, []string, error) {
-	sel := client.MatchingLabels{v1alpha1.LabelTenant: TLSTenant, labelComponent: componentProxy}
-	desc := fmt.Sprintf("labelled %s=%s,%s=%s", v1alpha1.LabelTenant, TLSTenant, labelComponent, componentProxy)
+// findRendered finds the TLS tenant's proxy Deployment and Service by the tenant's label,
+// and mounts the Deployment's pod; it says what is missing.
+func (s *Story) findRendered(ctx context.Context) (*Rendered, string, error) {
+	sel := client.MatchingLabels{v1alpha1.LabelTenant: TLSTenant}
 	in := client.InNamespace(Namespace)
-	r := &Rendered{}
-	var missing []string
-	cms, deps, svcs := &corev1.ConfigMapList{}, &appsv1.DeploymentList{}, &corev1.ServiceList{}
-	for _, l := range []client.ObjectList{cms, deps, svcs} {
+	deps, svcs := &appsv1.DeploymentList{}, &corev1.ServiceList{}
+	for _, l := range []client.ObjectList{deps, svcs} {
 		if err := s.Client.List(ctx, l, in, sel); err != nil {
-			return nil, nil, err
+			return nil, "", err
 		}
 	}
-	for i := range cms.Items {
-		if _, ok := cms.Items[i].Data[proxyConfigKey]; ok {
-			r.ConfigMap = &cms.Items[i]
-		}
+	if len(deps.Items) != 1 || len(svcs.Items) != 1 {
+		return nil, fmt.Sprintf("%d Deployments and %d Services labelled %s=%s (want 1 each)",
+			len(deps.Items), len(svcs.Items), v1alpha1.LabelTenant, TLSTenant), nil
 	}
-	if r.ConfigMap == nil {
-		missing = append(missing, fmt.Sprintf("no ConfigMap %s with key %s", desc, proxyConfigKey))
-	} else {
-		cfg, err := proxy.ParseConfig([]byte(r.ConfigMap.Data[proxyConfigKey]))
-		if err != nil {
-			return nil, nil, fmt.Errorf("the rendered %s of ConfigMap %s is not a valid proxy configuration: %w", proxyConfigKey, r.ConfigMap.Name, err)
-		}
-		r.Config = cfg
+	r := &Rendered{Deployment: &deps.Items[0], Service: &svcs.Items[0]}
+	root, err := os.MkdirTemp(s.WorkDir, "pod-")
+	if err != nil {
+		return nil, "", err
 	}
-	if len(deps.Items) == 1 {
-		r.Deployment = &deps.Items[0]
-	} else {
-		missing = append(missing, fmt.Sprintf("%d Deployments %s (want 1)", len(deps.Items), desc))
+	if r.Pod, err = proxyrun.MountPod(ctx, s.Client, Namespace, &r.Deployment.Spec.Template.Spec, root); err != nil {
+		return nil, "", errors.Join(fmt.Errorf("proxy Deployment %s: %w", r.Deployment.Name, err), os.RemoveAll(root))
 	}
-	if len(svcs.Items) == 1 {
-		r.Service = &svcs.Items[0]
-	} else {
-		missing = append(missing, fmt.Sprintf("%d Services %s (want 1)", len(svcs.Items), desc))
-	}
-	return r, missing, nil
+	r.Config = r.Pod.Config
+	return r, "", nil
 }
 
-// rollOut plays the kubelet for a new proxy pod: it stops the previous proxy, materialises
-// the pod's volumes, adapts the rendered configuration to this machine, checks it with
-// `proxy --check`, runs the proxy and waits until it is ready. It returns the check's output.
+// rollOut plays the Deployment controller and the kubelet for a new proxy pod: it stops the
+// previous proxy, shows the pod's mounted files, adapts the rendered configuration to this
+// machine, checks it with `proxy --check`, runs the proxy and waits until it is ready. It
+// returns the check's output.
 func (s *Story) rollOut(ctx context.Context, r *Rendered) (string, error) {
 	p := s.p()
 	if s.tls.proxy != nil {
 		p.line("stopping the previous proxy pod (SIGTERM: it drains, then exits)")
-		err := s.tls.proxy.stop()
+		err := s.tls.proxy.Stop()
 		s.tls.proxy = nil
 		if err != nil {
 			return "", err
 		}
 	}
 	s.tls.pods++
-	root := filepath.Join(s.WorkDir, fmt.Sprintf("pod-%d", s.tls.pods))
-	files, err := materialise(ctx, s.Client, r.Deployment, root)
-	if err != nil {
-		return "", err
-	}
-	p.line("proxy pod %d: the container's volumes, written under %s as the kubelet mounts them:", s.tls.pods, root)
-	for _, f := range files {
+	p.line("proxy pod %d: the container's volumes, mounted under %s as the kubelet lays them out:", s.tls.pods, r.Pod.Root)
+	for _, f := range r.Pod.Files {
 		p.line("  %s <- %s", f.Path, f.Source)
 	}
-	cfg, err := proxy.ParseConfig([]byte(r.ConfigMap.Data[proxyConfigKey]))
+	config, changes, err := r.Pod.Localise(s.tls.upstream.addr)
 	if err != nil {
 		return "", err
 	}
-	changes := localise(cfg, root, s.tls.upstream.addr)
 	if s.tls.pods == 1 {
 		p.line("the rendered configuration adapted to this machine (what it verifies stays as rendered):")
 		for _, c := range changes {
@@ -395,17 +414,9 @@ func (s *Story) rollOut(ctx context.Context, r *Rendered) (string, error) {
 	} else {
 		p.line("the rendered configuration adapted to this machine as for pod 1 (%d changes)", len(changes))
 	}
-	data, err := yaml.Marshal(cfg)
-	if err != nil {
-		return "", err
-	}
-	config := filepath.Join(root, "proxy.local.yaml")
-	if err := os.WriteFile(config, data, 0o600); err != nil {
-		return "", err
-	}
 	s.tls.last = r
 	p.line("$ proxy --config %s --check", config)
-	check, err := runCheck(ctx, s.ProxyBinary, config)
+	check, err := proxyrun.Check(ctx, s.ProxyBinary, config)
 	p.block(check)
 	if err != nil {
 		return check, err
@@ -424,36 +435,25 @@ func (s *Story) startProxy(ctx context.Context, config string) error {
 		s.tls.log = f
 	}
 	s.p().line("$ proxy --config %s   (log: %s)", config, logPath)
-	lp, err := startProxy(s.ProxyBinary, config, s.tls.log)
+	proc, err := proxyrun.Start(s.ProxyBinary, config, s.tls.log)
 	if err != nil {
 		return err
 	}
-	s.tls.proxy = lp
-	var last readiness
-	err = s.poll(ctx, "the proxy's /readyz", func(ctx context.Context) (bool, error) {
-		if err := lp.running(); err != nil {
-			return false, err
-		}
-		if lp.addr("admin") == "" || lp.addr(TLSUpstreamService) == "" {
-			return false, nil
-		}
-		code, rd, err := readyz(ctx, lp.addr("admin"))
-		last = rd
-		return err == nil && code == 200, nil
-	})
+	s.tls.proxy = proc
+	st, err := proc.WaitReady(ctx, s.timeout(), TLSUpstreamService)
 	if err != nil {
-		return fmt.Errorf("%w; last /readyz %+v; the proxy's log:\n%s", err, last, lp.logTail())
+		return err
 	}
-	up := last.Upstreams[TLSUpstreamService]
-	s.p().line("ready: upstream listener on %s, admin on %s; /readyz says %q", lp.addr(TLSUpstreamService), lp.addr("admin"), up.CA)
+	s.p().line("ready: upstream listener on %s, admin on %s; /readyz says %q",
+		proc.Addr(TLSUpstreamService), proc.Addr(proxy.AdminListener), st.Upstreams[TLSUpstreamService].CA)
 	return nil
 }
 
 // request sends GET /hello through the proxy's listener of the TLS upstream and shows the answer.
-func (s *Story) request(ctx context.Context, requestID string) (Response, error) {
-	url := "http://" + s.tls.proxy.addr(TLSUpstreamService) + "/hello"
+func (s *Story) request(ctx context.Context, requestID string) (proxyrun.Response, error) {
+	url := s.tls.proxy.URL(TLSUpstreamService, "/hello")
 	s.p().line("$ curl -H 'X-Request-Id: %s' %s", requestID, url)
-	resp, err := get(ctx, url, requestID)
+	resp, err := proxyrun.Get(ctx, url, requestID)
 	if err != nil {
 		return resp, fmt.Errorf("requesting %s: %w", url, err)
 	}
@@ -463,38 +463,22 @@ func (s *Story) request(ctx context.Context, requestID string) (Response, error)
 }
 
 // proxyAvailable marks the proxy Deployment available, as the Deployment controller would
-// once the pod is ready (envtest runs neither it nor a kubelet), and waits for the tenant to
-// see it.
+// once the pod is ready (envtest runs neither it nor a kubelet), and waits until the tenant's
+// status has taken the rollout in (proxySettled).
 func (s *Story) proxyAvailable(ctx context.Context, r *Rendered) (*v1alpha1.GatewayTenant, error) {
-	if err := markAvailable(ctx, s.Client, client.ObjectKeyFromObject(r.Deployment)); err != nil {
+	if err := controlplane.MarkDeploymentAvailable(ctx, s.Client, client.ObjectKeyFromObject(r.Deployment)); err != nil {
 		return nil, fmt.Errorf("marking Deployment %s available: %w", r.Deployment.Name, err)
 	}
 	s.p().line("marked Deployment %s available, as the Deployment controller would now that the pod is ready", r.Deployment.Name)
-	return s.waitTenant(ctx, TLSTenant, "ProxyReady=True", func(t *v1alpha1.GatewayTenant) bool {
-		return meta.IsStatusConditionTrue(t.Status.Conditions, v1alpha1.ConditionProxyReady)
-	})
+	return s.waitTenant(ctx, TLSTenant, "a settled "+v1alpha1.ConditionProxyReady, proxySettled)
 }
 
-// markAvailable writes the status a Deployment has once all its replicas are up to date and
-// available.
-func markAvailable(ctx context.Context, c client.Client, key client.ObjectKey) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		d := &appsv1.Deployment{}
-		if err := c.Get(ctx, key, d); err != nil {
-			return err
-		}
-		n := ptr.Deref(d.Spec.Replicas, 1)
-		now := metav1.Now()
-		d.Status = appsv1.DeploymentStatus{
-			ObservedGeneration: d.Generation,
-			Replicas:           n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-			Conditions: []appsv1.DeploymentCondition{
-				{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", LastUpdateTime: now, LastTransitionTime: now},
-				{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", LastUpdateTime: now, LastTransitionTime: now},
-			},
-		}
-		return c.Status().Update(ctx, d)
-	})
+// proxySettled says whether the tenant's status judges the rolled-out proxy: ProxyReady is
+// set for the current generation and no longer waits for the rollout. Whether the judgement
+// is right is each step's to check.
+func proxySettled(t *v1alpha1.GatewayTenant) bool {
+	c := meta.FindStatusCondition(t.Status.Conditions, v1alpha1.ConditionProxyReady)
+	return c != nil && c.ObservedGeneration == t.Generation && c.Reason != v1alpha1.ReasonProxyProgressing
 }
 
 // patchTLS changes the TLS block of the TLS tenant's upstream; jsonPatch is the same change
@@ -525,6 +509,7 @@ func tlsUpstreamSpec(host string) v1alpha1.Upstream {
 	return u
 }
 
+// caConfigMap is a CA ConfigMap as a tenant writes it: the root under ca.crt.
 func caConfigMap(name string, root *pki.Cert) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: Namespace},

@@ -25,7 +25,8 @@ const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 //   - of Services it does not own (all Services: upstreams may be any), only what the checks
 //     read: selector, ports and type;
 //   - of ConfigMaps and Secrets (metadata only, cluster-wide: certificate references may
-//     name any), only name, UID, resourceVersion and owners.
+//     name any), only name, UID, resourceVersion and owners, and of the operator's own also
+//     labels and annotations.
 func cacheOptions() cache.Options {
 	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
 	refs := cache.ByObject{Transform: trimReferenced}
@@ -82,7 +83,7 @@ func trimService(in any) (any, error) {
 	return &corev1.Service{
 		TypeMeta:   svc.TypeMeta,
 		ObjectMeta: identity(svc, true),
-		Spec:       corev1.ServiceSpec{Type: svc.Spec.Type, Selector: svc.Spec.Selector, Ports: svc.Spec.Ports},
+		Spec:       corev1.ServiceSpec{Type: svc.Spec.Type, ExternalName: svc.Spec.ExternalName, Selector: svc.Spec.Selector, Ports: svc.Spec.Ports},
 	}, nil
 }
 
@@ -93,7 +94,10 @@ func trimReferenced(in any) (any, error) {
 	if !ok {
 		return stripBookkeeping(in)
 	}
-	return &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: identity(o, false)}, nil
+	// The operator's own (the proxy's configuration) keep their labels and annotations: the
+	// last good upstreams are recorded in an annotation.
+	own := o.Labels[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue
+	return &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: identity(o, own)}, nil
 }
 
 // identity is the part of an object's metadata that names it, versions it and says who owns

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
@@ -120,6 +121,19 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		log.Info("Keeping no preset GatewayDataPlane", "reason", preset.Reason)
 	}
 
+	if o.Proxy.ClusterDNS.Namespace == "" {
+		dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("creating discovery client: %w", err)
+		}
+		dns, why, err := gatewaytenant.DetectClusterDNS(dc)
+		if err != nil {
+			return nil, fmt.Errorf("detecting the cluster DNS: %w", err)
+		}
+		o.Proxy.ClusterDNS = dns
+		log.Info("Proxies may reach the cluster DNS", "clusterDNS", dns.String(), "reason", why)
+	}
+
 	scheme := Scheme()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
@@ -129,7 +143,10 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "gatewaytenant-operator.gatewaytenant.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
-		Cache:                   cacheOptions(),
+		// The manager exits as soon as Start returns, so handing the lease back on shutdown
+		// is safe, and spares a new replica the wait for the lease to expire (~15 s).
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cacheOptions(),
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Never cache Secrets or ConfigMaps: referenced ones are read directly, one at a
 			// time; the manager watches only their metadata.
@@ -150,6 +167,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	tenants := &gatewaytenant.Reconciler{
 		Client:        mgr.GetClient(),
 		CertReader:    mgr.GetAPIReader(),
+		APIReader:     mgr.GetAPIReader(),
 		Cache:         mgr.GetCache(),
 		Scheme:        scheme,
 		Recorder:      mgr.GetEventRecorder(gatewaytenant.ControllerName),
@@ -160,6 +178,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
+	}
+	if err := (&dataplane.EnvironmentsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up GatewayDataPlane environments: %w", err)
 	}
 	if preset.Preset != "" {
 		presets := &dataplane.PresetReconciler{Client: mgr.GetClient(), Preset: preset.Preset, Reason: preset.Reason}

@@ -23,8 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/bundle"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/kustomize"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 )
 
 // warnings collects the API server's warnings (deprecated APIs, Pod Security, unknown
@@ -58,7 +57,7 @@ func TestManifestsDryRun(t *testing.T) {
 	c, warn := startDryRunEnv(t)
 	ctx := context.Background()
 
-	config, err := kustomize.Build(filepath.Join(root(), "config", "default"))
+	config, err := bundle.Render(filepath.Join(root(), "config", "default"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +135,7 @@ func TestManifestsDryRun(t *testing.T) {
 // API server warnings are collected.
 func startDryRunEnv(t *testing.T) (client.Client, *warnings) {
 	t.Helper()
-	env, err := testenv.Start()
+	env, err := controlplane.Start()
 	if err != nil {
 		t.Fatal(err)
 	}

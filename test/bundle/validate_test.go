@@ -19,10 +19,17 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/bundle"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
 )
 
-func root() string { return testenv.RepoRoot() }
+// root is the checkout: the tests run in its test/bundle.
+func root() string {
+	r, err := harness.RepoRoot()
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
 
 func loadBundle(t *testing.T) *manifests.Bundle {
 	t.Helper()

@@ -11,14 +11,18 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
 )
 
 // TestSamples applies every sample as `kubectl apply --dry-run=server` would: the samples in
 // config/samples are admitted, each one in config/samples/invalid is refused with the message
 // its "# expect:" line names.
 func TestSamples(t *testing.T) {
-	dir := filepath.Join(testenv.RepoRoot(), "config", "samples")
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "config", "samples")
 	valid, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	invalid, _ := filepath.Glob(filepath.Join(dir, "invalid", "*.yaml"))
 	if len(valid) == 0 || len(invalid) == 0 {

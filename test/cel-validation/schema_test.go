@@ -97,8 +97,15 @@ func TestGatewayTenantSchema(t *testing.T) {
 		{desc: "URI SAN not absolute", mutate: func(t *v1alpha1.GatewayTenant) {
 			upstream0(t).TLS.Validation.SubjectAltNames[1].URI = "cluster.local/api"
 		}, wantError: "spec.upstreams[0].tls.validation.subjectAltNames[1].uri"},
+		{desc: "tenant name of 57 characters", mutate: func(t *v1alpha1.GatewayTenant) { t.Name = "a" + strings.Repeat("b", 56) }},
+		{desc: "tenant name with no room for -proxy", mutate: func(t *v1alpha1.GatewayTenant) { t.Name = strings.Repeat("a", 58) },
+			wantError: "metadata.name must be a DNS label of at most 57 characters that starts with a letter"},
 		{desc: "tenant name too long for labels", mutate: func(t *v1alpha1.GatewayTenant) { t.Name = strings.Repeat("a", 64) },
-			wantError: "metadata.name must be at most 63 characters"},
+			wantError: "metadata.name must be a DNS label of at most 57 characters"},
+		{desc: "tenant name with a dot", mutate: func(t *v1alpha1.GatewayTenant) { t.Name = "my.api" },
+			wantError: "metadata.name must be a DNS label"},
+		{desc: "tenant name starting with a digit", mutate: func(t *v1alpha1.GatewayTenant) { t.Name = "264e6f-api" },
+			wantError: "metadata.name must be a DNS label of at most 57 characters that starts with a letter"},
 	}
 	for i, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {
@@ -133,7 +140,24 @@ func TestGatewayDataPlaneSchema(t *testing.T) {
 			}}
 		}},
 		{desc: "empty selector", mutate: func(d *v1alpha1.GatewayDataPlane) { d.Spec.Environments[0].NamespaceSelector = metav1.LabelSelector{} },
-			wantError: "spec.environments[0].namespaceSelector: Invalid value: namespaceSelector must not be empty"},
+			wantError: "spec.environments[0].namespaceSelector: Invalid value: namespaceSelector must require a label"},
+		{desc: "selector by Exists", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.Environments[0].NamespaceSelector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "gateway", Operator: metav1.LabelSelectorOpExists},
+				{Key: "name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"b8840c"}},
+			}}
+		}},
+		{desc: "selector of only DoesNotExist", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.Environments[0].NamespaceSelector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "tenant", Operator: metav1.LabelSelectorOpDoesNotExist},
+			}}
+		}, wantError: "spec.environments[0].namespaceSelector: Invalid value: namespaceSelector must require a label"},
+		{desc: "selector of only NotIn and DoesNotExist", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.Environments[0].NamespaceSelector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: "environment", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"dev"}},
+				{Key: "tenant", Operator: metav1.LabelSelectorOpDoesNotExist},
+			}}
+		}, wantError: "only NotIn and DoesNotExist terms, admits nearly every namespace"},
 		{desc: "no environments", mutate: func(d *v1alpha1.GatewayDataPlane) { d.Spec.Environments = []v1alpha1.DataPlaneEnvironment{} },
 			wantError: "spec.environments in body should have at least 1 items"},
 		{desc: "duplicate environments", mutate: func(d *v1alpha1.GatewayDataPlane) {

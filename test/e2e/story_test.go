@@ -19,8 +19,8 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/demo"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/testenv"
 )
 
 // stepTimeout bounds one step of the story: generous, for a loaded machine.
@@ -34,13 +34,13 @@ var _ = Describe("The story of make demo", Ordered, func() {
 		Expect(dp.Spec.Default).To(BeTrue())
 	}, SpecTimeout(stepTimeout))
 
-	It("opens a plain upstream to exactly the seed 000 Silver policy, narrowed to the Service's port", func(ctx SpecContext) {
+	It("opens a plain upstream to exactly the Silver policy of the gateway's tenant guide, narrowed to the Service's port", func(ctx SpecContext) {
 		res, err := story.PlainUpstream(ctx)
 		Expect(err).NotTo(HaveOccurred())
 
 		np := &networkingv1.NetworkPolicy{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(res.NetworkPolicy), np)).To(Succeed())
-		Expect(np.Spec).To(Equal(seed000SilverWithPort(demo.UpstreamPort)))
+		Expect(np.Spec).To(Equal(tenantGuideSilverPolicy(demo.UpstreamPort)))
 		tenant := getTenant(ctx, demo.PlainTenant)
 		Expect(metav1.IsControlledBy(np, tenant)).To(BeTrue(), "the NetworkPolicy is controlled by the tenant")
 		Expect(np.Labels).To(HaveKeyWithValue(v1alpha1.LabelTenant, demo.PlainTenant))
@@ -116,17 +116,24 @@ var _ = Describe("The story of make demo", Ordered, func() {
 		failureStep((*demo.Story).WrongCA, proxy.ReasonUnknownAuthority, 1, 3), SpecTimeout(stepTimeout))
 })
 
-// seed000SilverWithPort is the Silver policy of the gateway's tenant guide (seed 000), with
-// each rule narrowed to the upstream's port and the policy type the API server defaults.
-func seed000SilverWithPort(port int32) networkingv1.NetworkPolicySpec {
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "controllers", "gatewaytenant", "testdata", "seed-000-silver.yaml"))
+// tenantGuideSilverPolicy is the Silver policy of the gateway's tenant guide, with each rule
+// narrowed to the upstream's port and the policy type the API server defaults.
+func tenantGuideSilverPolicy(port int32) networkingv1.NetworkPolicySpec {
+	root, err := harness.RepoRoot()
 	Expect(err).NotTo(HaveOccurred())
-	seed := &networkingv1.NetworkPolicy{}
-	Expect(yaml.UnmarshalStrict(data, seed)).To(Succeed())
-	spec := seed.Spec
-	Expect(spec.Ingress).To(HaveLen(2), "seed 000 has one rule per gateway environment")
+	data, err := os.ReadFile(filepath.Join(root, "controllers", "gatewaytenant", "testdata", "seed-000-silver.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	guide := &networkingv1.NetworkPolicy{}
+	Expect(yaml.UnmarshalStrict(data, guide)).To(Succeed())
+	spec := guide.Spec
+	Expect(spec.Ingress).To(HaveLen(2), "the guide has one rule per gateway environment")
 	for i := range spec.Ingress {
 		spec.Ingress[i].Ports = []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(port))}}
+		// The preset also pins the gateway namespace by name (264e6f-<environment>), which
+		// a namespace copying the labels cannot match.
+		sel := spec.Ingress[i].From[0].NamespaceSelector
+		sel.MatchExpressions = []metav1.LabelSelectorRequirement{{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn,
+			Values: []string{sel.MatchLabels["name"] + "-" + sel.MatchLabels["environment"]}}}
 	}
 	spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
 	return spec
@@ -195,7 +202,7 @@ func expectFailure(res *demo.FailureResult, reason proxy.Reason) {
 // beFailure matches a proxy failure body with reason, the TLS upstream and requestID.
 func beFailure(reason proxy.Reason, requestID string) OmegaMatcher {
 	return And(
-		HaveField("Reason", string(reason)),
+		HaveField("Reason", reason),
 		HaveField("Upstream", demo.TLSUpstreamService),
 		HaveField("RequestID", requestID),
 		HaveField("Message", Not(BeEmpty())),

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/demo"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
 )
 
 var (
@@ -39,7 +40,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	DeferCleanup(os.RemoveAll, work)
 
 	By("building the proxy binary of this checkout")
-	proxyBin, err := demo.BuildProxy(ctx, work)
+	proxyBin, err := proxyrun.Build(ctx, work)
 	Expect(err).NotTo(HaveOccurred())
 
 	By("starting the control plane and the manager")

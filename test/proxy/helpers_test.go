@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
 

@@ -16,17 +16,18 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
-func seedServer(t *testing.T, seed *pki.Seed002) *tls.Config {
+func seedServer(t *testing.T, seed *pki.Chain) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{seed.Leaf.TLSCertificate()}}
 }
 
 // TestCheckMode: --check exits 0 on a valid configuration whose files load, and 1 with
 // field-named errors otherwise.
 func TestCheckMode(t *testing.T) {
-	seed := must[*pki.Seed002](t)(pki.NewSeed002())
+	seed := must[*pki.Chain](t)(pki.NewChain())
 	dir := t.TempDir()
 	ca := writeFile(t, dir, "ca.crt", seed.Root.CertPEM())
 	cases := []struct {
@@ -62,7 +63,7 @@ func TestCheckMode(t *testing.T) {
 // (kong.example) served as a chain passes with verifyDepth 1 and fails with 0, with the
 // JSON answer and the metric.
 func TestSeed002(t *testing.T) {
-	seed := must[*pki.Seed002](t)(pki.NewSeed002())
+	seed := must[*pki.Chain](t)(pki.NewChain())
 	var hits atomic.Int64
 	addr := tlsUpstream(t, seedServer(t, seed), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		hits.Add(1)
@@ -97,7 +98,7 @@ func TestSeed002(t *testing.T) {
 // certificate Secret is updated the kubelet way under continuous requests; the reload is
 // seen in the metrics, the upstream gets the new certificate, no request fails.
 func TestClientCertificateRotation(t *testing.T) {
-	seed := must[*pki.Seed002](t)(pki.NewSeed002())
+	seed := must[*pki.Chain](t)(pki.NewChain())
 	clientCA := must[*pki.Cert](t)(pki.NewRoot("client-ca"))
 	first := must[*pki.Cert](t)(clientCA.NewLeaf("gateway-1", pki.ClientAuth()))
 	second := must[*pki.Cert](t)(clientCA.NewLeaf("gateway-2", pki.ClientAuth()))
@@ -110,7 +111,7 @@ func TestClientCertificateRotation(t *testing.T) {
 		}
 	}))
 	dir := t.TempDir()
-	secret := must[*pki.AtomicDir](t)(pki.NewAtomicDir(filepath.Join(dir, "client"), map[string][]byte{
+	secret := must[*kubelet.Volume](t)(kubelet.WriteVolume(filepath.Join(dir, "client"), map[string][]byte{
 		"tls.crt": first.ChainPEM(), "tls.key": first.KeyPEM(),
 	}))
 	ca := writeFile(t, dir, "ca.crt", seed.Root.CertPEM())
@@ -162,7 +163,7 @@ func TestClientCertificateRotation(t *testing.T) {
 // turns false, the listener stops accepting after the drain delay, the requests finish,
 // and the process exits 0.
 func TestSIGTERMDrain(t *testing.T) {
-	seed := must[*pki.Seed002](t)(pki.NewSeed002())
+	seed := must[*pki.Chain](t)(pki.NewChain())
 	const inFlight = 5
 	var entered atomic.Int64
 	release := make(chan struct{})

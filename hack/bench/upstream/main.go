@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
 func main() {
@@ -26,7 +26,7 @@ func main() {
 	size := flag.Int("body", 64, "response body size in bytes")
 	flag.Parse()
 
-	seed, err := pki.NewSeed002()
+	seed, err := pki.NewChain()
 	if err != nil {
 		log.Fatal(err)
 	}

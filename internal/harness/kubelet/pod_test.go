@@ -1,4 +1,4 @@
-package demo
+package kubelet
 
 import (
 	"context"
@@ -11,11 +11,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
 )
 
 // proxyPod is a Deployment shaped like the operator's proxy: a ConfigMap volume for the
@@ -67,7 +65,7 @@ func referenced() []corev1.ConfigMap {
 	}
 }
 
-func TestMaterialise(t *testing.T) {
+func TestMount(t *testing.T) {
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "client", Namespace: "ns"},
 		Data:       map[string][]byte{"tls.crt": []byte("CERT"), "tls.key": []byte("KEY")},
@@ -126,7 +124,14 @@ func TestMaterialise(t *testing.T) {
 			wantErr: `volume mount "nope" names no volume`,
 		},
 		{
-			desc: "a source the demo cannot play fails",
+			desc: "an item path leaving the volume fails",
+			tweak: func(s *corev1.PodSpec) {
+				s.Volumes[1].Projected.Sources[0].ConfigMap.Items[0].Path = "../ca.crt"
+			},
+			wantErr: `item path "../ca.crt"`,
+		},
+		{
+			desc: "a source the harness cannot play fails",
 			tweak: func(s *corev1.PodSpec) {
 				s.Volumes[1].Projected.Sources[0] = corev1.VolumeProjection{DownwardAPI: &corev1.DownwardAPIProjection{}}
 			},
@@ -135,7 +140,7 @@ func TestMaterialise(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			b := fake.NewClientBuilder().WithScheme(manager.Scheme())
+			b := fake.NewClientBuilder().WithScheme(scheme.Scheme)
 			for _, cm := range referenced() {
 				b = b.WithObjects(cm.DeepCopy())
 			}
@@ -147,7 +152,8 @@ func TestMaterialise(t *testing.T) {
 				tweaks = append(tweaks, tc.tweak)
 			}
 			root := t.TempDir()
-			files, err := materialise(context.Background(), b.Build(), proxyPod(tweaks...), root)
+			dep := proxyPod(tweaks...)
+			_, files, err := Mount(context.Background(), b.Build(), dep.Namespace, &dep.Spec.Template.Spec, "proxy", root)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
@@ -169,77 +175,5 @@ func TestMaterialise(t *testing.T) {
 				t.Errorf("files %v, want %v", got, tc.wantFiles)
 			}
 		})
-	}
-}
-
-func TestLocalise(t *testing.T) {
-	cfg, err := proxy.ParseConfig([]byte(`
-apiVersion: proxy.gatewaytenant.io/v1alpha1
-kind: ProxyConfig
-admin: {address: ":9090"}
-upstreams:
-- name: api
-  listen: ":8000"
-  address: api.ns.svc:8443
-  tls:
-    caFiles: [/etc/gatewaytenant/upstreams/api/ca-0/ca.crt, /srv/other.crt]
-    verifyDepth: 1
-    clientCertificate:
-      certFile: /etc/gatewaytenant/upstreams/api/client/tls.crt
-      keyFile: /etc/gatewaytenant/upstreams/api/client/tls.key
-- name: sans
-  listen: ":8001"
-  address: sans.ns.svc:443
-  tls:
-    systemRoots: true
-    serverName: sni.example
-    subjectAltNames: [{type: URI, uri: "spiffe://cluster.local/ns/ns/sa/sans"}]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	changes := localise(cfg, "/tmp/pod", "127.0.0.1:4443")
-
-	if cfg.Admin.Address != "127.0.0.1:0" || cfg.Shutdown.DrainDelay.Duration != 0 {
-		t.Errorf("admin %q, drainDelay %v: want 127.0.0.1:0 and 0s", cfg.Admin.Address, cfg.Shutdown.DrainDelay)
-	}
-	api, sans := cfg.Upstreams[0], cfg.Upstreams[1]
-	for _, u := range cfg.Upstreams {
-		if u.Listen != "127.0.0.1:0" || u.Address != "127.0.0.1:4443" {
-			t.Errorf("upstream %s: listen %q address %q", u.Name, u.Listen, u.Address)
-		}
-	}
-	wantCA := []string{"/tmp/pod/etc/gatewaytenant/upstreams/api/ca-0/ca.crt", "/srv/other.crt"}
-	if !reflect.DeepEqual(api.TLS.CAFiles, wantCA) {
-		t.Errorf("caFiles %v, want %v (only /etc/gatewaytenant moves)", api.TLS.CAFiles, wantCA)
-	}
-	if cc := api.TLS.ClientCertificate; cc.CertFile != "/tmp/pod/etc/gatewaytenant/upstreams/api/client/tls.crt" ||
-		cc.KeyFile != "/tmp/pod/etc/gatewaytenant/upstreams/api/client/tls.key" {
-		t.Errorf("client certificate %+v not moved under the pod directory", cc)
-	}
-	// What is verified stays as rendered: the name defaulted from the rendered address, not
-	// the loopback one, and everything else untouched.
-	if api.TLS.ServerName != "api.ns.svc" || *api.TLS.VerifyDepth != 1 {
-		t.Errorf("api: serverName %q verifyDepth %d, want api.ns.svc and 1", api.TLS.ServerName, *api.TLS.VerifyDepth)
-	}
-	if sans.TLS.ServerName != "sni.example" || !sans.TLS.SystemRoots || sans.TLS.SubjectAltNames[0].URI != "spiffe://cluster.local/ns/ns/sa/sans" {
-		t.Errorf("sans: TLS changed: %+v", sans.TLS)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Errorf("the adapted configuration is invalid: %v", err)
-	}
-	if want := 9; len(changes) != want {
-		t.Errorf("%d changes reported, want %d:\n%s", len(changes), want, strings.Join(changes, "\n"))
-	}
-}
-
-func TestLogfmt(t *testing.T) {
-	got := logfmt(`time=2026-01-02T03:04:05Z level=INFO msg=listening listener=my-api address=127.0.0.1:8000 note="a b=c"`)
-	want := map[string]string{
-		"time": "2026-01-02T03:04:05Z", "level": "INFO", "msg": "listening",
-		"listener": "my-api", "address": "127.0.0.1:8000", "note": "a b=c",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("logfmt = %v, want %v", got, want)
 	}
 }

@@ -1,5 +1,5 @@
-// Package pki makes small certificate hierarchies for tests and benchmarks: a root CA,
-// intermediates, server leaves with DNS/URI/IP SANs, client certificates, and expired or
+// Package pki makes small certificate hierarchies for tests, benchmarks and the demo: a root
+// CA, intermediates, server leaves with DNS/URI/IP SANs, client certificates, and expired or
 // not-yet-valid variants. Keys are ECDSA P-256 so that a hierarchy costs milliseconds.
 //
 // It is not a CA for production use: serial numbers are random, there is no revocation,
@@ -160,7 +160,7 @@ func (c *Cert) KeyPEM() []byte {
 }
 
 // ChainPEM is the certificate followed by every issuing intermediate, without the root:
-// what a server sends (seed 002's chain.crt).
+// what a server sends (the chain.crt of Kong's guide to verifying upstream TLS).
 func (c *Cert) ChainPEM() []byte {
 	var out []byte
 	for x := c; x != nil && x.Issuer != nil; x = x.Issuer {
@@ -189,14 +189,16 @@ func (c *Cert) Pool() *x509.CertPool {
 	return p
 }
 
-// Seed002 is the hierarchy of seed 002: root CA -> intermediate -> leaf for kong.example.
-type Seed002 struct {
+// Chain is the usual shape of an upstream's certificates: a root CA -> intermediate -> leaf
+// chain, the leaf for kong.example, as in Kong's guide to verifying upstream TLS.
+type Chain struct {
 	Root, Intermediate, Leaf *Cert
 }
 
-// NewSeed002 makes the seed 002 hierarchy. The leaf also carries the IP SAN 127.0.0.1 and
-// the URI SAN spiffe://cluster.local/ns/echo/sa/echo, so that tests can verify by IP or URI.
-func NewSeed002(leafOpts ...Option) (*Seed002, error) {
+// NewChain makes a root -> intermediate -> leaf chain. The leaf also carries the IP SAN
+// 127.0.0.1 and the URI SAN spiffe://cluster.local/ns/echo/sa/echo, so that tests can verify
+// by IP or URI; leafOpts add to it.
+func NewChain(leafOpts ...Option) (*Chain, error) {
 	root, err := NewRoot("root")
 	if err != nil {
 		return nil, err
@@ -214,7 +216,7 @@ func NewSeed002(leafOpts ...Option) (*Seed002, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Seed002{Root: root, Intermediate: inter, Leaf: leaf}, nil
+	return &Chain{Root: root, Intermediate: inter, Leaf: leaf}, nil
 }
 
 // WriteFile writes data to dir/name with mode 0600 and returns the path.
