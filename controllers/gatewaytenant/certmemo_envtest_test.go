@@ -8,7 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/test/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
 var _ = Describe("Certificate contents", func() {
