@@ -58,6 +58,7 @@ func (p *Proxy) adminHandler() http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(st)
 	})
+	mux.HandleFunc("GET "+StatePath, p.serveState)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(p.metrics.registry, promhttp.HandlerOpts{}))
 	return mux
 }

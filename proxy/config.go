@@ -42,6 +42,13 @@ type Config struct {
 	// shutdown controls the drain on SIGTERM.
 	// +optional
 	Shutdown Shutdown `json:"shutdown,omitempty"`
+	// revision labels this configuration; the proxy repeats it in its state report (see
+	// check.go) so that a reader can tell which configuration a report is about.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// verification controls the active checks of the upstreams (see check.go).
+	// +optional
+	Verification Verification `json:"verification,omitempty"`
 	// upstreams are the plain-HTTP listeners and the TLS upstream each forwards to; 1 to 64,
 	// names unique.
 	// +required

@@ -164,9 +164,9 @@ func get(t testing.TB, url string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-func decodeErrorBody(t testing.TB, body []byte) ErrorBody {
+func decodeErrorBody(t testing.TB, body []byte) errorBody {
 	t.Helper()
-	var eb ErrorBody
+	var eb errorBody
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&eb); err != nil {

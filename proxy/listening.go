@@ -1,51 +1,53 @@
 package proxy
 
 import (
-	"strconv"
+	"encoding/json"
 	"strings"
 )
 
-// The log line the proxy writes once per listener when it starts serving, with the bound
-// address (the one to use with port 0): msg=listening listener=<name> address=<host:port>.
-// ParseListening reads it back; it is the one way for a program that runs the proxy binary
-// (the test harness, the demo) to learn where it listens.
+// Each listener logs one line when it starts, with its bound address (port 0 in the
+// configuration picks a free port):
+//
+//	level=INFO msg=listening listener=<upstream name|admin> address=<host:port>
+//
+// This is the one way for a process that runs the proxy binary (tests, the local demo) to
+// learn its addresses; in process, use (*Proxy).ListenAddr and AdminAddr.
 const (
-	// LogListening is the message of that line.
-	LogListening = "listening"
-	// AdminListener is the listener name of the admin port; the others are upstream names.
-	AdminListener = "admin"
+	LogListening   = "listening" // the message of the line
+	LogKeyListener = "listener"  // the listener: an upstream's name, or AdminListener
+	LogKeyAddress  = "address"   // its bound host:port
+	AdminListener  = "admin"
 )
 
-// ParseListening reads a line of the proxy's text log (cmd/proxy writes log/slog's text
-// format) and returns the listener and address when the line is LogListening's.
-func ParseListening(line string) (listener, address string, ok bool) {
-	fields := textFields(line)
-	if fields["msg"] != LogListening || fields["listener"] == "" || fields["address"] == "" {
-		return "", "", false
-	}
-	return fields["listener"], fields["address"], true
+// Listening is what one startup line reports.
+type Listening struct {
+	Listener string `json:"listener"`
+	Address  string `json:"address"`
 }
 
-// textFields splits a log/slog text line into its key=value fields; values may be quoted.
-func textFields(line string) map[string]string {
-	out := map[string]string{}
-	for rest := strings.TrimSpace(line); rest != ""; rest = strings.TrimSpace(rest) {
-		key, after, ok := strings.Cut(rest, "=")
-		if !ok || strings.Contains(key, " ") {
-			return out
+// ParseListening reads a startup line in slog's text or JSON format; ok is false for any
+// other line.
+func ParseListening(line string) (l Listening, ok bool) {
+	line = strings.TrimSpace(line)
+	if strings.HasPrefix(line, "{") {
+		var j struct {
+			Msg string `json:"msg"`
+			Listening
 		}
-		var val string
-		if strings.HasPrefix(after, `"`) {
-			q, err := strconv.QuotedPrefix(after)
-			if err != nil {
-				return out
-			}
-			val, _ = strconv.Unquote(q)
-			rest = after[len(q):]
-		} else {
-			val, rest, _ = strings.Cut(after, " ")
+		if json.Unmarshal([]byte(line), &j) != nil || j.Msg != LogListening || j.Listener == "" || j.Address == "" {
+			return Listening{}, false
 		}
-		out[key] = val
+		return j.Listening, true
 	}
-	return out
+	fields := map[string]string{}
+	for f := range strings.FieldsSeq(line) {
+		if k, v, found := strings.Cut(f, "="); found {
+			fields[k] = v
+		}
+	}
+	l = Listening{Listener: fields[LogKeyListener], Address: fields[LogKeyAddress]}
+	if fields["msg"] != LogListening || l.Listener == "" || l.Address == "" {
+		return Listening{}, false
+	}
+	return l, true
 }

@@ -209,9 +209,10 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		return errors.New("proxy: Serve called twice")
 	}
 	go p.watch(p.watchCtx)
+	go p.runChecks(p.watchCtx)
 	errc := make(chan error, len(p.servers)+1)
 	serve := func(name string, s *http.Server, ln net.Listener) {
-		p.log.Info(LogListening, "listener", name, "address", ln.Addr().String())
+		p.log.Info(LogListening, LogKeyListener, name, LogKeyAddress, ln.Addr().String())
 		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !p.draining.Load() {
 			errc <- fmt.Errorf("%s listener: %w", name, err)
 		}

@@ -3,87 +3,18 @@ package proxy
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
-
-// load sends requests continuously from a few workers and counts outcomes.
-type load struct {
-	ok, failed atomic.Int64
-	lastFail   atomic.Value // string
-	stop       chan struct{}
-	wg         sync.WaitGroup
-}
-
-func startLoad(t *testing.T, url string, workers int) *load {
-	l := &load{stop: make(chan struct{})}
-	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}, Timeout: time.Minute}
-	for range workers {
-		l.wg.Go(func() {
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				resp, err := c.Get(url)
-				if err != nil {
-					l.fail(err.Error())
-					continue
-				}
-				body, _ := io.ReadAll(resp.Body)
-				_ = resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					l.fail(fmt.Sprintf("%d %s", resp.StatusCode, body))
-					continue
-				}
-				l.ok.Add(1)
-			}
-		})
-	}
-	t.Cleanup(l.halt)
-	return l
-}
-
-func (l *load) fail(msg string) {
-	l.failed.Add(1)
-	l.lastFail.Store(msg)
-}
-
-func (l *load) halt() {
-	select {
-	case <-l.stop:
-	default:
-		close(l.stop)
-	}
-	l.wg.Wait()
-}
-
-// progress waits for n more successful requests, so that each phase of a test runs under
-// load.
-func (l *load) progress(t *testing.T, n int64) {
-	t.Helper()
-	target := l.ok.Load() + n
-	eventually(t, fmt.Sprintf("%d more successful requests", n), func() bool { return l.ok.Load() >= target })
-}
-
-func (l *load) finish(t *testing.T) {
-	t.Helper()
-	l.halt()
-	if n := l.failed.Load(); n > 0 {
-		t.Fatalf("%d of %d requests failed; last: %v", n, n+l.ok.Load(), l.lastFail.Load())
-	}
-}
 
 func (r *running) waitReloads(t *testing.T, upstream, kind, result string, n float64) {
 	t.Helper()
@@ -110,16 +41,16 @@ func TestClientCertificateRotation(t *testing.T) {
 	cfg := testConfig(up.Listener.Addr().String(), f.files["root.crt"])
 	cfg.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{CertFile: dir.Path("tls.crt"), KeyFile: dir.Path("tls.key")}
 	p := startProxy(t, cfg, WithReloadInterval(0))
-	l := startLoad(t, p.url("echo", "/"), 4)
-	l.progress(t, 20)
+	l := testutil.StartLoad(t, p.url("echo", "/"), 4)
+	l.Progress(t, 20)
 
 	if err := dir.Update(map[string][]byte{"tls.crt": second.ChainPEM(), "tls.key": second.KeyPEM()}); err != nil {
 		t.Fatal(err)
 	}
 	p.waitReloads(t, "echo", kindClient, resultSuccess, 2)
 	eventually(t, "the upstream to see the new client certificate", sawSecond.Load)
-	l.progress(t, 20)
-	l.finish(t)
+	l.Progress(t, 20)
+	l.Finish(t)
 	if !strings.Contains(p.Status().Upstreams["echo"].ClientCertificate, "gateway-2") {
 		t.Fatalf("/readyz detail = %+v", p.Status().Upstreams["echo"])
 	}
@@ -145,8 +76,8 @@ func TestCARotation(t *testing.T) {
 	cfg.Upstreams = append(cfg.Upstreams, Upstream{Name: "stale", Listen: "127.0.0.1:0", Address: stale.Addr,
 		TLS: &UpstreamTLS{CAFiles: []string{caDir.Path("ca.crt")}, ServerName: "kong.example"}})
 	p := startProxy(t, cfg, WithReloadInterval(0))
-	l := startLoad(t, p.url("echo", "/"), 4)
-	l.progress(t, 20)
+	l := testutil.StartLoad(t, p.url("echo", "/"), 4)
+	l.Progress(t, 20)
 	expectStatus(t, p.url("stale", "/"), http.StatusOK, "")
 
 	// old + new; the rotated upstream then moves to the new chain.
@@ -156,7 +87,7 @@ func TestCARotation(t *testing.T) {
 	p.waitReloads(t, "echo", kindCA, resultSuccess, 2)
 	p.waitReloads(t, "stale", kindCA, resultSuccess, 2)
 	serving.Store(&newCert)
-	l.progress(t, 20)
+	l.Progress(t, 20)
 	expectStatus(t, p.url("stale", "/"), http.StatusOK, "") // pools a connection verified by the old CA
 
 	// new only.
@@ -165,8 +96,8 @@ func TestCARotation(t *testing.T) {
 	}
 	p.waitReloads(t, "echo", kindCA, resultSuccess, 3)
 	p.waitReloads(t, "stale", kindCA, resultSuccess, 3)
-	l.progress(t, 20)
-	l.finish(t)
+	l.Progress(t, 20)
+	l.Finish(t)
 	expectStatus(t, p.url("stale", "/"), http.StatusBadGateway, ReasonUnknownAuthority)
 }
 

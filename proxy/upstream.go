@@ -53,6 +53,8 @@ type upstream struct {
 	mtlsUnconfirmed atomic.Bool
 	stateMu         sync.Mutex
 	lastState       Reason // "" healthy, stateUnknown before the first outcome
+
+	track *tracker // what the state report says about this upstream; see state.go
 }
 
 const stateUnknown Reason = "unknown"
@@ -77,6 +79,7 @@ func newUpstream(u *Upstream, mat *material, clock func() time.Time, t Timeouts,
 		failures:  map[Reason]prometheus.Counter{},
 		duration:  m.handshakeDuration.WithLabelValues(u.Name),
 		lastState: stateUnknown,
+		track:     newTracker(u, clock),
 	}
 	for _, r := range HandshakeFailureReasons {
 		ups.failures[r] = m.handshakeFailures.WithLabelValues(u.Name, string(r))
@@ -130,6 +133,7 @@ func (u *upstream) retireConnections() {
 	old := u.transports.Swap(u.newTransports())
 	old.main.CloseIdleConnections()
 	old.h1.CloseIdleConnections()
+	u.track.requestCheck() // verify the new material before traffic does
 }
 
 func (u *upstream) closeIdleConnections() {
@@ -163,24 +167,31 @@ func (u *upstream) dialTLS(ctx context.Context, network, addr string, cfg *tls.C
 	hctx, cancel := context.WithTimeout(context.WithValue(ctx, certRequestedKey{}, certRequested), u.timeouts.TLSHandshake)
 	defer cancel()
 	start := time.Now()
-	if err := conn.HandshakeContext(hctx); err != nil {
+	err = conn.HandshakeContext(hctx)
+	u.track.handshake(conn, true)
+	if err != nil {
 		_ = raw.Close()
-		reason := classify(err)
-		switch {
-		case reason == "" || reason == ReasonConnectFailed:
-			reason = ReasonHandshakeFailed
-		case reason == ReasonHandshakeFailed && certRequested.Load():
-			// TLS 1.2 servers answer a missing or unacceptable client certificate with a
-			// generic handshake_failure alert (RFC 5246 7.4.6).
-			reason = ReasonClientCertificateRejected
-		}
-		return nil, u.failed(ctx, reason, err)
+		return nil, u.failed(ctx, handshakeReason(err, certRequested.Load()), err)
 	}
 	u.duration.Observe(time.Since(start).Seconds())
 	if certRequested.Load() && conn.ConnectionState().Version == tls.VersionTLS13 {
 		u.mtlsUnconfirmed.Store(true) // the upstream's verdict on our certificate is pending
 	}
 	return conn, nil
+}
+
+// handshakeReason classifies a failed handshake (of traffic or of the active check).
+func handshakeReason(err error, certRequested bool) Reason {
+	reason := classify(err)
+	switch {
+	case reason == "" || reason == ReasonConnectFailed:
+		reason = ReasonHandshakeFailed
+	case reason == ReasonHandshakeFailed && certRequested:
+		// TLS 1.2 servers answer a missing or unacceptable client certificate with a
+		// generic handshake_failure alert (RFC 5246 7.4.6).
+		reason = ReasonClientCertificateRejected
+	}
+	return reason
 }
 
 // certRequestedKey marks, in the handshake context, that the upstream asked for a client
@@ -242,6 +253,7 @@ func (u *upstream) recordSuccess() {
 func (u *upstream) transition(reason Reason, err error) {
 	u.stateMu.Lock()
 	defer u.stateMu.Unlock()
+	u.track.record(reason, err)
 	if u.lastState == reason {
 		return
 	}
@@ -280,9 +292,8 @@ func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// ErrorBody is the JSON body of the proxy's own answers (502, 504) when the upstream cannot
-// be reached; docs/proxy.md describes it.
-type ErrorBody struct {
+// errorBody is the JSON answer when the upstream cannot be reached.
+type errorBody struct {
 	Message   string `json:"message"`
 	Reason    Reason `json:"reason"`
 	Upstream  string `json:"upstream"`
@@ -300,7 +311,7 @@ func (u *upstream) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(ErrorBody{
+	_ = json.NewEncoder(w).Encode(errorBody{
 		Message:   reason.Message(),
 		Reason:    reason,
 		Upstream:  u.name,

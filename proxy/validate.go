@@ -51,6 +51,7 @@ func (c *Config) Validate() error {
 		adminPort = v.listenAddress("admin.address", c.Admin.Address)
 	}
 	v.shutdown(c.Shutdown)
+	v.verification(c.Revision, c.Verification)
 	switch n := len(c.Upstreams); {
 	case n == 0:
 		v.add("upstreams", "at least one upstream is required")

@@ -157,24 +157,7 @@ func withClientCert(name string) func(f *fixture, u *UpstreamTLS) {
 }
 
 func runTLSCase(t *testing.T, tc tlsCase) {
-	f := newFixture(t)
-	if tc.server == nil {
-		tc.server = defaultServer
-	}
-	var up *upstreamServer
-	var serverCfg *tls.Config
-	addr := ""
-	if tc.addr != nil {
-		addr = tc.addr(t)
-	} else {
-		serverCfg = tc.server(t, f)
-		up = startUpstream(t, serverCfg, nil)
-		addr = up.Addr
-	}
-	cfg := testConfig(addr, f.files["root.crt"])
-	if tc.proxy != nil {
-		tc.proxy(f, cfg.Upstreams[0].TLS)
-	}
+	up, serverCfg, cfg := tc.start(t)
 	p := startProxy(t, cfg, tc.opts...)
 	code, body := get(t, p.url("echo", "/echo"))
 	if tc.want == "" {

@@ -25,6 +25,19 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
+// ownNamespace is the pod's namespace: $POD_NAMESPACE, else the one of its service account
+// token, else "" (outside a cluster).
+func ownNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
+
 func main() {
 	var o manager.Options
 	flag.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", `Address of the metrics endpoint; "0" disables it.`)
@@ -52,6 +65,8 @@ func main() {
 	qps := flag.Float64("kube-api-qps", 0,
 		"Client-side limit of requests per second to the API server; 0: none, the API server's priority and fairness applies.")
 	flag.IntVar(&o.ClientBurst, "kube-api-burst", 0, "Requests allowed at once above --kube-api-qps (at least --kube-api-qps).")
+	flag.StringVar(&o.OperatorNamespace, "operator-namespace", ownNamespace(),
+		"The manager's namespace, admitted to the proxies' admin port to read their state; default: $POD_NAMESPACE, else the pod's service account namespace.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()

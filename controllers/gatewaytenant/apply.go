@@ -52,26 +52,16 @@ func content(obj client.Object) []any {
 	panic(fmt.Sprintf("gatewaytenant: no content rule for %T", obj))
 }
 
-// merge makes existing carry desired's labels and content by the rule above, and says
-// whether it changed anything.
+// merge makes existing carry desired's labels, annotations and content by the rule above, and
+// says whether it changed anything.
 func merge(desired, existing client.Object) bool {
 	changed := false
-	if !subset(desired.GetLabels(), existing.GetLabels()) {
-		labels := existing.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		maps.Copy(labels, desired.GetLabels())
-		existing.SetLabels(labels)
+	if m, ok := withKeys(existing.GetLabels(), desired.GetLabels()); ok {
+		existing.SetLabels(m)
 		changed = true
 	}
-	if !subset(desired.GetAnnotations(), existing.GetAnnotations()) {
-		annotations := existing.GetAnnotations()
-		if annotations == nil {
-			annotations = map[string]string{}
-		}
-		maps.Copy(annotations, desired.GetAnnotations())
-		existing.SetAnnotations(annotations)
+	if m, ok := withKeys(existing.GetAnnotations(), desired.GetAnnotations()); ok {
+		existing.SetAnnotations(m)
 		changed = true
 	}
 	want, have := content(desired), content(existing)
@@ -153,6 +143,19 @@ func coversValue(d, e reflect.Value) bool {
 	default:
 		return d.IsZero() || reflect.DeepEqual(d.Interface(), e.Interface())
 	}
+}
+
+// withKeys returns have with every key of want set to want's value, and whether that
+// changed have.
+func withKeys(have, want map[string]string) (map[string]string, bool) {
+	if subset(want, have) {
+		return have, false
+	}
+	if have == nil {
+		have = map[string]string{}
+	}
+	maps.Copy(have, want)
+	return have, true
 }
 
 // subset says whether every key of want is in have with the same value.

@@ -15,6 +15,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -33,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 )
 
 // ControllerName names the controller in logs, events and metrics.
@@ -65,6 +67,11 @@ type Reconciler struct {
 	Proxy ProxySettings
 	// ExpiryWarning is how long before a certificate expires that it is reported.
 	ExpiryWarning time.Duration
+	// ProxyStates holds what the tenants' proxy replicas report (nil: nothing is read, and
+	// TLS upstreams get no Verified condition).
+	ProxyStates *proxystate.Store
+	// OperatorNamespace is admitted to the proxies' admin port; "" admits nobody.
+	OperatorNamespace string
 
 	// Workers is how many tenants are reconciled at once; 1 when zero.
 	Workers int
@@ -144,11 +151,13 @@ func (r *Reconciler) writeStatus(ctx context.Context, tenant *v1alpha1.GatewayTe
 	}
 	wasReady := meta.FindStatusCondition(tenant.Status.Conditions, v1alpha1.ConditionReady)
 	ready := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady)
-	patch := client.MergeFrom(tenant.DeepCopy())
+	before := tenant.DeepCopy()
+	patch := client.MergeFrom(before)
 	tenant.Status = status
 	if err := r.Client.Status().Patch(ctx, tenant, patch); err != nil {
 		return fmt.Errorf("writing status: %w", err)
 	}
+	r.recordVerificationEvents(tenant, &before.Status, &status)
 	if wasReady == nil || wasReady.Status != ready.Status || wasReady.Reason != ready.Reason {
 		ctrl.LoggerFrom(ctx).Info("Tenant readiness changed", "ready", ready.Status, "reason", ready.Reason, "message", ready.Message)
 		// Waiting for the proxy to roll out is progress, not a problem worth an event; a
@@ -173,7 +182,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.GatewayTenant{}, indexCertObject, certObjects); err != nil {
 		return fmt.Errorf("indexing GatewayTenants by certificate reference: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		For(&v1alpha1.GatewayTenant{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -189,7 +198,21 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.GatewayDataPlane{}, handler.EnqueueRequestsFromMapFunc(r.allTenants),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Complete(r)
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForEndpointSlice))
+	if r.ProxyStates != nil {
+		b = b.WatchesRawSource(r.ProxyStates.Source())
+	}
+	return b.Complete(r)
+}
+
+// tenantsForEndpointSlice maps an EndpointSlice to the tenants whose upstreams address its
+// Service: their ready endpoints are in status.
+func (r *Reconciler) tenantsForEndpointSlice(ctx context.Context, o client.Object) []reconcile.Request {
+	svc := o.GetLabels()[discoveryv1.LabelServiceName]
+	if svc == "" {
+		return nil
+	}
+	return r.tenantsForService(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: o.GetNamespace(), Name: svc}})
 }
 
 // upstreamServices is the index function: the names of the Services of the tenant's own

@@ -203,13 +203,7 @@ var _ = Describe("GatewayTenant with plain upstreams", func() {
 		becomeAvailable(ns)
 		expectReady(t)
 
-		// Settled: the write counter stops moving.
-		var settled int64
-		Eventually(func() int64 {
-			prev := settled
-			settled = writes.Load()
-			return settled - prev
-		}).WithPolling(2 * time.Second).Should(BeZero())
+		settled := settledWrites()
 
 		// Changes that trigger reconciles but change nothing the tenant depends on.
 		before := reconciles()

@@ -35,12 +35,16 @@ type observation struct {
 	// conflict, when set, says which older GatewayTenant owns a Service port this one names;
 	// nothing is written for this one.
 	conflict string
+	// dataPath is what the proxy replicas and EndpointSlices say of the data path.
+	dataPath dataPath
+	// operatorNamespace may reach the proxy's admin port; "" opens it to nobody.
+	operatorNamespace string
 }
 
 // observe reads everything the tenant depends on: the data planes, each upstream's Service
 // and, for TLS upstreams, the certificates their references name.
 func (r *Reconciler) observe(ctx context.Context, tenant *v1alpha1.GatewayTenant) (*observation, error) {
-	obs := &observation{generation: tenant.Generation, now: r.Clock.Now()}
+	obs := &observation{generation: tenant.Generation, now: r.Clock.Now(), operatorNamespace: r.OperatorNamespace}
 	var err error
 	if obs.conflict, err = r.conflict(ctx, tenant); err != nil || obs.conflict != "" {
 		return obs, err
@@ -73,6 +77,9 @@ func (r *Reconciler) observe(ctx context.Context, tenant *v1alpha1.GatewayTenant
 	}
 	obs.proxyUpstreams = proxyUpstreams(tenant, withLastGood(obs.upstreams, last))
 	obs.proxyHost = proxyName(tenant.Name) + "." + tenant.Namespace + ".svc"
+	if err := r.observeDataPath(ctx, tenant, obs); err != nil {
+		return nil, err
+	}
 	return obs, nil
 }
 

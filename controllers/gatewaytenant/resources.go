@@ -204,8 +204,18 @@ func proxyMeta(tenant *v1alpha1.GatewayTenant, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: tenant.Namespace, Labels: proxyLabels(tenant.Name)}
 }
 
-// proxyConfig renders the proxy's configuration file.
+// proxyConfig renders the proxy's configuration file, with its revision (see proxyRevision).
 func proxyConfig(ups []proxyUpstream) ([]byte, error) {
+	cfg, err := proxyConfigObject(ups)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Revision = configRevision(cfg)
+	return yaml.Marshal(cfg)
+}
+
+// proxyConfigObject is the proxy's configuration without its revision.
+func proxyConfigObject(ups []proxyUpstream) (proxy.Config, error) {
 	cfg := proxy.Config{
 		APIVersion: proxy.APIVersion,
 		Kind:       proxy.Kind,
@@ -247,9 +257,9 @@ func proxyConfig(ups []proxyUpstream) ([]byte, error) {
 		})
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("rendered proxy configuration is invalid: %w", err)
+		return proxy.Config{}, fmt.Errorf("rendered proxy configuration is invalid: %w", err)
 	}
-	return yaml.Marshal(cfg)
+	return cfg, nil
 }
 
 // proxyConfigMap holds the proxy's configuration and the record of the upstreams it serves,
@@ -459,6 +469,9 @@ func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, dn
 	}
 	if len(obs.proxyUpstreams) > 0 {
 		out = append(out, proxyGatewayPolicy(tenant, obs.proxyUpstreams, peers), proxyEgressPolicy(tenant, obs.proxyUpstreams, dns))
+		if obs.operatorNamespace != "" {
+			out = append(out, proxyOperatorPolicy(tenant, obs.operatorNamespace))
+		}
 	}
 	return out
 }

@@ -39,11 +39,6 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation) v1alpha1
 	accepted := acceptedCondition(obs)
 	resolved := resolvedRefsCondition(obs)
 	netpol := networkPolicyCondition(obs)
-	chain := []metav1.Condition{accepted, resolved, netpol, proxyReadyCondition(obs)}
-	for _, c := range append(chain, summarise(obs, chain...)) {
-		set(&st.Conditions, c)
-	}
-
 	for _, u := range obs.upstreams {
 		us := v1alpha1.UpstreamStatus{Name: u.upstream.Name, Conditions: oldUpstreamConditions(old, u.upstream.Name)}
 		us.GatewayHost, us.GatewayPort = gatewayAddress(obs, u)
@@ -51,8 +46,24 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation) v1alpha1
 		if u.valid() && u.warning != "" {
 			c.Reason, c.Message = v1alpha1.ReasonCertificateExpiringSoon, u.warning
 		}
+		var verified *metav1.Condition
+		if v, ok := obs.dataPath.verdicts[u.upstream.Name]; ok {
+			vc := verifiedCondition(u.upstream.Name, v, meta.FindStatusCondition(us.Conditions, v1alpha1.ConditionVerified))
+			set(&us.Conditions, vc)
+			verified = &vc
+		} else {
+			meta.RemoveStatusCondition(&us.Conditions, v1alpha1.ConditionVerified)
+		}
+		if u.valid() {
+			c = dataPathReady(u, c, verified, obs.dataPath, obs.now)
+		}
 		set(&us.Conditions, c)
 		st.Upstreams = append(st.Upstreams, us)
+	}
+
+	chain := []metav1.Condition{accepted, resolved, netpol, proxyReadyCondition(obs)}
+	for _, c := range append(chain, dataPathSummary(summarise(obs, chain...), st.Upstreams)) {
+		set(&st.Conditions, c)
 	}
 	return st
 }
@@ -132,6 +143,10 @@ func networkPolicyCondition(obs *observation) metav1.Condition {
 		fmt.Sprintf("gateway environments %s may reach upstreams [%s]", environmentNames(obs.dataPlane.environments), strings.Join(names, ", ")))
 }
 
+// reachableMessage begins the message of a True Ready condition; dataPathSummary narrows it
+// when the data path is not known to work yet.
+const reachableMessage = "all %d upstreams are reachable from the gateway"
+
 // summarise is the Ready condition: the first condition that is not True decides it.
 func summarise(obs *observation, chain ...metav1.Condition) metav1.Condition {
 	for _, c := range chain {
@@ -139,7 +154,7 @@ func summarise(obs *observation, chain ...metav1.Condition) metav1.Condition {
 			return condition(v1alpha1.ConditionReady, false, c.Reason, c.Message)
 		}
 	}
-	msg := fmt.Sprintf("all %d upstreams are reachable from the gateway", len(obs.upstreams))
+	msg := fmt.Sprintf(reachableMessage, len(obs.upstreams))
 	var warnings []string
 	for _, u := range obs.upstreams {
 		if u.warning != "" {

@@ -25,15 +25,20 @@ import (
 )
 
 const (
-	proxyImage    = "registry.example/gatewaytenant/operator:test"
-	expiryWarning = 30 * 24 * time.Hour
+	proxyImage        = "registry.example/gatewaytenant/operator:test"
+	expiryWarning     = 30 * 24 * time.Hour
+	operatorNamespace = "gatewaytenant-system"
+	proxyPollInterval = time.Second
 )
 
 var (
 	env       *controlplane.Environment
 	k8sClient client.Client // uncached: assertions see the API server, not the manager's cache
 	writes    atomic.Int64  // API writes made by the manager's client
-	cancel    context.CancelFunc
+	// proxyAdminPort is where the manager reads proxies' state: free on 127.0.0.2 and
+	// 127.0.0.3, where the specs run proxy replicas.
+	proxyAdminPort int
+	cancel         context.CancelFunc
 )
 
 func TestGatewayTenantController(t *testing.T) {
@@ -52,6 +57,7 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(env.Config, client.Options{Scheme: manager.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 
+	proxyAdminPort = freeReplicaPort()
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
 	mgrConfig := rest.CopyConfig(env.Config)
@@ -63,6 +69,9 @@ var _ = BeforeSuite(func() {
 		Proxy:                    gatewaytenant.ProxySettings{Image: proxyImage, Replicas: 2},
 		NewClient:                countingClient,
 		CertificateExpiryWarning: expiryWarning,
+		OperatorNamespace:        operatorNamespace,
+		ProxyStatePoll: manager.ProxyStatePoll{Interval: proxyPollInterval, AdminPort: proxyAdminPort,
+			DialContext: dialReplica},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {
@@ -117,7 +126,10 @@ func countingClient(cfg *rest.Config, o client.Options) (client.Client, error) {
 
 // reconciles is how many reconciles of GatewayTenants have finished, from the manager's
 // own controller-runtime metrics.
-func reconciles() float64 {
+func reconciles() float64 { return reconcilesOf(gatewaytenant.ControllerName) }
+
+// reconcilesOf is how many reconciles of the named controller have finished.
+func reconcilesOf(controller string) float64 {
 	families, err := crmetrics.Registry.Gather()
 	Expect(err).NotTo(HaveOccurred())
 	var total float64
@@ -126,7 +138,7 @@ func reconciles() float64 {
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			if label(m, "controller") == gatewaytenant.ControllerName {
+			if label(m, "controller") == controller {
 				total += m.GetCounter().GetValue()
 			}
 		}

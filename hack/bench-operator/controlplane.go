@@ -2,33 +2,21 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/config/crd"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 )
 
 // startControlPlane starts the real kube-apiserver and etcd as the tests do (the harness),
 // sized for a platform: Service addresses for 20,000 tenants and noise namespaces (envtest's
 // default range holds 254), and an etcd quota for gigabytes of noise.
 func startControlPlane() (*envtest.Environment, *rest.Config, error) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		root, err := harness.RepoRoot()
-		if err != nil {
-			return nil, nil, fmt.Errorf("KUBEBUILDER_ASSETS is not set, and %w", err)
-		}
-		assets = filepath.Join(root, "bin", "control-plane")
-	}
-	crds, err := crd.CRDs()
+	env, err := controlplane.New()
 	if err != nil {
 		return nil, nil, err
 	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets, CRDs: crds}
 	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/12")
 	env.ControlPlane.Etcd = &envtest.Etcd{}
 	env.ControlPlane.Etcd.Configure().Set("quota-backend-bytes", fmt.Sprint(int64(8)<<30))

@@ -3,6 +3,7 @@ package manager
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 )
 
 // lastAppliedAnnotation is where kubectl apply keeps a second copy of the whole object.
@@ -26,7 +28,9 @@ const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 //     read: selector, ports and type;
 //   - of ConfigMaps and Secrets (metadata only, cluster-wide: certificate references may
 //     name any), only name, UID, resourceVersion and owners, and of the operator's own also
-//     labels and annotations.
+//     labels and annotations;
+//   - of EndpointSlices (cluster-wide: ready endpoints of plain upstreams, the proxy pods to
+//     read), what proxystate.StripEndpointSlice keeps.
 func cacheOptions() cache.Options {
 	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
 	refs := cache.ByObject{Transform: trimReferenced}
@@ -40,6 +44,9 @@ func cacheOptions() cache.Options {
 			&corev1.Service{}:               {Transform: trimService},
 			&corev1.ConfigMap{}:             refs,
 			&corev1.Secret{}:                refs,
+			// Every EndpointSlice (plain upstreams' Services are the tenants', not labelled by
+			// the operator): only each endpoint's first address, readiness and pod.
+			&discoveryv1.EndpointSlice{}: {Transform: proxystate.StripEndpointSlice},
 		},
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
+	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +16,7 @@ import (
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +28,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 )
 
 // Options configure the manager. The zero value is not useful; cmd/manager fills it from
@@ -70,6 +74,27 @@ type Options struct {
 	ClientBurst int
 	// NewClient, when set, builds the manager's client (tests wrap it to count writes).
 	NewClient client.NewClientFunc
+	// OperatorNamespace is the manager's own namespace: the NetworkPolicy of each proxy
+	// admits it to the proxy's admin port. Empty: no such policy is written (the proxies'
+	// state can then only be read where ingress is not denied by default).
+	OperatorNamespace string
+	// ProxyStatePoll configures how the proxies' state is read; zero fields take the
+	// defaults of proxystate.Poller.
+	ProxyStatePoll ProxyStatePoll
+}
+
+// ProxyStatePoll configures the reading of the proxies' state reports.
+type ProxyStatePoll struct {
+	// Interval between two readings of one tenant's proxy replicas (default 30s).
+	Interval time.Duration
+	// QPS bounds the requests to all proxies together (default 50 per second).
+	QPS float32
+	// AdminPort is the port the proxies' state is read from (default 9090, the port the
+	// operator renders); tests that run proxies on loopback point it elsewhere.
+	AdminPort int
+	// DialContext, when set, connects to a proxy pod's address (tests map pod addresses,
+	// which the API server refuses on loopback, to loopback ones).
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
@@ -164,23 +189,37 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		return nil, err
 	}
 
+	states := proxystate.NewStore()
 	tenants := &gatewaytenant.Reconciler{
-		Client:        mgr.GetClient(),
-		CertReader:    mgr.GetAPIReader(),
-		APIReader:     mgr.GetAPIReader(),
-		Cache:         mgr.GetCache(),
-		Scheme:        scheme,
-		Recorder:      mgr.GetEventRecorder(gatewaytenant.ControllerName),
-		Clock:         clock.RealClock{},
-		Proxy:         o.Proxy,
-		ExpiryWarning: o.CertificateExpiryWarning,
-		Workers:       o.Workers,
+		Client:            mgr.GetClient(),
+		CertReader:        mgr.GetAPIReader(),
+		APIReader:         mgr.GetAPIReader(),
+		Cache:             mgr.GetCache(),
+		Scheme:            scheme,
+		Recorder:          mgr.GetEventRecorder(gatewaytenant.ControllerName),
+		Clock:             clock.RealClock{},
+		Proxy:             o.Proxy,
+		ExpiryWarning:     o.CertificateExpiryWarning,
+		Workers:           o.Workers,
+		ProxyStates:       states,
+		OperatorNamespace: o.OperatorNamespace,
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
 	}
 	if err := (&dataplane.EnvironmentsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up GatewayDataPlane environments: %w", err)
+	}
+	poller := &proxystate.Poller{Client: mgr.GetClient(), Store: states, Interval: o.ProxyStatePoll.Interval,
+		AdminPort: o.ProxyStatePoll.AdminPort}
+	if dial := o.ProxyStatePoll.DialContext; dial != nil {
+		poller.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: dial}}
+	}
+	if o.ProxyStatePoll.QPS > 0 {
+		poller.Limiter = flowcontrol.NewTokenBucketRateLimiter(o.ProxyStatePoll.QPS, max(1, int(o.ProxyStatePoll.QPS)))
+	}
+	if err := poller.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the proxy state poller: %w", err)
 	}
 	if preset.Preset != "" {
 		presets := &dataplane.PresetReconciler{Client: mgr.GetClient(), Preset: preset.Preset, Reason: preset.Reason}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -104,32 +103,7 @@ func TestRotationThroughKubeletVolume(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var ok, failed atomic.Int64
-	var failures sync.Map // first answer per failure kind
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := proxyrun.Get(ctx, p.URL("api", "/"), "")
-				switch {
-				case err != nil:
-					failures.LoadOrStore(err.Error(), "")
-					failed.Add(1)
-				case resp.Status != http.StatusOK:
-					failures.LoadOrStore(fmt.Sprint(resp.Status), resp.Body)
-					failed.Add(1)
-				default:
-					ok.Add(1)
-				}
-			}
-		})
-	}
+	load := testutil.StartLoad(t, p.URL("api", "/"), 4)
 	ready := func(what string, cond func(proxy.UpstreamStatus) bool) {
 		t.Helper()
 		testutil.Eventually(t, what, func() bool {
@@ -137,11 +111,11 @@ func TestRotationThroughKubeletVolume(t *testing.T) {
 			return err == nil && cond(st.Upstreams["api"])
 		})
 	}
-	// served waits for cond and for ten more handshakes, each one a request of the loop.
+	// served waits for cond, and for ten more handshakes and ten more answered requests.
 	served := func(what string, cond func() bool) {
 		t.Helper()
-		mark := up.handshakes.Load()
-		testutil.Eventually(t, what, func() bool { return cond() && up.handshakes.Load() > mark+10 })
+		mark, ok := up.handshakes.Load(), load.OK()
+		testutil.Eventually(t, what, func() bool { return cond() && up.handshakes.Load() > mark+10 && load.OK() > ok+10 })
 	}
 
 	served("requests before any rotation", func() bool { return up.sawClient("gateway-0") })
@@ -169,13 +143,6 @@ func TestRotationThroughKubeletVolume(t *testing.T) {
 		})
 		chain, client = next, nextClient
 	}
-	close(stop)
-	wg.Wait()
-
-	if failed.Load() != 0 {
-		var kinds []string
-		failures.Range(func(k, v any) bool { kinds = append(kinds, fmt.Sprintf("%v %v", k, v)); return true })
-		t.Fatalf("%d of %d requests failed during the rotations:\n%s", failed.Load(), failed.Load()+ok.Load(), strings.Join(kinds, "\n"))
-	}
-	t.Logf("%d requests, none failed, over 3 rotations of the CA and the client certificate", ok.Load())
+	load.Finish(t)
+	t.Logf("%d requests, none failed, over 3 rotations of the CA and the client certificate", load.OK())
 }

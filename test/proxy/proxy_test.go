@@ -11,13 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
 
 func seedServer(t *testing.T, seed *pki.Chain) *tls.Config {
@@ -118,31 +118,8 @@ func TestClientCertificateRotation(t *testing.T) {
 	p := startProcess(t, configYAML("0s", upstreamYAML("mtls", addr, ca, fmt.Sprintf(
 		"clientCertificate: {certFile: %q, keyFile: %q}", secret.Path("tls.crt"), secret.Path("tls.key")))), 2)
 
-	var ok, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(p.url("mtls", "/"))
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					_ = resp.Body.Close()
-				}
-				if err != nil || resp.StatusCode != 200 {
-					failed.Add(1)
-					continue
-				}
-				ok.Add(1)
-			}
-		})
-	}
-	eventually(t, "requests flowing", func() bool { return ok.Load() > 20 })
+	load := testutil.StartLoad(t, p.url("mtls", "/"), 4)
+	load.Progress(t, 20)
 	if err := secret.Update(map[string][]byte{"tls.crt": second.ChainPEM(), "tls.key": second.KeyPEM()}); err != nil {
 		t.Fatal(err)
 	}
@@ -150,13 +127,8 @@ func TestClientCertificateRotation(t *testing.T) {
 		return p.metric(t, `gatewaytenant_proxy_reloads_total{kind="client",result="success",upstream="mtls"}`) == 2
 	})
 	eventually(t, "the upstream to see the new certificate", sawSecond.Load)
-	before := ok.Load()
-	eventually(t, "more requests", func() bool { return ok.Load() > before+20 })
-	close(stop)
-	wg.Wait()
-	if failed.Load() != 0 {
-		t.Fatalf("%d requests failed during the rotation", failed.Load())
-	}
+	load.Progress(t, 20)
+	load.Finish(t)
 }
 
 // TestSIGTERMDrain: slow requests in flight when SIGTERM arrives all complete: readiness

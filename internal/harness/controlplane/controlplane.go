@@ -22,10 +22,26 @@ type Environment struct {
 	Config *rest.Config
 }
 
-// Start starts a control plane. The binaries come from $KUBEBUILDER_ASSETS, or else from
-// bin/control-plane of the checkout; the operator's CRDs are compiled in (config/crd), and
-// extraCRDs (files or directories) are installed too.
+// Start starts a control plane (see New).
 func Start(extraCRDs ...string) (*Environment, error) {
+	env, err := New(extraCRDs...)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting control plane: %w", err)
+	}
+	// Generous client limits: suites create many objects quickly on a loaded machine.
+	cfg.QPS, cfg.Burst = 200, 400
+	return &Environment{Environment: env, Config: cfg}, nil
+}
+
+// New is a control plane ready to start, for callers that configure the API server or etcd
+// further first (hack/bench-operator sizes them for a platform). The binaries come from
+// $KUBEBUILDER_ASSETS, or else from bin/control-plane of the checkout; the operator's CRDs
+// are compiled in (config/crd), and extraCRDs (files or directories) are installed too.
+func New(extraCRDs ...string) (*envtest.Environment, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		root, err := harness.RepoRoot()
@@ -41,19 +57,12 @@ func Start(extraCRDs ...string) (*Environment, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := &envtest.Environment{
+	return &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDs:                  crds,
 		CRDDirectoryPaths:     extraCRDs,
 		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		return nil, fmt.Errorf("starting control plane: %w", err)
-	}
-	// Generous client limits: suites create many objects quickly on a loaded machine.
-	cfg.QPS, cfg.Burst = 200, 400
-	return &Environment{Environment: env, Config: cfg}, nil
+	}, nil
 }
 
 // Stop stops the control plane, which removes its data.

@@ -95,8 +95,8 @@ func Start(bin, config string, log io.Writer, args ...string) (*Process, error) 
 func (p *Process) observe(line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if name, addr, ok := proxy.ParseListening(line); ok {
-		p.listeners[name] = addr
+	if l, ok := proxy.ParseListening(line); ok {
+		p.listeners[l.Listener] = l.Address
 	}
 	p.tail = append(p.tail, line)
 	if len(p.tail) > 20 {

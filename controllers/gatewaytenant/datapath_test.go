@@ -1,0 +1,253 @@
+package gatewaytenant
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+)
+
+func failure(pod string, r proxy.Reason, confirmed bool) proxystate.Failure {
+	return proxystate.Failure{Pod: pod, Result: r, Message: "the proxy's words about " + string(r), Confirmed: confirmed}
+}
+
+func TestVerifiedCondition(t *testing.T) {
+	verifiedTrue := condition(v1alpha1.ConditionVerified, true, v1alpha1.ReasonVerified, "verified by 2 proxy replica(s)")
+	failedBefore := condition(v1alpha1.ConditionVerified, false, v1alpha1.ReasonUnknownAuthority, "wrong CA")
+	type tc struct {
+		desc       string
+		verdict    proxystate.Verdict
+		prev       *metav1.Condition
+		want       metav1.ConditionStatus
+		wantReason string
+		message    string
+	}
+	base := tc{verdict: proxystate.Verdict{Verified: []string{"a", "b"}, Presented: &proxy.PresentedCertificate{
+		Subject: "CN=api", Issuer: "CN=inter", NotAfter: time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)}},
+		want: metav1.ConditionTrue, wantReason: v1alpha1.ReasonVerified,
+		message: "verified by 2 proxy replica(s): the upstream presents CN=api issued by CN=inter, valid until 2027-01-02T03:04:05Z"}
+	cases := []struct {
+		desc  string
+		tweak func(*tc)
+	}{
+		{"every replica verified", func(*tc) {}},
+		{"no replica yet", func(c *tc) {
+			c.verdict = proxystate.Verdict{}
+			c.want, c.wantReason, c.message = metav1.ConditionUnknown, v1alpha1.ReasonAwaitingProxyReport, `no proxy replica has verified upstream "api"`
+		}},
+		{"replicas of an older configuration only", func(c *tc) {
+			c.verdict, c.prev = proxystate.Verdict{Pending: 2}, &verifiedTrue
+			c.want, c.wantReason, c.message = metav1.ConditionUnknown, v1alpha1.ReasonAwaitingProxyReport, "with the current configuration"
+		}},
+		{"replicas unreachable, never known", func(c *tc) {
+			c.verdict = proxystate.Verdict{Unreachable: []string{"a: connection to its admin port refused"}}
+			c.want, c.wantReason, c.message = metav1.ConditionUnknown, v1alpha1.ReasonProxyUnreachable, "a: connection to its admin port refused"
+		}},
+		{"replicas unreachable keep what was known", func(c *tc) {
+			c.verdict, c.prev = proxystate.Verdict{Unreachable: []string{"a: refused"}}, &failedBefore
+			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonUnknownAuthority, "wrong CA"
+		}},
+		{"all fail alike", func(c *tc) {
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonHostnameMismatch, false), failure("b", proxy.ReasonHostnameMismatch, true)}}
+			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonHostnameMismatch, "the proxy's words about hostname_mismatch"
+		}},
+		{"each proxy reason has its own", func(c *tc) {
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonExpired, false)}}
+			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonCertificateExpired, "about expired"
+		}},
+		{"a reason the operator does not know", func(c *tc) {
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", "bad_key_usage", false)}}
+			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonVerificationFailed, "bad_key_usage"
+		}},
+		{"one unconfirmed failure of a verified upstream changes nothing", func(c *tc) {
+			c.verdict = proxystate.Verdict{Verified: []string{"b"}, Failing: []proxystate.Failure{failure("a", proxy.ReasonConnectFailed, false)}}
+			c.prev = &verifiedTrue
+			c.message = "verified by 2 proxy replica(s)"
+		}},
+		{"a confirmed failure of a verified upstream counts", func(c *tc) {
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonExpired, true)}}
+			c.prev = &verifiedTrue
+			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonCertificateExpired, "about expired"
+		}},
+		{"replicas disagree", func(c *tc) {
+			c.verdict = proxystate.Verdict{Verified: []string{"a"}, Failing: []proxystate.Failure{failure("b", proxy.ReasonUnknownAuthority, true)}}
+			c.want, c.wantReason = metav1.ConditionFalse, v1alpha1.ReasonReplicasDisagree
+			c.message = "2 proxy replicas disagree: a: verified; b: UnknownAuthority: the proxy's words about unknown_authority"
+		}},
+		{"replicas fail differently", func(c *tc) {
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonUnknownAuthority, true), failure("b", proxy.ReasonTimeout, true)}}
+			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonReplicasDisagree, "b: Timeout"
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.desc, func(t *testing.T) {
+			x := base
+			c.tweak(&x)
+			got := verifiedCondition("api", x.verdict, x.prev)
+			if got.Type != v1alpha1.ConditionVerified || got.Status != x.want || got.Reason != x.wantReason || !strings.Contains(got.Message, x.message) {
+				t.Fatalf("got %s/%s %q, want %s/%s with %q", got.Status, got.Reason, got.Message, x.want, x.wantReason, x.message)
+			}
+		})
+	}
+}
+
+// TestEveryProxyReasonIsMapped: every handshake failure reason of the proxy has a condition
+// reason of its own.
+func TestEveryProxyReasonIsMapped(t *testing.T) {
+	seen := map[string]proxy.Reason{}
+	for _, r := range proxy.HandshakeFailureReasons {
+		got := verifiedReason(r)
+		if got == v1alpha1.ReasonVerificationFailed {
+			t.Errorf("proxy reason %s has no condition reason", r)
+		}
+		if other, dup := seen[got]; dup {
+			t.Errorf("%s and %s both map to %s", r, other, got)
+		}
+		seen[got] = r
+	}
+}
+
+func TestDataPathReady(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	plain := upstreamResult{upstream: v1alpha1.Upstream{Name: "web", Host: "web.ns.svc", Port: 80}, reason: v1alpha1.ReasonReady, message: "ok"}
+	secure := upstreamResult{upstream: v1alpha1.Upstream{Name: "api", Host: "api.ns.svc", Port: 8443, TLS: &v1alpha1.UpstreamTLS{}},
+		reason: v1alpha1.ReasonReady, message: "ok"}
+	ready := condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady, "ok")
+	verified := condition(v1alpha1.ConditionVerified, true, v1alpha1.ReasonVerified, "verified by 2 proxy replica(s)")
+	pending := metav1.Condition{Type: v1alpha1.ConditionVerified, Status: metav1.ConditionUnknown, Reason: v1alpha1.ReasonAwaitingProxyReport}
+	failed := condition(v1alpha1.ConditionVerified, false, v1alpha1.ReasonHostnameMismatch, "the upstream presents CN=api and no subjectAltName")
+	dp := func(endpoints int, notAfter time.Time) dataPath {
+		return dataPath{endpoints: map[string]int{"web": endpoints}, expiryWarning: 30 * 24 * time.Hour,
+			verdicts: map[string]proxystate.Verdict{"api": {Verified: []string{"a"}, Presented: &proxy.PresentedCertificate{Subject: "CN=api", NotAfter: notAfter}}}}
+	}
+	later, soon := now.Add(365*24*time.Hour), now.Add(24*time.Hour)
+	for _, c := range []struct {
+		desc       string
+		u          upstreamResult
+		verified   *metav1.Condition
+		dp         dataPath
+		want       metav1.ConditionStatus
+		wantReason string
+		message    string
+	}{
+		{"plain with endpoints", plain, nil, dp(2, later), metav1.ConditionTrue, v1alpha1.ReasonReady, `Service "web" port 80 has 2 ready endpoint(s)`},
+		{"plain without endpoints: a warning", plain, nil, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonNoReadyEndpoints, `Service "web" has no ready endpoints`},
+		{"verified", secure, &verified, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonReady, "which verified by 2 proxy replica(s)"},
+		{"verification pending", secure, &pending, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonReady, "its verification is pending (AwaitingProxyReport)"},
+		{"verification failed", secure, &failed, dp(0, later), metav1.ConditionFalse, v1alpha1.ReasonHostnameMismatch, `upstream "api": the upstream presents CN=api`},
+		{"the upstream's certificate expires soon", secure, &verified, dp(0, soon), metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon,
+			"the upstream's own certificate CN=api expires at 2026-11-23T12:00:00Z"},
+	} {
+		t.Run(c.desc, func(t *testing.T) {
+			got := dataPathReady(c.u, ready, c.verified, c.dp, now)
+			if got.Status != c.want || got.Reason != c.wantReason || !strings.Contains(got.Message, c.message) {
+				t.Fatalf("got %s/%s %q, want %s/%s with %q", got.Status, got.Reason, got.Message, c.want, c.wantReason, c.message)
+			}
+		})
+	}
+}
+
+// TestComputeStatusWithDataPath: the tenant's Ready follows a failed verification, and a
+// True one does not call an upstream without endpoints reachable.
+func TestComputeStatusWithDataPath(t *testing.T) {
+	accepted := resolveDataPlane(&v1alpha1.GatewayTenantSpec{}, []v1alpha1.GatewayDataPlane{plane("aps-silver", true, "test")})
+	web := upstreamResult{upstream: v1alpha1.Upstream{Name: "web", Host: "web.ns.svc", Port: 80}, reason: v1alpha1.ReasonReady, message: "ok"}
+	api := upstreamResult{upstream: v1alpha1.Upstream{Name: "api", Host: "api.ns.svc", Port: 8443, TLS: &v1alpha1.UpstreamTLS{}}, reason: v1alpha1.ReasonReady, message: "ok"}
+	obs := func(v proxystate.Verdict, endpoints int) *observation {
+		return &observation{generation: 3, dataPlane: accepted, upstreams: []upstreamResult{web, api},
+			proxyUpstreams: []proxyUpstream{{upstreamResult: api}}, proxyHost: "t-proxy.ns.svc", proxyDeployment: proxyDeploymentWith(2, 2, 2, 2),
+			dataPath: dataPath{endpoints: map[string]int{"web": endpoints}, verdicts: map[string]proxystate.Verdict{"api": v}}}
+	}
+	for _, c := range []struct {
+		desc       string
+		obs        *observation
+		want       metav1.ConditionStatus
+		wantReason string
+		message    string
+	}{
+		{"all verified", obs(proxystate.Verdict{Verified: []string{"a"}}, 1), metav1.ConditionTrue, v1alpha1.ReasonReady, "all 2 upstreams are reachable from the gateway"},
+		{"no endpoints, pending", obs(proxystate.Verdict{}, 0), metav1.ConditionTrue, v1alpha1.ReasonReady,
+			`all 2 upstreams are configured; upstream "web" has no ready endpoints; upstream "api" awaits verification by the proxy (AwaitingProxyReport)`},
+		{"verification failed", obs(proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonChainTooDeep, true)}}, 1),
+			metav1.ConditionFalse, v1alpha1.ReasonChainTooDeep, `upstream "api": the proxy's words about chain_too_deep`},
+	} {
+		t.Run(c.desc, func(t *testing.T) {
+			st := computeStatus(&v1alpha1.GatewayTenantStatus{}, c.obs)
+			ready := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady)
+			if ready.Status != c.want || ready.Reason != c.wantReason || !strings.Contains(ready.Message, c.message) {
+				t.Fatalf("Ready %s/%s %q, want %s/%s with %q", ready.Status, ready.Reason, ready.Message, c.want, c.wantReason, c.message)
+			}
+			if v := meta.FindStatusCondition(st.Upstreams[1].Conditions, v1alpha1.ConditionVerified); v == nil || v.ObservedGeneration != 3 {
+				t.Fatalf("TLS upstream's Verified = %+v", v)
+			}
+			if meta.FindStatusCondition(st.Upstreams[0].Conditions, v1alpha1.ConditionVerified) != nil {
+				t.Fatal("a plain upstream got a Verified condition")
+			}
+		})
+	}
+}
+
+func TestProxyConfigCarriesItsRevision(t *testing.T) {
+	ups := []proxyUpstream{{upstreamResult: upstreamResult{upstream: v1alpha1.Upstream{Name: "api", Host: "api.ns.svc", Port: 8443,
+		TLS: &v1alpha1.UpstreamTLS{Validation: v1alpha1.UpstreamTLSValidation{CACertificateRefs: []v1alpha1.CACertificateReference{{Name: "ca"}}}}}}, listenPort: 8000}}
+	data, err := proxyConfig(ups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := proxy.ParseConfig(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := proxyRevision(ups)
+	if cfg.Revision != rev || len(rev) != 16 {
+		t.Fatalf("rendered revision %q, proxyRevision %q", cfg.Revision, rev)
+	}
+	ups[0].upstream.Port = 9443
+	if proxyRevision(ups) == rev {
+		t.Fatal("the revision does not follow the configuration")
+	}
+}
+
+func TestProxyOperatorPolicy(t *testing.T) {
+	tenant := &v1alpha1.GatewayTenant{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "t"}}
+	np := proxyOperatorPolicy(tenant, "gatewaytenant-system")
+	if np.Name != "t-proxy-from-operator" || len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].Ports) != 1 ||
+		np.Spec.Ingress[0].Ports[0].Port.IntValue() != proxyAdminPort ||
+		np.Spec.Ingress[0].From[0].NamespaceSelector.MatchLabels[labelNamespaceName] != "gatewaytenant-system" ||
+		np.Spec.PodSelector.MatchLabels[v1alpha1.LabelTenant] != "t" {
+		t.Fatalf("policy = %+v", np)
+	}
+	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Labels: proxyService(tenant, nil).Labels}}
+	if !proxystate.IsProxySlice(slice) {
+		t.Fatal("the poller does not recognise the proxy Service's labels, which its EndpointSlices inherit")
+	}
+}
+
+// TestVerificationReasonsDocumented: the README's condition table and docs/tls-upstreams.md
+// name every reason of Verified and NoReadyEndpoints.
+func TestVerificationReasonsDocumented(t *testing.T) {
+	reasons := []string{v1alpha1.ReasonVerified, v1alpha1.ReasonAwaitingProxyReport, v1alpha1.ReasonProxyUnreachable,
+		v1alpha1.ReasonReplicasDisagree, v1alpha1.ReasonVerificationFailed, v1alpha1.ReasonNoReadyEndpoints}
+	for _, r := range verifiedReasons {
+		reasons = append(reasons, r)
+	}
+	for _, doc := range []string{"../../README.md", "../../docs/tls-upstreams.md"} {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reasons {
+			if !strings.Contains(string(data), "`"+r+"`") {
+				t.Errorf("%s does not name reason %s", doc, r)
+			}
+		}
+	}
+}

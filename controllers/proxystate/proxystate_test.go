@@ -1,0 +1,190 @@
+package proxystate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+)
+
+func report(revision string, ups ...proxy.UpstreamState) *proxy.StateReport {
+	return &proxy.StateReport{APIVersion: proxy.APIVersion, Kind: proxy.StateKind, Revision: revision, Upstreams: ups}
+}
+
+func upstreamState(result proxy.Reason, failures int) proxy.UpstreamState {
+	return proxy.UpstreamState{Name: "api", Result: result, Message: string(result) + " message", ConsecutiveFailures: failures}
+}
+
+func TestVerdict(t *testing.T) {
+	soon, later := time.Now().Add(time.Hour), time.Now().Add(48*time.Hour)
+	ok := func(notAfter time.Time) proxy.UpstreamState {
+		s := upstreamState(proxy.ResultOK, 0)
+		s.Presented = &proxy.PresentedCertificate{Subject: "CN=api", NotAfter: notAfter}
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		pods []PodReport
+		want func(v Verdict) bool
+	}{
+		{"no replica", nil, func(v Verdict) bool { return !v.Reported() && v.Pending == 0 }},
+		{"two verify; the earlier expiry is kept", []PodReport{
+			{Pod: "a", Report: report("r1", ok(later))}, {Pod: "b", Report: report("r1", ok(soon))},
+		}, func(v Verdict) bool { return len(v.Verified) == 2 && v.Presented.NotAfter.Equal(soon) }},
+		{"one confirmed failure, one unconfirmed", []PodReport{
+			{Pod: "a", Report: report("r1", upstreamState(proxy.ReasonHostnameMismatch, 2))},
+			{Pod: "b", Report: report("r1", upstreamState(proxy.ReasonHostnameMismatch, 1))},
+		}, func(v Verdict) bool {
+			return len(v.Failing) == 2 && v.Failing[0].Confirmed && !v.Failing[1].Confirmed &&
+				v.Failing[0].Result == proxy.ReasonHostnameMismatch
+		}},
+		{"another revision is pending", []PodReport{
+			{Pod: "old", Report: report("r0", upstreamState(proxy.ReasonUnknownAuthority, 5))},
+			{Pod: "new", Report: report("r1", ok(later))},
+		}, func(v Verdict) bool { return v.Pending == 1 && len(v.Verified) == 1 && len(v.Failing) == 0 }},
+		{"not checked yet is pending", []PodReport{{Pod: "a", Report: report("r1", upstreamState(proxy.ResultUnknown, 0))}},
+			func(v Verdict) bool { return v.Pending == 1 && !v.Reported() }},
+		{"unreadable replica", []PodReport{{Pod: "a", Err: "connection to its admin port refused"}},
+			func(v Verdict) bool {
+				return len(v.Unreachable) == 1 && v.Unreachable[0] == "a: connection to its admin port refused"
+			}},
+		{"upstream missing from the report", []PodReport{{Pod: "a", Report: report("r1")}},
+			func(v Verdict) bool { return v.Pending == 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if v := (Reading{Pods: tc.pods}).Verdict("api", "r1"); !tc.want(v) {
+				t.Fatalf("verdict = %+v", v)
+			}
+		})
+	}
+}
+
+// TestStoreWakesOnlyOnChange: a reading that differs only in check times wakes nobody.
+func TestStoreWakesOnlyOnChange(t *testing.T) {
+	ctx := context.Background()
+	s := NewStore()
+	key := types.NamespacedName{Namespace: "ns", Name: "t"}
+	st := upstreamState(proxy.ReasonExpired, 2)
+	s.put(ctx, key, Reading{Pods: []PodReport{{Pod: "a", Report: report("r1", st)}}})
+	st.CheckedAt, st.ConsecutiveFailures = time.Now(), 7
+	s.put(ctx, key, Reading{Pods: []PodReport{{Pod: "a", Report: report("r1", st)}}})
+	st.Message = "another message"
+	s.put(ctx, key, Reading{Pods: []PodReport{{Pod: "a", Report: report("r1", st)}}})
+	s.forget(ctx, key)
+	s.forget(ctx, key)
+	if n := len(s.events); n != 3 {
+		t.Fatalf("%d wake-ups, want 3 (first reading, new message, gone)", n)
+	}
+	ev := <-s.events
+	if ev.Object.GetNamespace() != "ns" || ev.Object.GetName() != "t" {
+		t.Fatalf("event for %s/%s", ev.Object.GetNamespace(), ev.Object.GetName())
+	}
+}
+
+func TestReadyEndpoints(t *testing.T) {
+	ep := func(addr, pod string, ready *bool) discoveryv1.Endpoint {
+		return discoveryv1.Endpoint{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: ready},
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: pod}}
+	}
+	slices := []discoveryv1.EndpointSlice{
+		{AddressType: discoveryv1.AddressTypeIPv4, Endpoints: []discoveryv1.Endpoint{
+			ep("10.0.0.3", "p3", ptr.To(true)), ep("10.0.0.1", "p1", nil), ep("10.0.0.2", "p2", ptr.To(false)),
+		}},
+		{AddressType: discoveryv1.AddressTypeIPv6, Endpoints: []discoveryv1.Endpoint{ep("fd00::1", "p1", ptr.To(true))}},
+		{AddressType: discoveryv1.AddressTypeFQDN, Endpoints: []discoveryv1.Endpoint{ep("x.example", "p9", nil)}},
+	}
+	got := fmt.Sprint(readyEndpoints(slices, 5))
+	if want := "[{p1 10.0.0.1} {p3 10.0.0.3}]"; got != want {
+		t.Fatalf("readyEndpoints = %s, want %s", got, want)
+	}
+	if got := readyEndpoints(slices, 1); len(got) != 1 {
+		t.Fatalf("limit 1 gave %v", got)
+	}
+}
+
+// TestFetch reads a real proxy's report, and names what is wrong with things that are not.
+func TestFetch(t *testing.T) {
+	seed := must(pki.NewChain())(t)
+	up := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})) // not seed 002's CA
+	ca := must(pki.WriteFile(t.TempDir(), "ca.crt", seed.Root.CertPEM()))(t)
+	adminPort := freePort(t)
+	cfg := &proxy.Config{APIVersion: proxy.APIVersion, Kind: proxy.Kind, Revision: "r1",
+		Admin: proxy.Admin{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))},
+		Upstreams: []proxy.Upstream{{Name: "api", Listen: "127.0.0.1:0", Address: up.Listener.Addr().String(),
+			TLS: &proxy.UpstreamTLS{CAFiles: []string{ca}, ServerName: "kong.example"}}}}
+	p := must(proxy.New(cfg))(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; up.Close() })
+
+	poller := &Poller{AdminPort: adminPort}
+	poller.defaults()
+	var rep *proxy.StateReport
+	deadline := time.Now().Add(time.Minute)
+	for rep == nil || rep.Upstreams[0].Result == proxy.ResultUnknown {
+		var why string
+		if rep, why = poller.fetch(ctx, "127.0.0.1"); rep == nil && time.Now().After(deadline) {
+			t.Fatalf("no report: %s", why)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+	if rep.Revision != "r1" || rep.Upstreams[0].Result != proxy.ReasonUnknownAuthority {
+		t.Fatalf("report = %+v", rep)
+	}
+
+	for _, tc := range []struct {
+		name, want string
+		handler    http.HandlerFunc
+	}{
+		{"not found", "answered HTTP 404", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(404) }},
+		{"not JSON", "does not parse", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }},
+		{"another kind", "its state report is v2 Other", func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, `{"apiVersion":"v2","kind":"Other"}`)
+		}},
+	} {
+		srv := httptest.NewServer(tc.handler)
+		host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+		pl := &Poller{AdminPort: must(strconv.Atoi(port))(t)}
+		pl.defaults()
+		if rep, why := pl.fetch(ctx, host); rep != nil || !strings.Contains(why, tc.want) {
+			t.Errorf("%s: %v %q, want %q", tc.name, rep, why, tc.want)
+		}
+		srv.Close()
+	}
+	closed := &Poller{AdminPort: freePort(t)}
+	closed.defaults()
+	if _, why := closed.fetch(ctx, "127.0.0.1"); why != "connection to its admin port refused" {
+		t.Errorf("closed port: %q", why)
+	}
+}
+
+func freePort(t *testing.T) int {
+	ln := must(net.Listen("tcp", "127.0.0.1:0"))(t)
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func must[T any](v T, err error) func(t *testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}

@@ -1,0 +1,165 @@
+// Package proxystate reads what each tenant's proxy replicas know about the data path (the
+// proxy's state report, served on its admin port) and keeps the latest reading per tenant
+// in memory, for the GatewayTenant reconciler to write into status. A reading that changes
+// something the status shows wakes that tenant's reconcile; one that does not costs no
+// API request.
+package proxystate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+)
+
+// PodReport is one proxy replica's answer.
+type PodReport struct {
+	// Pod is the replica's pod name (its address when the EndpointSlice names none).
+	Pod string
+	// Address is the pod IP that was asked.
+	Address string
+	// Report is nil when the replica could not be read; Err then says why, in a few
+	// stable words.
+	Report *proxy.StateReport
+	Err    string
+}
+
+// Reading is the latest poll of one tenant's proxy replicas, sorted by pod.
+type Reading struct {
+	Pods []PodReport
+	// At is when the poll finished.
+	At time.Time
+}
+
+// Store holds the latest Reading per tenant. It is safe for concurrent use.
+type Store struct {
+	mu       sync.RWMutex
+	readings map[types.NamespacedName]stored
+	events   chan event.GenericEvent
+}
+
+type stored struct {
+	reading Reading
+	digest  string
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{readings: map[types.NamespacedName]stored{}, events: make(chan event.GenericEvent, 1024)}
+}
+
+// Get returns the latest reading of a tenant's proxy replicas.
+func (s *Store) Get(tenant types.NamespacedName) (Reading, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st, ok := s.readings[tenant]
+	return st.reading, ok
+}
+
+// Source is the event source of the GatewayTenant controller: one event for a tenant each
+// time what its status would show of its proxies changes.
+func (s *Store) Source() source.Source {
+	return source.Channel(s.events, &handler.EnqueueRequestForObject{})
+}
+
+// put stores a reading and, when it changes what the status shows, wakes the tenant.
+func (s *Store) put(ctx context.Context, tenant types.NamespacedName, r Reading) {
+	sort.Slice(r.Pods, func(i, j int) bool { return r.Pods[i].Pod < r.Pods[j].Pod })
+	d := digest(r)
+	s.mu.Lock()
+	old, had := s.readings[tenant]
+	s.readings[tenant] = stored{reading: r, digest: d}
+	s.mu.Unlock()
+	if !had || old.digest != d {
+		s.notify(ctx, tenant)
+	}
+}
+
+// forget drops a tenant whose proxy is gone.
+func (s *Store) forget(ctx context.Context, tenant types.NamespacedName) {
+	s.mu.Lock()
+	_, had := s.readings[tenant]
+	delete(s.readings, tenant)
+	s.mu.Unlock()
+	if had {
+		s.notify(ctx, tenant)
+	}
+}
+
+func (s *Store) notify(ctx context.Context, tenant types.NamespacedName) {
+	obj := &v1alpha1.GatewayTenant{}
+	obj.Namespace, obj.Name = tenant.Namespace, tenant.Name
+	select {
+	case s.events <- event.GenericEvent{Object: client.Object(obj)}:
+	case <-ctx.Done():
+	}
+}
+
+// digest covers what the status can show of a reading: per replica its revision and, per
+// upstream, the result, the message, whether a failure is confirmed and the certificate's
+// expiry; not the times of checks, which change at every check.
+func digest(r Reading) string {
+	type up struct {
+		Name, Result, Message string
+		Confirmed             bool
+		NotAfter              time.Time
+	}
+	type pod struct {
+		Pod, Err, Revision string
+		Upstreams          []up
+	}
+	var pods []pod
+	for _, p := range r.Pods {
+		dp := pod{Pod: p.Pod, Err: p.Err}
+		if p.Report != nil {
+			dp.Revision = p.Report.Revision
+			for _, u := range p.Report.Upstreams {
+				x := up{Name: u.Name, Result: string(u.Result), Message: u.Message, Confirmed: u.ConsecutiveFailures >= 2}
+				if u.Presented != nil {
+					x.NotAfter = u.Presented.NotAfter
+				}
+				dp.Upstreams = append(dp.Upstreams, x)
+			}
+		}
+		pods = append(pods, dp)
+	}
+	data, _ := json.Marshal(pods) // plain data: cannot fail
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// StripEndpointSlice is a cache transform for EndpointSlices: it keeps what the operator
+// reads (labels, address type, each endpoint's first address, readiness and pod) and drops
+// the rest, so that caching every EndpointSlice of the cluster costs little memory.
+func StripEndpointSlice(obj any) (any, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return obj, nil
+	}
+	s.ManagedFields, s.Annotations = nil, nil
+	for i := range s.Endpoints {
+		ep := &s.Endpoints[i]
+		if len(ep.Addresses) > 1 {
+			ep.Addresses = ep.Addresses[:1]
+		}
+		ep.Hostname, ep.NodeName, ep.Zone, ep.Hints, ep.DeprecatedTopology = nil, nil, nil, nil, nil
+		if ep.TargetRef != nil {
+			ep.TargetRef = &corev1.ObjectReference{Kind: ep.TargetRef.Kind, Name: ep.TargetRef.Name}
+		}
+	}
+	return s, nil
+}

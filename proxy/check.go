@@ -1,0 +1,212 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The active check: per upstream, a TLS handshake with exactly the configuration of real
+// traffic (same verifier, CA pool, server name, minimum version, client certificate), and
+// no request: nothing reaches the upstream's application. It runs at start, after every
+// reload of the upstream's material, and periodically while no real traffic has
+// handshaken with the upstream, so that a wrong CA or name is known before the gateway
+// sends anything. Outcomes go to the same state as real traffic's (upstream.transition).
+
+// DefaultCheckInterval is the period of the active check of an idle, verified upstream.
+const DefaultCheckInterval = 30 * time.Second
+
+// Bounds of verification.interval, and the pacing of checks after a failure: the first
+// failure after a success is checked again after at most confirmDelay (so that a reader
+// can tell a blip from a failure), then the delay doubles from the interval up to 4 times it.
+const (
+	minCheckInterval = 100 * time.Millisecond
+	maxCheckInterval = time.Hour
+	confirmDelay     = 5 * time.Second
+	maxBackoff       = 2 // doublings
+	// mtlsConfirmWait bounds the wait for the upstream's verdict on the client certificate
+	// after a TLS 1.3 handshake (see confirmClientCertificate).
+	mtlsConfirmWait = 3 * time.Second
+)
+
+// Verification configures the active checks.
+type Verification struct {
+	// interval is the period of the check while the upstream is idle and verified (with
+	// ±10% jitter); failures are checked again sooner, then less often. Default 30s,
+	// 100ms to 1h.
+	// +optional
+	Interval *Duration `json:"interval,omitempty"`
+}
+
+func (v Verification) interval() time.Duration {
+	if v.Interval == nil {
+		return DefaultCheckInterval
+	}
+	return v.Interval.Duration
+}
+
+func (v *validator) verification(revision string, c Verification) {
+	if len(revision) > 128 || strings.ContainsFunc(revision, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		v.add("revision", "at most 128 printable characters")
+	}
+	if d := c.Interval; d != nil && (d.Duration < minCheckInterval || d.Duration > maxCheckInterval) {
+		v.add("verification.interval", "must be between %s and %s", minCheckInterval, maxCheckInterval)
+	}
+}
+
+// runChecks checks every upstream until ctx ends.
+func (p *Proxy) runChecks(ctx context.Context) {
+	checks := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: metricPrefix + "upstream_checks_total",
+		Help: "Active checks of upstreams (a TLS handshake, no request), by result: ok or the failure reason.",
+	}, []string{"upstream", "result"})
+	p.metrics.registry.MustRegister(checks)
+	interval := p.cfg.Verification.interval()
+	var wg sync.WaitGroup
+	for _, u := range p.upstreams {
+		checks.WithLabelValues(u.name, string(ResultOK))
+		wg.Go(func() { u.checkLoop(ctx, interval, checks) })
+	}
+	wg.Wait()
+}
+
+// checkLoop checks at once, then when asked (material reloaded) and when the next check is
+// due. A due check is skipped while real traffic keeps handshaking: its handshakes are
+// verified the same way and update the same state.
+func (u *upstream) checkLoop(ctx context.Context, interval time.Duration, checks *prometheus.CounterVec) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	failures := 0
+	last := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.track.checkNow:
+		case <-timer.C:
+			if !last.IsZero() && !u.track.failing() && u.track.trafficSince(last) {
+				last = time.Now()
+				timer.Reset(jitter(interval))
+				continue
+			}
+		}
+		reason, err := u.check(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		u.transition(reason, err)
+		checks.WithLabelValues(u.name, checkResult(reason)).Inc()
+		last = time.Now()
+		if reason == "" {
+			failures = 0
+		} else {
+			failures++
+		}
+		timer.Reset(nextCheck(interval, failures))
+	}
+}
+
+// nextCheck is the delay before the next check after failures consecutive failed ones.
+func nextCheck(interval time.Duration, failures int) time.Duration {
+	switch {
+	case failures == 0:
+		return jitter(interval)
+	case failures == 1:
+		return jitter(min(confirmDelay, interval))
+	}
+	return jitter(interval << min(failures-2, maxBackoff))
+}
+
+// jitter spreads d by ±10%, so that many proxies started together do not check in step.
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + rand.N(d/5+1)
+}
+
+func checkResult(r Reason) string {
+	if r == "" {
+		return string(ResultOK)
+	}
+	return string(r)
+}
+
+// check connects and handshakes like real traffic, sends nothing and closes. It returns ""
+// on success, otherwise the reason and error.
+func (u *upstream) check(ctx context.Context) (Reason, error) {
+	raw, err := u.dialer.DialContext(ctx, "tcp", u.target.Host)
+	if err != nil {
+		if r := classify(err); r == ReasonTimeout {
+			return r, err
+		}
+		return ReasonConnectFailed, err
+	}
+	defer func() { _ = raw.Close() }()
+	cfg := u.tls.Clone()
+	cfg.NextProtos = []string{"h2", "http/1.1"} // as the main transport offers
+	tickets := &ticketSignal{conn: raw}
+	cfg.ClientSessionCache = tickets // never resumes: each check is a full handshake
+	conn := tls.Client(raw, cfg)
+	certRequested := new(atomic.Bool)
+	hctx, cancel := context.WithTimeout(context.WithValue(ctx, certRequestedKey{}, certRequested), u.timeouts.TLSHandshake)
+	defer cancel()
+	err = conn.HandshakeContext(hctx)
+	u.track.handshake(conn, false)
+	if err != nil {
+		return handshakeReason(err, certRequested.Load()), err
+	}
+	defer func() { _ = conn.Close() }() // close_notify: no application data is sent
+	if certRequested.Load() && conn.ConnectionState().Version == tls.VersionTLS13 {
+		return confirmClientCertificate(conn, tickets, min(mtlsConfirmWait, u.timeouts.TLSHandshake))
+	}
+	return "", nil
+}
+
+// confirmClientCertificate waits for the upstream's verdict on our client certificate.
+// With TLS 1.3 the client's handshake is complete before the server has checked the
+// certificate; the server then answers with an alert (refused) or carries on. A session
+// ticket (which servers send only once the client is authenticated) or any data means
+// accepted; so does silence until the wait is over. A close without an alert on a
+// connection where nothing was sent is taken for a refusal, as for traffic.
+func confirmClientCertificate(conn *tls.Conn, tickets *ticketSignal, wait time.Duration) (Reason, error) {
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
+	var b [1]byte
+	n, err := conn.Read(b[:])
+	switch {
+	case n > 0 || tickets.seen.Load() || isTimeout(err):
+		return "", nil
+	case errors.Is(err, io.EOF) || isReset(err):
+		return ReasonClientCertificateRejected, err
+	}
+	if r := classify(err); r != "" && r != ReasonConnectFailed {
+		return r, err
+	}
+	return ReasonClientCertificateRejected, err
+}
+
+func isReset(err error) bool {
+	op, ok := errors.AsType[*net.OpError](err)
+	return ok && op.Op == "read"
+}
+
+// ticketSignal is a tls.ClientSessionCache that stores nothing: it notes that a session
+// ticket arrived and ends the pending read, so that the check does not wait for nothing.
+type ticketSignal struct {
+	conn net.Conn
+	seen atomic.Bool
+}
+
+func (s *ticketSignal) Get(string) (*tls.ClientSessionState, bool) { return nil, false }
+
+func (s *ticketSignal) Put(_ string, cs *tls.ClientSessionState) {
+	if cs != nil && s.seen.CompareAndSwap(false, true) {
+		_ = s.conn.SetReadDeadline(time.Now())
+	}
+}

@@ -1,0 +1,375 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The state report: what the proxy knows about the data path of each upstream, from its
+// active checks (check.go) and from real traffic, served as JSON on the admin listener.
+// The operator reads it and writes it into the tenant's status; anything else may too.
+
+// StatePath is the admin listener's path of the StateReport.
+const StatePath = "/state"
+
+// StateKind is the kind of the StateReport; its apiVersion is APIVersion. A reader refuses
+// a report of another apiVersion or kind.
+const StateKind = "StateReport"
+
+// Results of an upstream besides the failure reasons.
+const (
+	// ResultOK: the last verification (active check or traffic) succeeded.
+	ResultOK Reason = "ok"
+	// ResultUnknown: nothing has been checked yet.
+	ResultUnknown Reason = stateUnknown
+)
+
+// StateReport is the body of GET /state.
+type StateReport struct {
+	// APIVersion is APIVersion; Kind is StateKind.
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Revision is the configuration's revision field, "" when it has none.
+	Revision string `json:"revision,omitempty"`
+	// Time is when the report was made.
+	Time time.Time `json:"time"`
+	// CheckInterval is the period of the active check of an idle, verified upstream.
+	CheckInterval Duration `json:"checkInterval"`
+	// Upstreams are in the order of the configuration.
+	Upstreams []UpstreamState `json:"upstreams"`
+}
+
+// UpstreamState is what the proxy knows about one upstream.
+type UpstreamState struct {
+	// Name, Address and ServerName are the upstream's, from the configuration (ServerName
+	// with its default applied).
+	Name       string `json:"name"`
+	Address    string `json:"address"`
+	ServerName string `json:"serverName"`
+	// Result is ResultOK, ResultUnknown, or the Reason of the last failure.
+	Result Reason `json:"result"`
+	// Message is one line a tenant can act on.
+	Message string `json:"message"`
+	// Error is the failure as the TLS stack reported it, for the curious.
+	Error string `json:"error,omitempty"`
+	// CheckedAt is the time of the last verification: an active check, or a handshake or
+	// request of real traffic.
+	CheckedAt time.Time `json:"checkedAt,omitzero"`
+	// Since is when Result last changed.
+	Since time.Time `json:"since,omitzero"`
+	// LastVerifiedAt is the time of the last success.
+	LastVerifiedAt time.Time `json:"lastVerifiedAt,omitzero"`
+	// ConsecutiveFailures counts failed verifications since the last success; after a
+	// success, the proxy checks a new failure again within seconds, so 2 means confirmed.
+	ConsecutiveFailures int `json:"consecutiveFailures"`
+	// Presented is the certificate the upstream sent in the last handshake that got as far.
+	Presented *PresentedCertificate `json:"presented,omitempty"`
+	// MaterialErrors are the CA bundle and client certificate files that do not load.
+	MaterialErrors []string `json:"materialErrors,omitempty"`
+}
+
+// PresentedCertificate describes the leaf certificate an upstream sent.
+type PresentedCertificate struct {
+	Subject     string    `json:"subject"`
+	DNSNames    []string  `json:"dnsNames,omitempty"`
+	IPAddresses []string  `json:"ipAddresses,omitempty"`
+	URIs        []string  `json:"uris,omitempty"`
+	Issuer      string    `json:"issuer"`
+	NotBefore   time.Time `json:"notBefore"`
+	NotAfter    time.Time `json:"notAfter"`
+	// IntermediatesSent is how many certificates the upstream sent after its leaf.
+	IntermediatesSent int `json:"intermediatesSent"`
+	// ObservedAt is when it was sent.
+	ObservedAt time.Time `json:"observedAt"`
+}
+
+// tracker keeps the state of one upstream. Every verification outcome reaches it through
+// upstream.transition (failures each time, successes when they change something) and every
+// handshake through handshake, so that traffic and active checks write one state.
+type tracker struct {
+	cfg      *Upstream
+	now      func() time.Time
+	checkNow chan struct{} // a check is wanted at once (material reloaded)
+
+	mu          sync.Mutex
+	result      Reason
+	err         error
+	message     string
+	since       time.Time
+	checkedAt   time.Time
+	verifiedAt  time.Time
+	failures    int
+	leaf        *x509.Certificate // last presented leaf
+	sent        int               // certificates sent after it
+	leafAt      time.Time
+	lastTraffic time.Time // last handshake of real traffic, real clock
+}
+
+func newTracker(u *Upstream, now func() time.Time) *tracker {
+	return &tracker{cfg: u, now: now, checkNow: make(chan struct{}, 1), result: ResultUnknown,
+		message: "not checked yet"}
+}
+
+// requestCheck asks for an active check as soon as possible.
+func (t *tracker) requestCheck() {
+	select {
+	case t.checkNow <- struct{}{}:
+	default: // one is pending
+	}
+}
+
+// handshake records what the upstream presented in a handshake that is over (failed or
+// not). traffic tells real traffic from the active check.
+func (t *tracker) handshake(conn *tls.Conn, traffic bool) {
+	cs := conn.ConnectionState()
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.checkedAt = now
+	if traffic {
+		t.lastTraffic = time.Now() // scheduling runs on the real clock, not the injected one
+	}
+	if len(cs.PeerCertificates) > 0 {
+		t.leaf, t.sent, t.leafAt = cs.PeerCertificates[0], len(cs.PeerCertificates)-1, now
+	}
+}
+
+// record records a verification outcome; reason "" is a success.
+func (t *tracker) record(reason Reason, err error) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if reason == "" {
+		reason = ResultOK
+		t.failures = 0
+		t.verifiedAt = now
+	} else {
+		t.failures++
+	}
+	if reason != t.result {
+		t.since = now
+	}
+	t.result, t.err, t.checkedAt = reason, err, now
+	t.message = t.describe(reason, err)
+}
+
+// trafficSince says whether real traffic did a handshake after when.
+func (t *tracker) trafficSince(when time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastTraffic.After(when)
+}
+
+func (t *tracker) failing() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failures > 0
+}
+
+func (t *tracker) state(ms MaterialStatus) UpstreamState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := UpstreamState{
+		Name:                t.cfg.Name,
+		Address:             t.cfg.Address,
+		ServerName:          t.cfg.TLS.ServerName,
+		Result:              t.result,
+		Message:             t.message,
+		CheckedAt:           utc(t.checkedAt),
+		Since:               utc(t.since),
+		LastVerifiedAt:      utc(t.verifiedAt),
+		ConsecutiveFailures: t.failures,
+		MaterialErrors:      ms.Errors,
+	}
+	if t.err != nil {
+		st.Error = oneLine(t.err.Error())
+	}
+	if t.leaf != nil {
+		st.Presented = presented(t.leaf, t.sent, t.leafAt)
+	}
+	if !ms.Ready && t.result != ResultOK {
+		st.Message = "the proxy cannot load its TLS files: " + oneLine(strings.Join(ms.Errors, "; "))
+		if len(ms.Errors) == 0 {
+			st.Message = "the proxy has not loaded its TLS files yet"
+		}
+	}
+	return st
+}
+
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+func presented(leaf *x509.Certificate, sent int, at time.Time) *PresentedCertificate {
+	p := &PresentedCertificate{
+		Subject:           leaf.Subject.String(),
+		DNSNames:          leaf.DNSNames,
+		Issuer:            leaf.Issuer.String(),
+		NotBefore:         leaf.NotBefore.UTC(),
+		NotAfter:          leaf.NotAfter.UTC(),
+		IntermediatesSent: sent,
+		ObservedAt:        at.UTC(),
+	}
+	for _, ip := range leaf.IPAddresses {
+		p.IPAddresses = append(p.IPAddresses, ip.String())
+	}
+	for _, u := range leaf.URIs {
+		p.URIs = append(p.URIs, u.String())
+	}
+	return p
+}
+
+// describe is the one-line message of an outcome: what is wrong, with what the upstream
+// presented, and what to change.
+func (t *tracker) describe(reason Reason, err error) string {
+	leaf, addr := t.leaf, t.cfg.Address
+	switch reason {
+	case ResultOK:
+		if leaf == nil {
+			return "verified"
+		}
+		return fmt.Sprintf("verified: the upstream presents %s issued by %s, valid until %s",
+			leaf.Subject, leaf.Issuer, leaf.NotAfter.UTC().Format(time.RFC3339))
+	case ReasonHostnameMismatch:
+		return t.describeName(err)
+	case ReasonUnknownAuthority:
+		if leaf == nil {
+			return "the upstream certificate does not chain to a trusted CA"
+		}
+		msg := fmt.Sprintf("the upstream certificate %s is issued by %s, which is not a trusted CA and does not chain to one",
+			leaf.Subject, leaf.Issuer)
+		if t.sent == 0 && leaf.Issuer.String() != leaf.Subject.String() {
+			return msg + "; the upstream sent no intermediate: add the issuing root to the CA bundle, or make the upstream send its chain"
+		}
+		return msg + "; add the issuing root to the CA bundle"
+	case ReasonExpired, ReasonNotYetValid:
+		if ve, ok := errors.AsType[*ValidityError](err); ok {
+			if ve.NotYetValid {
+				return fmt.Sprintf("the upstream certificate %s is not valid before %s; check the clocks or reissue it",
+					ve.Subject, ve.NotBefore.UTC().Format(time.RFC3339))
+			}
+			return fmt.Sprintf("the upstream certificate %s expired at %s; renew it", ve.Subject, ve.NotAfter.UTC().Format(time.RFC3339))
+		}
+		return reason.Message() + " (an intermediate of the chain): " + oneLine(errText(err)) + "; renew it"
+	case ReasonChainTooDeep:
+		if e, ok := errors.AsType[*ChainTooDeepError](err); ok {
+			return fmt.Sprintf("the upstream chain has %d intermediate(s) below a trusted CA, verifyDepth allows %d; raise verifyDepth or trust the intermediate",
+				e.Intermediates, e.Max)
+		}
+	case ReasonClientCertificateRejected:
+		if t.cfg.TLS.ClientCertificate == nil {
+			return "the upstream requires a client certificate and none is configured"
+		}
+		return "the upstream rejected the client certificate (" + oneLine(errText(err)) +
+			"); have it signed by a CA the upstream trusts, with clientAuth usage, and not expired"
+	case ReasonProtocolVersion:
+		return fmt.Sprintf("the upstream %s and the proxy (minimum TLS %s) have no TLS version in common", addr, t.cfg.TLS.MinVersion)
+	case ReasonUpstreamNotTLS:
+		return fmt.Sprintf("the upstream %s answers in plain text, not TLS; point the upstream at its TLS port, or enable TLS on it", addr)
+	case ReasonConnectFailed:
+		return fmt.Sprintf("cannot connect to %s: %s", addr, oneLine(errText(err)))
+	case ReasonTimeout:
+		return fmt.Sprintf("the upstream %s did not complete the connection and TLS handshake in time", addr)
+	}
+	return reason.Message() + ": " + oneLine(errText(err))
+}
+
+// describeName explains a hostname mismatch; a certificate with a common name and no
+// subject alternative name (how many guides make them) gets a message of its own, since
+// the common name is not used.
+func (t *tracker) describeName(err error) string {
+	leaf := t.leaf
+	want := "the name " + t.cfg.TLS.ServerName
+	if len(t.cfg.TLS.SubjectAltNames) > 0 {
+		var names []string
+		for _, san := range t.cfg.TLS.SubjectAltNames {
+			if san.Type == SubjectAltNameURI {
+				names = append(names, "URI:"+san.URI)
+			} else {
+				names = append(names, "DNS:"+san.Hostname)
+			}
+		}
+		want = "any of " + strings.Join(names, ", ")
+	}
+	if leaf == nil {
+		return "the upstream certificate does not match " + want + ": " + oneLine(errText(err))
+	}
+	if cnOnly(leaf) {
+		return fmt.Sprintf("the upstream presents CN=%s and no subjectAltName; certificates must carry the name as a DNS SAN (expected %s)",
+			leaf.Subject.CommonName, want)
+	}
+	return fmt.Sprintf("the upstream certificate names %s, none of which matches %s; reissue it with that name as a SAN, or expect one of its names",
+		strings.Join(certNames(leaf), ", "), want)
+}
+
+func cnOnly(c *x509.Certificate) bool {
+	return c.Subject.CommonName != "" && len(c.DNSNames) == 0 && len(c.IPAddresses) == 0 &&
+		len(c.URIs) == 0 && len(c.EmailAddresses) == 0
+}
+
+func certNames(c *x509.Certificate) []string {
+	var out []string
+	for _, d := range c.DNSNames {
+		out = append(out, "DNS:"+d)
+	}
+	for _, ip := range c.IPAddresses {
+		out = append(out, "IP:"+ip.String())
+	}
+	for _, u := range c.URIs {
+		out = append(out, "URI:"+u.String())
+	}
+	if len(out) == 0 {
+		out = append(out, "(no subjectAltName)")
+	}
+	return out
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "no detail"
+	}
+	return err.Error()
+}
+
+// oneLine keeps a message on one line and bounded.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 512 {
+		s = s[:509] + "..."
+	}
+	return s
+}
+
+// State is the report served on StatePath.
+func (p *Proxy) State() StateReport {
+	r := StateReport{
+		APIVersion:    APIVersion,
+		Kind:          StateKind,
+		Revision:      p.cfg.Revision,
+		Time:          p.opts.clock().UTC(),
+		CheckInterval: Duration{p.cfg.Verification.interval()},
+		Upstreams:     make([]UpstreamState, 0, len(p.upstreams)),
+	}
+	for _, u := range p.upstreams {
+		r.Upstreams = append(r.Upstreams, u.track.state(u.material.status()))
+	}
+	return r
+}
+
+func (p *Proxy) serveState(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(p.State())
+}
