@@ -24,6 +24,15 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code, CRDs and RBAC from the AP
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=manager-role paths=./controllers/... paths=./internal/... output:rbac:artifacts:config=config/rbac
 
+# docs/api.md is generated from the Go types of api/ by crd-ref-docs (maintained by Elastic),
+# run from the Go module proxy at this version; test/bundle fails when docs/api.md is stale.
+CRD_REF_DOCS_VERSION ?= v0.3.0
+
+.PHONY: api-docs
+api-docs: ## Generate the API reference docs/api.md from api/.
+	go run github.com/elastic/crd-ref-docs@$(CRD_REF_DOCS_VERSION) --source-path=./api/v1alpha1 \
+		--config=hack/api-docs/config.yaml --renderer=markdown --output-path=docs/api.md
+
 .PHONY: verify-generated
 verify-generated: $(CONTROLLER_GEN) ## Fail when generated files are stale.
 	hack/verify-generated.sh
@@ -37,8 +46,16 @@ vet:
 	go vet ./...
 
 .PHONY: test
-test: verify-generated vet control-plane ## Run every test against a real kube-apiserver and etcd.
+test: verify-generated vet control-plane fuzz ## Run every test against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS=$(CONTROL_PLANE) go test $(GO_TEST_FLAGS) ./...
+
+# The proxy's configuration parser is fuzzed for FUZZTIME on top of its seed corpus on every
+# make test (CI), so that a crash found once stays a test case (proxy/testdata/fuzz).
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Fuzz the proxy's configuration parser for FUZZTIME (default 30s).
+	go test ./proxy/fuzz -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME)
 
 ##@ Build
 
@@ -87,13 +104,23 @@ bench-operator: build control-plane ## The operator at scale against the API ser
 VERSION ?= 0.1.0
 IMG ?= quay.io/gatewaytenant/gatewaytenant-operator:v$(VERSION)
 BUNDLE_IMG ?= quay.io/gatewaytenant/gatewaytenant-operator-bundle:v$(VERSION)
+# Channels: candidate, fast, stable (docs/install.md, "Upgrades"). PREVIOUS_VERSION is the
+# release this one replaces; SKIP_RANGE lets every older version upgrade straight to this one.
 CHANNELS ?= candidate
+PREVIOUS_VERSION ?=
+SKIP_RANGE ?= <$(VERSION)
 DEFAULT_CHANNEL ?= candidate
 CONTAINER_TOOL ?= docker
+# RELEASE labels the image: rebuilds of one VERSION differ by it.
+RELEASE ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+# The platforms of the image's manifest list; the CSV's operatorframework.io/arch.* labels and
+# the manager's node affinity list the same (test/bundle checks).
+PLATFORMS ?= linux/amd64,linux/arm64,linux/ppc64le,linux/s390x
 
 .PHONY: bundle
-bundle: ## Generate bundle/ and bundle.Dockerfile from config/default or CONFIG=<your overlay> (VERSION, IMG, CHANNELS, DEFAULT_CHANNEL).
-	go run ./hack/bundlegen --version $(VERSION) --image $(IMG) --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL) $(if $(CONFIG),--config $(CONFIG))
+bundle: ## Generate bundle/ and bundle.Dockerfile from config/default or CONFIG=<your overlay> (VERSION, IMG, CHANNELS, DEFAULT_CHANNEL, PREVIOUS_VERSION, SKIP_RANGE, PLATFORMS).
+	go run ./hack/bundlegen --version $(VERSION) --image $(IMG) --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL) $(if $(CONFIG),--config $(CONFIG)) \
+		--replaces "$(PREVIOUS_VERSION)" --skip-range "$(SKIP_RANGE)" --platforms $(PLATFORMS)
 
 .PHONY: docker-build-binaries
 docker-build-binaries: ## Build the image's /manager and /proxy exactly as the Dockerfile does, into bin/image/.
@@ -101,7 +128,11 @@ docker-build-binaries: ## Build the image's /manager and /proxy exactly as the D
 
 .PHONY: docker-build
 docker-build: ## Build the operator image IMG (needs a container engine).
-	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(IMG) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) --build-arg RELEASE=$(RELEASE) -t $(IMG) .
+
+.PHONY: docker-buildx
+docker-buildx: ## Build and push IMG for every platform of PLATFORMS as one manifest list (needs docker buildx).
+	docker buildx build --push --platform=$(PLATFORMS) --build-arg VERSION=$(VERSION) --build-arg RELEASE=$(RELEASE) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the operator image IMG.

@@ -3,8 +3,6 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -143,10 +141,7 @@ func checkResult(r Reason) string {
 func (u *upstream) check(ctx context.Context) (Reason, error) {
 	raw, err := u.dialer.DialContext(ctx, "tcp", u.target.Host)
 	if err != nil {
-		if r := classify(err); r == ReasonTimeout {
-			return r, err
-		}
-		return ReasonConnectFailed, err
+		return classifyFailure(err, stageConnect, connFacts{}), err
 	}
 	defer func() { _ = raw.Close() }()
 	cfg := u.tls.Clone()
@@ -182,18 +177,9 @@ func confirmClientCertificate(conn *tls.Conn, tickets *ticketSignal, wait time.D
 	switch {
 	case n > 0 || tickets.seen.Load() || isTimeout(err):
 		return "", nil
-	case errors.Is(err, io.EOF) || isReset(err):
-		return ReasonClientCertificateRejected, err
 	}
-	if r := classify(err); r != "" && r != ReasonConnectFailed {
-		return r, err
-	}
-	return ReasonClientCertificateRejected, err
-}
-
-func isReset(err error) bool {
-	op, ok := errors.AsType[*net.OpError](err)
-	return ok && op.Op == "read"
+	// A close, reset or alert before anything was sent: classified as for traffic.
+	return classifyFailure(err, stageVerdict, connFacts{certRequested: true, tls13: true}), err
 }
 
 // ticketSignal is a tls.ClientSessionCache that stores nothing: it notes that a session

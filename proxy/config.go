@@ -8,8 +8,6 @@ import (
 	"net"
 	"os"
 	"reflect"
-	"sort"
-	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -42,6 +40,10 @@ type Config struct {
 	// shutdown controls the drain on SIGTERM.
 	// +optional
 	Shutdown Shutdown `json:"shutdown,omitempty"`
+	// accessLog turns on one structured log line per request (upstream, method, path
+	// without query, status, reason, request ID, bytes, duration); default off.
+	// +optional
+	AccessLog bool `json:"accessLog,omitempty"`
 	// revision labels this configuration; the proxy repeats it in its state report (see
 	// check.go) so that a reader can tell which configuration a report is about.
 	// +optional
@@ -180,7 +182,8 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // ParseConfig parses YAML or JSON strictly (unknown and duplicate fields are errors),
-// validates the result and returns it with defaults applied.
+// validates the result and returns it with defaults applied. Every problem is reported at
+// once (errors.Join of *FieldError), each naming its full path.
 func ParseConfig(data []byte) (*Config, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("configuration is empty")
@@ -190,110 +193,30 @@ func ParseConfig(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("not valid YAML: %w", err)
 	}
 	var raw any
-	if err := json.Unmarshal(j, &raw); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("not valid YAML: %w", err)
 	}
 	if _, ok := raw.(map[string]any); !ok {
 		return nil, errors.New("configuration must be a mapping")
 	}
-	if errs := unknownFields(raw, reflect.TypeFor[Config](), ""); len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 	cfg := &Config{}
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(cfg); err != nil {
-		return nil, decodeError(err)
-	}
+	d := &decoder{bad: map[string]bool{}}
+	d.decode(raw, reflect.ValueOf(cfg).Elem(), "")
+	errs := d.errs
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			if !d.reported(e) {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	cfg.applyDefaults()
 	return cfg, nil
-}
-
-// decodeError names the field of a type error.
-func decodeError(err error) error {
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
-		return &FieldError{Field: te.Field, Detail: "must be " + jsonKind(te.Type)}
-	}
-	return err
-}
-
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int64, reflect.Int32:
-		return "an integer"
-	case reflect.Slice:
-		return "a list"
-	case reflect.Struct, reflect.Map, reflect.Pointer:
-		return "a mapping"
-	}
-	return "of type " + t.String()
-}
-
-// unknownFields walks decoded JSON against the struct type and names every field that the
-// type does not have, with its full path.
-func unknownFields(v any, t reflect.Type, path string) []error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch val := v.(type) {
-	case map[string]any:
-		if t.Kind() != reflect.Struct || t == reflect.TypeFor[Duration]() {
-			return nil // a type error, reported by the decoder
-		}
-		fields := jsonFields(t)
-		keys := make([]string, 0, len(val))
-		for k := range val {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var errs []error
-		for _, k := range keys {
-			p := joinPath(path, k)
-			ft, ok := fields[k]
-			if !ok {
-				errs = append(errs, &FieldError{Field: p, Detail: "unknown field"})
-				continue
-			}
-			errs = append(errs, unknownFields(val[k], ft, p)...)
-		}
-		return errs
-	case []any:
-		if t.Kind() != reflect.Slice {
-			return nil
-		}
-		var errs []error
-		for i, item := range val {
-			errs = append(errs, unknownFields(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
-		}
-		return errs
-	}
-	return nil
-}
-
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	out := make(map[string]reflect.Type, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			out[name] = f.Type
-		}
-	}
-	return out
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }
 
 // applyDefaults fills the fields that have defaults. It does not touch invalid values.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
 // exampleYAML is the documented example (docs/proxy.md).
@@ -195,9 +198,9 @@ func TestParseConfigStrict(t *testing.T) {
 		{"no skip-verify option", base + up + "    insecureSkipVerify: true\n", "upstreams[0].tls.insecureSkipVerify: unknown field"},
 		{"unknown SAN field", base + up + "    subjectAltNames: [{type: URI, uri: 'a:b', dns: x}]\n", "upstreams[0].tls.subjectAltNames[0].dns: unknown field"},
 		{"duplicate key", base + "kind: ProxyConfig\n" + up, "not valid YAML"},
-		{"wrong type", base + up + "    verifyDepth: deep\n", "upstreams.tls.verifyDepth: must be an integer"},
-		{"bad duration", base + "shutdown: {drainDelay: 5}\n" + up, "must be a duration string"},
-		{"bad duration unit", base + "shutdown: {drainDelay: 5 parsecs}\n" + up, "must be a duration string"},
+		{"wrong type", base + up + "    verifyDepth: deep\n", "upstreams[0].tls.verifyDepth: must be an integer"},
+		{"bad duration", base + "shutdown: {drainDelay: 5}\n" + up, "shutdown.drainDelay: must be a duration"},
+		{"bad duration unit", base + "shutdown: {drainDelay: 5 parsecs}\n" + up, "shutdown.drainDelay: must be a duration"},
 		{"validation runs", base + strings.Replace(up, "a:1", "a", 1), "upstreams[0].address: must be host:port"},
 	}
 	for _, tc := range cases {
@@ -215,12 +218,12 @@ func TestCheck(t *testing.T) {
 	f := newFixture(t)
 	garbage := writeFile(t, t.TempDir(), "garbage.crt", []byte("not PEM"))
 	cfg := testConfig("up.svc:443", f.files["root.crt"])
-	if err := Check(cfg); err != nil {
-		t.Fatalf("Check(valid) = %v", err)
+	if w, err := Check(cfg); err != nil || len(w) != 0 {
+		t.Fatalf("Check(valid) = %v, %v", w, err)
 	}
 	cfg.Upstreams[0].TLS.CAFiles = []string{f.files["root.crt"], garbage, filepath.Join(f.dir, "missing.crt")}
 	cfg.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{CertFile: f.files["client.crt"], KeyFile: f.files["wrong-client.key"]}
-	err := Check(cfg)
+	_, err := Check(cfg)
 	for _, want := range []string{
 		"upstreams[0].tls.caFiles[1]: " + garbage + ": no PEM certificate found",
 		"upstreams[0].tls.caFiles[2]: ",
@@ -248,31 +251,69 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
-// FuzzParseConfig: the parser never panics, and whatever it accepts validates and
-// survives a round trip through JSON.
-func FuzzParseConfig(f *testing.F) {
-	f.Add([]byte(exampleYAML))
-	f.Add([]byte(`{"apiVersion":"proxy.gatewaytenant.io/v1alpha1","kind":"ProxyConfig","upstreams":[]}`))
-	f.Add([]byte("apiVersion: proxy.gatewaytenant.io/v1alpha1\nkind: ProxyConfig\nupstreams:\n- {name: a, listen: ':1', address: 'a:1', tls: {systemRoots: true, verifyDepth: 3}}\n"))
-	f.Add([]byte("shutdown: {drainDelay: 1h}\nupstreams: [{tls: {subjectAltNames: [{type: URI, uri: 'x:y'}]}}]"))
-	f.Add([]byte("&a [*a, *a]"))
-	f.Add([]byte("a: &x {b: *x}"))
-	f.Add([]byte("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" +
-		"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseConfig(data)
-		if err != nil {
-			return
+// TestParseConfigReportsEveryError: type errors, unknown fields and validation errors of one
+// file come back together, each with its full path (list indexes included).
+func TestParseConfigReportsEveryError(t *testing.T) {
+	doc := `apiVersion: proxy.gatewaytenant.io/v1alpha1
+kind: ProxyConfig
+shutdown: {drainDelay: 5, drainTimeout: soon}
+extra: true
+upstreams:
+- {name: a, listen: ":1", address: "a:1", tls: {caFiles: [/ca]}}
+- {name: b, listen: 8443, address: "b:1", tls: {caFiles: [/ca]}}
+- {name: C, listen: ":3", address: "c:1", tls: {caFiles: [/ca], verifyDepth: 99999999999999999999}}
+- {name: d, listen: ":4", address: "d:1", tls: {caFiles: /ca, verifyDepth: 1.5, systemRoots: "yes"}}
+`
+	_, err := ParseConfig([]byte(doc))
+	if err == nil {
+		t.Fatal("ParseConfig accepted a file with errors")
+	}
+	for _, want := range []string{
+		`shutdown.drainDelay: must be a duration such as "5s" or "1m30s", got 5`,
+		`shutdown.drainTimeout: must be a duration such as "5s" or "1m30s", got "soon"`,
+		"extra: unknown field",
+		"upstreams[1].listen: must be a string",
+		"upstreams[2].name: must be a DNS label",
+		"upstreams[2].tls.verifyDepth: must be between 0 and 10",
+		"upstreams[3].tls.caFiles: must be a list",
+		"upstreams[3].tls.verifyDepth: must be an integer, got 1.5",
+		"upstreams[3].tls.systemRoots: must be true or false",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
 		}
-		if err := cfg.Validate(); err != nil {
-			t.Fatalf("accepted a configuration that does not validate: %v", err)
+	}
+	// A field with a type error is reported once, not again as "required".
+	if strings.Contains(err.Error(), "upstreams[1].listen: required") {
+		t.Errorf("the type error is reported twice:\n%v", err)
+	}
+}
+
+// TestCheckReportsExpiredMaterial: an expired CA certificate or client certificate loads,
+// but Check reports it as a warning naming the field, the file and the date.
+func TestCheckReportsExpiredMaterial(t *testing.T) {
+	f := newFixture(t)
+	oldCA := must[*pki.Cert](t)(pki.NewRoot("old-ca", pki.Expired()))
+	oldClient := must[*pki.Cert](t)(f.clientCA.NewLeaf("old-gateway", pki.ClientAuth(), pki.Expired()))
+	dir := t.TempDir()
+	cfg := testConfig("up.svc:443", f.files["root.crt"])
+	cfg.Upstreams[0].TLS.CAFiles = append(cfg.Upstreams[0].TLS.CAFiles, writeFile(t, dir, "old-ca.crt", oldCA.CertPEM()))
+	cfg.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{
+		CertFile: writeFile(t, dir, "old.crt", oldClient.ChainPEM()), KeyFile: writeFile(t, dir, "old.key", oldClient.KeyPEM())}
+	warnings, err := Check(cfg)
+	if err != nil {
+		t.Fatalf("Check = %v, want only warnings", err)
+	}
+	all := errors.Join(warnings...)
+	for _, want := range []string{
+		`upstreams[0].tls.caFiles[1]: ` + dir + `/old-ca.crt: certificate "CN=old-ca" expired at `,
+		`upstreams[0].tls.clientCertificate.certFile: ` + dir + `/old.crt: certificate "CN=old-gateway" expired at `,
+	} {
+		if all == nil || !strings.Contains(all.Error(), want) {
+			t.Errorf("warnings %v lack %q", all, want)
 		}
-		j, err := json.Marshal(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ParseConfig(j); err != nil {
-			t.Fatalf("accepted configuration does not round-trip: %v\n%s", err, j)
-		}
-	})
+	}
+	if len(warnings) != 2 {
+		t.Errorf("got %d warnings, want 2 (the valid root is not one): %v", len(warnings), all)
+	}
 }

@@ -43,7 +43,8 @@ func TestDocExampleParses(t *testing.T) {
 func TestMetricsDocumented(t *testing.T) {
 	doc := readDoc(t)
 	for _, name := range []string{"requests_total", "upstream_handshake_failures_total",
-		"upstream_handshake_duration_seconds", "certificate_not_after_seconds", "reloads_total"} {
+		"upstream_handshake_duration_seconds", "certificate_not_after_timestamp_seconds", "reloads_total",
+		"request_duration_seconds"} {
 		if !containsLine(doc, metricPrefix+name) {
 			t.Errorf("metric %s%s is not documented", metricPrefix, name)
 		}

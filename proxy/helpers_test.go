@@ -202,3 +202,12 @@ func (r *running) failures(t testing.TB, upstream string, reason Reason) float64
 func (r *running) requests(t testing.TB, upstream string, code string) float64 {
 	return metricValue(t, r.metrics.requests.WithLabelValues(upstream, code))
 }
+
+func readAll(t testing.TB, resp *http.Response) []byte {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -309,23 +309,53 @@ func earliestNotAfter(certs []*x509.Certificate) time.Time {
 
 // Check validates cfg and loads every CA bundle and client certificate it names, as
 // `proxy --check` does. Errors name the field, e.g. "upstreams[0].tls.caFiles[1]: ...".
-func Check(cfg *Config) error {
+// Material that loads but is expired or not yet valid is returned as warnings, named the
+// same way: the proxy would start, and fail those handshakes.
+func Check(cfg *Config) (warnings []error, err error) {
+	return checkAt(cfg, time.Now())
+}
+
+func checkAt(cfg *Config, now time.Time) (warnings []error, err error) {
 	if err := cfg.Validate(); err != nil {
-		return err
+		return nil, err
 	}
 	var errs []error
 	for i, u := range cfg.Upstreams {
 		prefix := fmt.Sprintf("upstreams[%d].tls.", i)
-		if _, _, _, err := loadCAFiles(u.TLS.CAFiles, u.TLS.SystemRoots); err != nil {
+		_, _, certs, err := loadCAFiles(u.TLS.CAFiles, u.TLS.SystemRoots)
+		if err != nil {
 			errs = append(errs, prefixFileErrors(prefix, err)...)
 		}
-		if u.TLS.ClientCertificate != nil {
-			if _, _, err := loadClientCertificate(u.TLS.ClientCertificate); err != nil {
+		for j, cs := range certs {
+			field := fmt.Sprintf("%scaFiles[%d]", prefix, j)
+			warnings = append(warnings, validityWarnings(field, u.TLS.CAFiles[j], cs, now)...)
+		}
+		if cc := u.TLS.ClientCertificate; cc != nil {
+			cert, _, err := loadClientCertificate(cc)
+			if err != nil {
 				errs = append(errs, prefixFileErrors(prefix, err)...)
+			} else {
+				warnings = append(warnings, validityWarnings(prefix+"clientCertificate.certFile", cc.CertFile, []*x509.Certificate{cert.Leaf}, now)...)
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return warnings, errors.Join(errs...)
+}
+
+// validityWarnings names every certificate of a file that is outside its validity window.
+func validityWarnings(field, path string, certs []*x509.Certificate, now time.Time) []error {
+	var out []error
+	for _, c := range certs {
+		switch {
+		case now.After(c.NotAfter):
+			out = append(out, &FieldError{Field: field, Detail: fmt.Sprintf("%s: certificate %q expired at %s",
+				path, c.Subject.String(), c.NotAfter.UTC().Format(time.RFC3339))})
+		case now.Before(c.NotBefore):
+			out = append(out, &FieldError{Field: field, Detail: fmt.Sprintf("%s: certificate %q is not valid before %s",
+				path, c.Subject.String(), c.NotBefore.UTC().Format(time.RFC3339))})
+		}
+	}
+	return out
 }
 
 func prefixFileErrors(prefix string, err error) []error {

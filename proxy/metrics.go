@@ -25,6 +25,7 @@ type metrics struct {
 	requests          *prometheus.CounterVec
 	handshakeFailures *prometheus.CounterVec
 	handshakeDuration *prometheus.HistogramVec
+	requestDuration   *prometheus.HistogramVec
 	notAfter          *prometheus.GaugeVec
 	reloads           *prometheus.CounterVec
 }
@@ -45,8 +46,13 @@ func newMetrics() *metrics {
 			Help:    "Duration of successful upstream TLS handshakes, verification included.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"upstream"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    metricPrefix + "request_duration_seconds",
+			Help:    "Time from a request's headers to the end of its answer, by upstream (the proxy's own error answers included).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"upstream"}),
 		notAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: metricPrefix + "certificate_not_after_seconds",
+			Name: metricPrefix + "certificate_not_after_timestamp_seconds",
 			Help: "Earliest notAfter (Unix seconds) of the certificates loaded from a file.",
 		}, []string{"upstream", "kind", "file"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -54,7 +60,7 @@ func newMetrics() *metrics {
 			Help: "Loads of changed CA bundles and client certificates, by result.",
 		}, []string{"upstream", "kind", "result"}),
 	}
-	m.registry.MustRegister(m.requests, m.handshakeFailures, m.handshakeDuration, m.notAfter, m.reloads,
+	m.registry.MustRegister(m.requests, m.handshakeFailures, m.handshakeDuration, m.requestDuration, m.notAfter, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

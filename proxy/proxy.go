@@ -36,6 +36,9 @@ var DefaultTimeouts = Timeouts{
 	ReadHeader:     10 * time.Second,
 }
 
+// idleTimeout closes keep-alive connections from the gateway that stay idle this long.
+const idleTimeout = 2 * time.Minute
+
 // DefaultReloadInterval is how often file contents are compared, as a safety net behind
 // file system notifications and SIGHUP.
 const DefaultReloadInterval = 30 * time.Second
@@ -85,7 +88,7 @@ type Proxy struct {
 	log       *slog.Logger
 	metrics   *metrics
 	upstreams []*upstream
-	servers   []*http.Server // one per upstream, same order
+	servers   []*frontend // one per upstream, same order
 	listeners []net.Listener
 	admin     *http.Server
 	adminLn   net.Listener
@@ -132,8 +135,9 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		mat := newMaterial(u, o.log, p.metrics)
 		mat.reload(o.clock())
 		ups := newUpstream(u, mat, o.clock, o.timeouts, o.log, p.metrics)
+		ups.accessLog = c.AccessLog
 		p.upstreams = append(p.upstreams, ups)
-		p.servers = append(p.servers, p.newServer(ups))
+		p.servers = append(p.servers, newFrontend(ups, p.newServer(ups), o.timeouts.ReadHeader, idleTimeout))
 	}
 	p.admin = p.newServer(p.adminHandler())
 	if err := p.listen(); err != nil {
@@ -146,8 +150,8 @@ func (p *Proxy) newServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: p.opts.timeouts.ReadHeader,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          plainLog(p.log),
 	}
 }
 
@@ -211,7 +215,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	go p.watch(p.watchCtx)
 	go p.runChecks(p.watchCtx)
 	errc := make(chan error, len(p.servers)+1)
-	serve := func(name string, s *http.Server, ln net.Listener) {
+	serve := func(name string, s interface{ Serve(net.Listener) error }, ln net.Listener) {
 		p.log.Info(LogListening, LogKeyListener, name, LogKeyAddress, ln.Addr().String())
 		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !p.draining.Load() {
 			errc <- fmt.Errorf("%s listener: %w", name, err)

@@ -161,7 +161,8 @@ func TestAdminEndpoints(t *testing.T) {
 		`gatewaytenant_proxy_requests_total{code="200",upstream="echo"} 1`,
 		`gatewaytenant_proxy_upstream_handshake_failures_total{reason="unknown_authority",upstream="echo"} 0`,
 		`gatewaytenant_proxy_upstream_handshake_duration_seconds_count{upstream="echo"} 1`,
-		`gatewaytenant_proxy_certificate_not_after_seconds{file="` + f.files["root.crt"] + `",kind="ca",upstream="echo"}`,
+		`gatewaytenant_proxy_certificate_not_after_timestamp_seconds{file="` + f.files["root.crt"] + `",kind="ca",upstream="echo"}`,
+		`gatewaytenant_proxy_request_duration_seconds_count{upstream="echo"} 1`,
 		`gatewaytenant_proxy_reloads_total{kind="ca",result="success",upstream="echo"} 1`,
 	} {
 		if !strings.Contains(string(metrics), name) {

@@ -5,8 +5,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
+	"log"
+	"log/slog"
 	"net"
+	"reflect"
 	"strings"
+	"syscall"
 )
 
 // Reason says why the proxy could not forward a request. It is the "reason" of the JSON
@@ -41,6 +46,14 @@ const (
 	ReasonUpstreamNotTLS Reason = "upstream_not_tls"
 	// ReasonTimeout: connect, handshake or response headers took too long.
 	ReasonTimeout Reason = "timeout"
+	// ReasonBadKeyUsage: the upstream certificate's extended key usage does not allow
+	// server authentication (for example a client certificate served by mistake).
+	ReasonBadKeyUsage Reason = "bad_key_usage"
+	// ReasonClosedUnconfirmed: the upstream closed a TLS 1.3 connection on which it had
+	// asked for a client certificate, without a word (no alert, no answer) after the
+	// request was sent: it either refused the certificate or its application closed the
+	// connection. The request may have reached the upstream. Not a handshake failure.
+	ReasonClosedUnconfirmed Reason = "closed_unconfirmed"
 	// ReasonUpstreamError: the connection was verified but the exchange failed afterwards
 	// (reset, malformed response). Not a handshake failure.
 	ReasonUpstreamError Reason = "upstream_error"
@@ -51,6 +64,7 @@ var HandshakeFailureReasons = []Reason{
 	ReasonUnknownAuthority, ReasonHostnameMismatch, ReasonExpired, ReasonNotYetValid,
 	ReasonChainTooDeep, ReasonClientCertificateRejected, ReasonProtocolVersion,
 	ReasonConnectFailed, ReasonHandshakeFailed, ReasonUpstreamNotTLS, ReasonTimeout,
+	ReasonBadKeyUsage,
 }
 
 var reasonMessages = map[Reason]string{
@@ -65,6 +79,8 @@ var reasonMessages = map[Reason]string{
 	ReasonHandshakeFailed:           "the TLS handshake with the upstream failed",
 	ReasonUpstreamNotTLS:            "the upstream does not speak TLS",
 	ReasonTimeout:                   "the upstream did not answer in time",
+	ReasonBadKeyUsage:               "the upstream certificate is not allowed for server authentication (extended key usage)",
+	ReasonClosedUnconfirmed:         "the upstream closed the connection before confirming the client certificate; the request may have reached it",
 	ReasonUpstreamError:             "the upstream connection failed",
 }
 
@@ -89,6 +105,63 @@ var remoteAlertReasons = func() map[string]Reason {
 	m[tls.AlertError(112).Error()] = ReasonHandshakeFailed // unrecognized_name
 	return m
 }()
+
+// failureStage is where an upstream failure happened.
+type failureStage int
+
+const (
+	stageConnect   failureStage = iota // TCP connect
+	stageHandshake                     // TLS handshake, verification included
+	stageVerdict                       // TLS 1.3 with a client certificate: before the first request
+	stageExchange                      // request and response on a verified connection
+)
+
+// connFacts is what is known of the connection a failure happened on.
+type connFacts struct {
+	certRequested bool // the upstream asked for a client certificate
+	tls13         bool
+	heardBack     bool // the upstream sent something after the handshake (ticket, alert, answer)
+}
+
+// classifyFailure is the one mapping of an upstream failure to a Reason, for connection
+// attempts (the request path's and the active verification's) and for exchanges on
+// verified connections. It never returns "".
+func classifyFailure(err error, stage failureStage, c connFacts) Reason {
+	reason := classify(err)
+	switch stage {
+	case stageConnect:
+		if reason != ReasonTimeout {
+			reason = ReasonConnectFailed
+		}
+	case stageHandshake:
+		switch {
+		case reason == "" || reason == ReasonConnectFailed:
+			reason = ReasonHandshakeFailed
+		case reason == ReasonHandshakeFailed && c.certRequested:
+			// TLS 1.2 servers answer a missing or unacceptable client certificate with a
+			// generic handshake_failure alert (RFC 5246 7.4.6).
+			reason = ReasonClientCertificateRejected
+		}
+	case stageVerdict:
+		// Closed or reset before any request was sent: the upstream refused our certificate.
+		if reason == "" || reason == ReasonConnectFailed || reason == ReasonHandshakeFailed {
+			reason = ReasonClientCertificateRejected
+		}
+	case stageExchange:
+		switch {
+		case reason != "" && reason != ReasonConnectFailed:
+			// a TLS alert (with TLS 1.3 the verdict on our certificate comes after our side
+			// of the handshake) or a timeout
+		case c.tls13 && c.certRequested && !c.heardBack:
+			// Closed without a word: a refusal of our certificate (its alert lost in a reset,
+			// or never sent) or the application closing the connection. Unknowable.
+			reason = ReasonClosedUnconfirmed
+		default:
+			reason = ReasonUpstreamError
+		}
+	}
+	return reason
+}
 
 // classify maps an error of a connection attempt or round trip to a Reason. It returns ""
 // when the error says nothing specific; callers choose the fallback.
@@ -142,8 +215,16 @@ func classifyCertificate(err error) Reason {
 	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
 		return ReasonUnknownAuthority
 	}
+	if _, ok := errors.AsType[*KeyUsageError](err); ok {
+		return ReasonBadKeyUsage
+	}
+	if _, ok := errors.AsType[*UnknownAuthorityError](err); ok {
+		return ReasonUnknownAuthority
+	}
 	if ci, ok := errors.AsType[x509.CertificateInvalidError](err); ok {
 		switch ci.Reason {
+		case x509.IncompatibleUsage:
+			return ReasonBadKeyUsage
 		case x509.Expired:
 			if strings.Contains(ci.Detail, "before") {
 				return ReasonNotYetValid
@@ -156,6 +237,95 @@ func classifyCertificate(err error) Reason {
 	}
 	return ""
 }
+
+// describe says what happened in words for a log line, without the inner names of Go's
+// HTTP client ("readLoopPeekFailLocked", "persistConn") or socket addresses.
+func describe(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the upstream closed the connection"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "the upstream reset the connection"
+	case errors.Is(err, syscall.EPIPE):
+		return "the upstream closed the connection while the request was being sent"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	}
+	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "remote error" && op.Err != nil {
+		return "the upstream sent the TLS alert \"" + strings.TrimPrefix(op.Err.Error(), "tls: ") + "\""
+	}
+	for _, target := range []error{
+		(*ValidityError)(nil), (*ChainTooDeepError)(nil), (*NameMismatchError)(nil),
+		(*UnknownAuthorityError)(nil), (*KeyUsageError)(nil),
+	} {
+		if e := asError(err, target); e != nil {
+			return e.Error()
+		}
+	}
+	if isTimeout(err) {
+		return "timed out"
+	}
+	return goInternals.Replace(err.Error())
+}
+
+// asError finds an error of target's type in err's tree.
+func asError(err, target error) error {
+	for e := range errorTree(err) {
+		if reflect.TypeOf(e) == reflect.TypeOf(target) {
+			return e
+		}
+	}
+	return nil
+}
+
+func errorTree(err error) func(func(error) bool) {
+	return func(yield func(error) bool) {
+		var walk func(error) bool
+		walk = func(e error) bool {
+			if e == nil {
+				return true
+			}
+			if !yield(e) {
+				return false
+			}
+			switch u := e.(type) {
+			case interface{ Unwrap() error }:
+				return walk(u.Unwrap())
+			case interface{ Unwrap() []error }:
+				for _, c := range u.Unwrap() {
+					if !walk(c) {
+						return false
+					}
+				}
+			}
+			return true
+		}
+		walk(err)
+	}
+}
+
+// plainLog is the ErrorLog of net/http's server and httputil.ReverseProxy: their lines at
+// debug level, without the package prefixes and inner function names.
+func plainLog(l *slog.Logger) *log.Logger {
+	return log.New(plainWriter{l}, "", 0)
+}
+
+type plainWriter struct{ l *slog.Logger }
+
+func (w plainWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(goInternals.Replace(string(p)))
+	msg = strings.Replace(msg, "ReverseProxy read error during body copy", "reading the upstream's answer failed", 1)
+	w.l.Debug(msg)
+	return len(p), nil
+}
+
+var goInternals = strings.NewReplacer(
+	"net/http: HTTP/1.x transport connection broken: ", "",
+	"readLoopPeekFailLocked: ", "",
+	"net/http: ", "", "httputil: ", "", "http2: ", "", "http: ", "",
+)
 
 func isTimeout(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) {

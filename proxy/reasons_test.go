@@ -29,7 +29,7 @@ func TestClassify(t *testing.T) {
 		{x509.CertificateInvalidError{Reason: x509.Expired, Detail: "current time X is after Y"}, ReasonExpired},
 		{x509.CertificateInvalidError{Reason: x509.Expired, Detail: "current time X is before Y"}, ReasonNotYetValid},
 		{x509.CertificateInvalidError{Reason: x509.TooManyIntermediates}, ReasonChainTooDeep},
-		{x509.CertificateInvalidError{Reason: x509.IncompatibleUsage}, ReasonHandshakeFailed},
+		{x509.CertificateInvalidError{Reason: x509.IncompatibleUsage}, ReasonBadKeyUsage},
 		{remote(42), ReasonClientCertificateRejected}, // bad_certificate
 		{remote(48), ReasonClientCertificateRejected}, // unknown_ca
 		{wrap(remote(116)), ReasonClientCertificateRejected},
@@ -53,7 +53,7 @@ func TestClassify(t *testing.T) {
 // TestReasonsDocumented: every reason has a message and is listed in docs/proxy.md.
 func TestReasonsDocumented(t *testing.T) {
 	doc := readDoc(t)
-	for _, r := range append(HandshakeFailureReasons, ReasonUpstreamError) {
+	for _, r := range append(HandshakeFailureReasons, ReasonUpstreamError, ReasonClosedUnconfirmed) {
 		if r.Message() == string(r) {
 			t.Errorf("reason %s has no message", r)
 		}

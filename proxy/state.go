@@ -133,8 +133,10 @@ func (t *tracker) handshake(conn *tls.Conn, traffic bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.checkedAt = now
-	if traffic {
-		t.lastTraffic = time.Now() // scheduling runs on the real clock, not the injected one
+	if traffic && !cs.DidResume {
+		// A resumed session verifies the chain it cached, not what the upstream would send
+		// now: it does not stand in for an active check. Scheduling runs on the real clock.
+		t.lastTraffic = time.Now()
 	}
 	if len(cs.PeerCertificates) > 0 {
 		t.leaf, t.sent, t.leafAt = cs.PeerCertificates[0], len(cs.PeerCertificates)-1, now

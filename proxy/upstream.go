@@ -8,9 +8,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"sync"
@@ -40,19 +42,20 @@ type upstream struct {
 	metrics  *metrics
 	codes    *codeCounters
 	failures map[Reason]prometheus.Counter
-	duration prometheus.Observer
+	duration prometheus.Observer // of handshakes
 	proxy    *httputil.ReverseProxy
+
+	requestDuration prometheus.Observer
+	accessLog       bool
+	access          *slog.Logger
 
 	// transports is replaced whenever the TLS material changes, so that no request is sent
 	// over a connection verified against (or authenticated with) material that is gone.
 	transports atomic.Pointer[transportPair]
 
-	healthy atomic.Bool // last outcome was a success: the fast path of recordSuccess
-	// mtlsUnconfirmed: a TLS 1.3 connection presented a client certificate (or none, on
-	// request) and no response has come back since; see classifyExchange.
-	mtlsUnconfirmed atomic.Bool
-	stateMu         sync.Mutex
-	lastState       Reason // "" healthy, stateUnknown before the first outcome
+	healthy   atomic.Bool // last outcome was a success: the fast path of recordSuccess
+	stateMu   sync.Mutex
+	lastState Reason // "" healthy, stateUnknown before the first outcome
 
 	track *tracker // what the state report says about this upstream; see state.go
 }
@@ -63,23 +66,27 @@ const stateUnknown Reason = "unknown"
 // protocol upgrades (websocket), which HTTP/2 cannot carry.
 type transportPair struct {
 	main, h1 *http.Transport
+	fast     *h1Pool // the fast path's HTTP/1.1 connections (frontend.go)
 }
 
 func newUpstream(u *Upstream, mat *material, clock func() time.Time, t Timeouts, log *slog.Logger, m *metrics) *upstream {
 	minVersion, _ := tlsVersion(u.TLS.MinVersion) // validated
 	ups := &upstream{
-		name:      u.Name,
-		target:    &url.URL{Scheme: "https", Host: u.Address},
-		material:  mat,
-		timeouts:  t,
-		dialer:    &net.Dialer{Timeout: t.Dial, KeepAlive: 30 * time.Second},
-		log:       log.With("upstream", u.Name, "address", u.Address),
-		metrics:   m,
-		codes:     &codeCounters{upstream: u.Name, vec: m.requests},
-		failures:  map[Reason]prometheus.Counter{},
-		duration:  m.handshakeDuration.WithLabelValues(u.Name),
-		lastState: stateUnknown,
-		track:     newTracker(u, clock),
+		name:     u.Name,
+		target:   &url.URL{Scheme: "https", Host: u.Address},
+		material: mat,
+		timeouts: t,
+		dialer:   &net.Dialer{Timeout: t.Dial, KeepAlive: 30 * time.Second},
+		log:      log.With("upstream", u.Name, "address", u.Address),
+		metrics:  m,
+		codes:    &codeCounters{upstream: u.Name, vec: m.requests},
+		failures: map[Reason]prometheus.Counter{},
+		duration: m.handshakeDuration.WithLabelValues(u.Name),
+
+		requestDuration: m.requestDuration.WithLabelValues(u.Name),
+		access:          log,
+		lastState:       stateUnknown,
+		track:           newTracker(u, clock),
 	}
 	for _, r := range HandshakeFailureReasons {
 		ups.failures[r] = m.handshakeFailures.WithLabelValues(u.Name, string(r))
@@ -99,7 +106,7 @@ func newUpstream(u *Upstream, mat *material, clock func() time.Time, t Timeouts,
 		Transport:    ups,
 		BufferPool:   copyBuffers,
 		ErrorHandler: ups.errorHandler,
-		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:     plainLog(log),
 	}
 	ups.transports.Store(ups.newTransports())
 	return ups
@@ -124,7 +131,11 @@ func (u *upstream) newTransports() *transportPair {
 			HTTP2:                 &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
 		}
 	}
-	return &transportPair{main: build("h2", "http/1.1"), h1: build("http/1.1")}
+	fastCfg := u.tls.Clone()
+	fastCfg.NextProtos = []string{"h2", "http/1.1"} // h2 negotiated: net/http serves the upstream
+	fastCfg.ClientSessionCache = cache
+	return &transportPair{main: build("h2", "http/1.1"), h1: build("http/1.1"),
+		fast: &h1Pool{cfg: fastCfg, idleFor: u.timeouts.IdleConn}}
 }
 
 // retireConnections makes new requests use new connections after a material change and
@@ -133,6 +144,7 @@ func (u *upstream) retireConnections() {
 	old := u.transports.Swap(u.newTransports())
 	old.main.CloseIdleConnections()
 	old.h1.CloseIdleConnections()
+	old.fast.retire()
 	u.track.requestCheck() // verify the new material before traffic does
 }
 
@@ -140,29 +152,111 @@ func (u *upstream) closeIdleConnections() {
 	tp := u.transports.Load()
 	tp.main.CloseIdleConnections()
 	tp.h1.CloseIdleConnections()
+	tp.fast.closeIdle()
 }
 
-// upstreamError is a failed connection attempt, classified where it happened.
+// upstreamError is a classified upstream failure: a connection attempt, or an exchange
+// on a verified connection.
 type upstreamError struct {
 	reason Reason
+	status int // of the answer: 502, or 504 for response headers too late
 	err    error
 }
 
-func (e *upstreamError) Error() string { return string(e.reason) + ": " + e.err.Error() }
+func (e *upstreamError) Error() string { return string(e.reason) + ": " + describe(e.err) }
 func (e *upstreamError) Unwrap() error { return e.err }
+
+// upstreamConn is the TCP connection under an upstream TLS connection. It counts what it
+// reads, so that an exchange failure can tell whether the upstream said anything after the
+// handshake: with TLS 1.3 the upstream judges our client certificate only after our side
+// of the handshake, and its session ticket (or answer) is the first sign that it accepted.
+type upstreamConn struct {
+	net.Conn
+	read          atomic.Int64
+	handshakeRead int64 // bytes read by the end of the handshake; set before first use
+	certRequested bool
+	tls13         bool
+	pending       []byte // read by awaitFirstWord, not yet by the TLS layer
+}
+
+func (c *upstreamConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// awaitFirstWord: with TLS 1.3 the upstream judges our client certificate after our side
+// of the handshake has finished, so its verdict comes after the point where a client would
+// send the request. Before the first request, wait up to bound for the upstream's first
+// bytes (a session ticket or an HTTP/2 preface when it accepted us, an alert when it
+// refused) and keep them for the TLS layer: an alert read here cannot be lost in a reset
+// later, and a close here means a refusal before anything of the request was sent. An
+// upstream that sends nothing first (no session tickets, HTTP/1.1) costs bound once per
+// new connection.
+func (c *upstreamConn) awaitFirstWord(tc *tls.Conn, bound time.Duration) error {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(bound))
+	defer func() { _ = c.Conn.SetReadDeadline(time.Time{}) }()
+	buf := make([]byte, 2048)
+	n, err := c.Conn.Read(buf)
+	c.read.Add(int64(n))
+	c.pending = buf[:n]
+	switch {
+	case isAlertRecord(c.pending):
+		// Let the TLS layer decrypt it: a 2-byte record is no session ticket, no HTTP/2
+		// preface, and an HTTP/1.1 server does not speak first.
+		_ = tc.SetReadDeadline(time.Now().Add(bound))
+		var one [1]byte
+		if _, err := tc.Read(one[:]); err != nil && !isTimeout(err) {
+			return err
+		}
+		return errors.New("the upstream sent data before any request")
+	case n > 0 || err == nil || isTimeout(err):
+		return nil
+	case errors.Is(err, io.EOF):
+		return errors.New("the upstream closed the connection right after the handshake")
+	}
+	return err
+}
+
+// alive checks without blocking that the upstream has not closed an idle connection. What
+// arrives meanwhile (a close_notify alert) is kept for the TLS layer, and means it is not.
+func (c *upstreamConn) alive() bool {
+	if len(c.pending) > 0 {
+		return false
+	}
+	_ = c.Conn.SetReadDeadline(time.Now())
+	var one [1]byte
+	n, err := c.Conn.Read(one[:])
+	_ = c.Conn.SetReadDeadline(time.Time{})
+	if n > 0 {
+		c.read.Add(1)
+		c.pending = append(c.pending[:0], one[0])
+		return false
+	}
+	return isTimeout(err)
+}
+
+func (c *upstreamConn) facts() connFacts {
+	if c == nil {
+		return connFacts{}
+	}
+	return connFacts{certRequested: c.certRequested, tls13: c.tls13, heardBack: c.read.Load() > c.handshakeRead}
+}
 
 // dialTLS connects and completes the handshake, so that failures are classified and
 // counted here, once per connection attempt, before any request byte is written.
 func (u *upstream) dialTLS(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
 	raw, err := u.dialer.DialContext(ctx, network, addr)
 	if err != nil {
-		reason := ReasonConnectFailed
-		if isTimeout(err) {
-			reason = ReasonTimeout
-		}
-		return nil, u.failed(ctx, reason, err)
+		return nil, u.failed(ctx, classifyFailure(err, stageConnect, connFacts{}), err)
 	}
-	conn := tls.Client(raw, cfg)
+	uc := &upstreamConn{Conn: raw}
+	conn := tls.Client(uc, cfg)
 	certRequested := new(atomic.Bool)
 	hctx, cancel := context.WithTimeout(context.WithValue(ctx, certRequestedKey{}, certRequested), u.timeouts.TLSHandshake)
 	defer cancel()
@@ -171,27 +265,41 @@ func (u *upstream) dialTLS(ctx context.Context, network, addr string, cfg *tls.C
 	u.track.handshake(conn, true)
 	if err != nil {
 		_ = raw.Close()
-		return nil, u.failed(ctx, handshakeReason(err, certRequested.Load()), err)
+		return nil, u.failed(ctx, classifyFailure(err, stageHandshake, connFacts{certRequested: certRequested.Load()}), err)
 	}
-	u.duration.Observe(time.Since(start).Seconds())
-	if certRequested.Load() && conn.ConnectionState().Version == tls.VersionTLS13 {
-		u.mtlsUnconfirmed.Store(true) // the upstream's verdict on our certificate is pending
+	took := time.Since(start)
+	uc.certRequested = certRequested.Load()
+	uc.tls13 = conn.ConnectionState().Version == tls.VersionTLS13
+	uc.handshakeRead = uc.read.Load()
+	if uc.certRequested && uc.tls13 {
+		if err := uc.awaitFirstWord(conn, verdictWait(took)); err != nil {
+			_ = raw.Close()
+			return nil, u.failed(ctx, classifyFailure(err, stageVerdict, connFacts{certRequested: true, tls13: true}), err)
+		}
 	}
+	u.duration.Observe(took.Seconds())
 	return conn, nil
 }
 
-// handshakeReason classifies a failed handshake (of traffic or of the active check).
+// isAlertRecord: b is exactly one TLS 1.3 record whose content is 2 bytes, the size of an
+// encrypted alert (2 bytes, the inner content type, and the 16-byte AEAD tag).
+func isAlertRecord(b []byte) bool {
+	const alertRecordLen = 2 + 1 + 16
+	return len(b) == 5+alertRecordLen && b[0] == 23 && b[1] == 3 && b[2] == 3 &&
+		int(b[3])<<8|int(b[4]) == alertRecordLen
+}
+
+// verdictWait bounds how long a new TLS 1.3 connection waits for the upstream's first
+// word after a handshake in which it asked for a client certificate: a few handshake
+// times, at least 20ms, at most a second.
+func verdictWait(handshake time.Duration) time.Duration {
+	return min(max(4*handshake, 20*time.Millisecond), time.Second)
+}
+
+// handshakeReason classifies a failed handshake (of traffic or of the active check); see
+// classifyFailure, the one classification of upstream failures.
 func handshakeReason(err error, certRequested bool) Reason {
-	reason := classify(err)
-	switch {
-	case reason == "" || reason == ReasonConnectFailed:
-		reason = ReasonHandshakeFailed
-	case reason == ReasonHandshakeFailed && certRequested:
-		// TLS 1.2 servers answer a missing or unacceptable client certificate with a
-		// generic handshake_failure alert (RFC 5246 7.4.6).
-		reason = ReasonClientCertificateRejected
-	}
-	return reason
+	return classifyFailure(err, stageHandshake, connFacts{certRequested: certRequested})
 }
 
 // certRequestedKey marks, in the handshake context, that the upstream asked for a client
@@ -215,7 +323,18 @@ func (u *upstream) failed(ctx context.Context, reason Reason, err error) error {
 	if !errors.Is(err, context.Canceled) && !errors.Is(ctx.Err(), context.Canceled) {
 		u.recordFailure(reason, err)
 	}
-	return &upstreamError{reason: reason, err: err}
+	return &upstreamError{reason: reason, status: http.StatusBadGateway, err: err}
+}
+
+// connTrace learns which upstream connection a request went over.
+type connTrace struct{ conn atomic.Pointer[upstreamConn] }
+
+func (t *connTrace) gotConn(info httptrace.GotConnInfo) {
+	if tc, ok := info.Conn.(*tls.Conn); ok {
+		if uc, ok := tc.NetConn().(*upstreamConn); ok {
+			t.conn.Store(uc)
+		}
+	}
 }
 
 // RoundTrip picks the transport of the current material; upgrades go over HTTP/1.1.
@@ -225,14 +344,42 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Header.Get("Upgrade") != "" {
 		t = tp.h1
 	}
-	resp, err := t.RoundTrip(req)
-	if err == nil {
-		if u.mtlsUnconfirmed.Load() {
-			u.mtlsUnconfirmed.Store(false)
-		}
-		u.recordSuccess()
+	ct := &connTrace{}
+	traced := req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{GotConn: ct.gotConn}))
+	resp, err := t.RoundTrip(traced)
+	if err != nil {
+		return nil, u.exchangeFailed(req, err, ct.conn.Load())
 	}
-	return resp, err
+	u.recordSuccess()
+	return resp, nil
+}
+
+// exchangeFailed classifies an error of a round trip that is not a failed connection
+// attempt (those are classified in dialTLS).
+func (u *upstream) exchangeFailed(r *http.Request, err error, conn *upstreamConn) error {
+	if ue, ok := errors.AsType[*upstreamError](err); ok {
+		return ue
+	}
+	if r.Context().Err() != nil { // the caller went away; nobody reads the answer
+		return &upstreamError{reason: ReasonUpstreamError, status: http.StatusBadGateway, err: err}
+	}
+	return u.exchangeError(err, conn.facts())
+}
+
+// exchangeError classifies, counts and logs an exchange failure on a verified connection.
+func (u *upstream) exchangeError(err error, facts connFacts) *upstreamError {
+	reason := classifyFailure(err, stageExchange, facts)
+	status := http.StatusBadGateway
+	switch reason {
+	case ReasonTimeout:
+		status = http.StatusGatewayTimeout // response headers too late
+		u.log.Debug("upstream response timed out", "error", describe(err))
+	case ReasonUpstreamError, ReasonClosedUnconfirmed:
+		u.log.Debug("upstream exchange failed", "reason", reason, "error", describe(err))
+	default:
+		u.recordFailure(reason, err) // a TLS alert: a handshake failure after all
+	}
+	return &upstreamError{reason: reason, status: status, err: err}
 }
 
 func (u *upstream) recordFailure(reason Reason, err error) {
@@ -262,7 +409,7 @@ func (u *upstream) transition(reason Reason, err error) {
 	u.healthy.Store(reason == "")
 	switch {
 	case reason != "":
-		u.log.Warn("upstream connection failed", "reason", reason, "error", err)
+		u.log.Warn("upstream connection failed", "reason", reason, "error", describe(err))
 	case prev == stateUnknown:
 		u.log.Info("upstream connection verified")
 	default:
@@ -278,14 +425,15 @@ func (u *upstream) state() Reason {
 
 // rewrite sends the request to the upstream with Host set to the upstream's host:port and
 // X-Forwarded-For extended. X-Forwarded-Host and -Proto set by the gateway in front are
-// kept, since they describe the original request; otherwise they describe this hop.
+// kept, since they describe the original request; otherwise they describe this hop. The
+// gateway's RFC 7239 Forwarded header passes unchanged (the proxy does not add itself).
 func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(u.target)
 	if prior := pr.In.Header["X-Forwarded-For"]; len(prior) > 0 {
 		pr.Out.Header["X-Forwarded-For"] = prior // SetXForwarded appends the gateway's address
 	}
 	pr.SetXForwarded()
-	for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+	for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"} {
 		if v := pr.In.Header.Values(h); len(v) > 0 {
 			pr.Out.Header[h] = v
 		}
@@ -301,46 +449,22 @@ type errorBody struct {
 }
 
 func (u *upstream) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	code := http.StatusBadGateway
-	var reason Reason
-	if ue, ok := errors.AsType[*upstreamError](err); ok {
-		reason = ue.reason // counted and logged where it happened
-	} else {
-		reason, code = u.classifyExchange(r, err)
+	ue, ok := errors.AsType[*upstreamError](err)
+	if !ok { // not from RoundTrip: classify it the same way
+		ue = u.exchangeFailed(r, err, nil).(*upstreamError)
+	}
+	if sw, ok := w.(*statusWriter); ok {
+		sw.reason = ue.reason
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
+	w.WriteHeader(ue.status)
 	_ = json.NewEncoder(w).Encode(errorBody{
-		Message:   reason.Message(),
-		Reason:    reason,
+		Message:   ue.reason.Message(),
+		Reason:    ue.reason,
 		Upstream:  u.name,
 		RequestID: requestID(r),
 	})
-}
-
-// classifyExchange classifies an error after a successful handshake of ours. With TLS 1.3
-// the upstream checks our client certificate only after our side of the handshake is
-// complete, so a refusal arrives as an alert on the first read, or, when the connection
-// is torn down first, as a reset or EOF: on a client-authenticated TLS 1.3 connection that
-// never produced a response, that is taken for a refusal.
-func (u *upstream) classifyExchange(r *http.Request, err error) (Reason, int) {
-	reason := classify(err)
-	if (reason == "" || reason == ReasonConnectFailed) && u.mtlsUnconfirmed.Load() {
-		reason = ReasonClientCertificateRejected
-	}
-	switch {
-	case r.Context().Err() != nil:
-		return ReasonUpstreamError, http.StatusBadGateway // the caller went away; nobody reads this
-	case reason == ReasonTimeout:
-		u.log.Debug("upstream response timed out", "error", err)
-		return reason, http.StatusGatewayTimeout // response headers too late
-	case reason == "" || reason == ReasonConnectFailed:
-		u.log.Debug("upstream exchange failed", "error", err)
-		return ReasonUpstreamError, http.StatusBadGateway
-	}
-	u.recordFailure(reason, err) // a TLS alert: a handshake failure after all
-	return reason, http.StatusBadGateway
 }
 
 // requestID reuses the caller's request ID (Kong sends X-Kong-Request-Id) or makes one.
@@ -350,23 +474,47 @@ func requestID(r *http.Request) string {
 			return v
 		}
 	}
+	return newRequestID()
+}
+
+func newRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// ServeHTTP proxies one request and counts its status code.
+// ServeHTTP proxies one request and counts its status code and duration.
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	sw := statusWriters.Get().(*statusWriter)
-	sw.ResponseWriter, sw.code = w, 0
+	sw.ResponseWriter, sw.code, sw.bytes, sw.reason = w, 0, 0, ""
 	u.proxy.ServeHTTP(sw, r)
 	code := sw.code
 	if code == 0 {
 		code = http.StatusOK
 	}
+	took := time.Since(start)
+	u.observe(code, took)
+	if u.accessLog {
+		u.logAccess(r.Method, r.URL.Path, code, sw.reason, r.Header, sw.bytes, took)
+	}
 	sw.ResponseWriter = nil
 	statusWriters.Put(sw)
+}
+
+// observe counts an answered request.
+func (u *upstream) observe(code int, took time.Duration) {
 	u.codes.inc(code)
+	u.requestDuration.Observe(took.Seconds())
+}
+
+// logAccess writes the access log line of a request (accessLog: true): no query string,
+// no header but the request ID.
+func (u *upstream) logAccess(method, path string, code int, reason Reason, h http.Header, bytes int64, took time.Duration) {
+	u.access.LogAttrs(context.Background(), slog.LevelInfo, "request",
+		slog.String("upstream", u.name), slog.String("method", method), slog.String("path", path),
+		slog.Int("status", code), slog.String("reason", string(reason)),
+		slog.String("requestID", h.Get("X-Request-Id")), slog.Int64("bytes", bytes), slog.Duration("duration", took))
 }
 
 var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
@@ -375,7 +523,9 @@ var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
 // ReverseProxy uses to flush) reach the server's writer.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code   int
+	bytes  int64  // body bytes written
+	reason Reason // of the proxy's own error answer
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -389,7 +539,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -48,6 +49,43 @@ func (e *NameMismatchError) Error() string {
 		strings.Join(e.Have, ", "), strings.Join(e.Want, ", "))
 }
 
+// UnknownAuthorityError: the upstream's chain does not lead to a trusted CA. It names the
+// issuer that was not found and how many certificates the upstream sent, since a server
+// sending only its leaf (OpenSSL's -cert without the chain) is the common mistake.
+type UnknownAuthorityError struct {
+	Subject     string // of the leaf
+	Issuer      string // the issuer that is not in the CA bundle
+	Sent        int    // certificates the upstream sent
+	NoCABundle  bool   // no CA bundle has loaded yet
+	x509Problem error
+}
+
+func (e *UnknownAuthorityError) Error() string {
+	if e.NoCABundle {
+		return fmt.Sprintf("no CA bundle loaded: cannot verify the upstream certificate %q (see /readyz for the CA files that do not load)", e.Subject)
+	}
+	msg := fmt.Sprintf("upstream certificate chain of %q ends at issuer %q, which is not in the CA bundle; the upstream sent %d certificate(s)",
+		e.Subject, e.Issuer, e.Sent)
+	if e.Sent == 1 && e.Subject != e.Issuer {
+		msg += " (only its leaf: it should also send its intermediates)"
+	}
+	return msg
+}
+
+func (e *UnknownAuthorityError) Unwrap() error { return e.x509Problem }
+
+// KeyUsageError: the upstream certificate's extended key usage does not allow server
+// authentication.
+type KeyUsageError struct {
+	Subject string
+	Usages  []string
+}
+
+func (e *KeyUsageError) Error() string {
+	return fmt.Sprintf("upstream certificate %q is not for server authentication (extended key usage: %s)",
+		e.Subject, strings.Join(e.Usages, ", "))
+}
+
 var errNoPeerCertificate = errors.New("upstream sent no certificate")
 
 // verifier checks an upstream's certificate in tls.Config.VerifyConnection. crypto/tls has
@@ -82,8 +120,9 @@ func (v *verifier) verifyConnection(cs tls.ConnectionState) error {
 			NotAfter: leaf.NotAfter, Now: now, NotYetValid: now.Before(leaf.NotBefore)}
 	}
 	roots := v.roots.Load()
-	if roots == nil { // never loaded: fail closed, never fall back to the system pool
-		return x509.UnknownAuthorityError{Cert: leaf}
+	if roots == nil || roots.Equal(emptyPool) { // never loaded: fail closed, never the system pool
+		return &UnknownAuthorityError{Subject: leaf.Subject.String(), Sent: len(cs.PeerCertificates),
+			NoCABundle: true, x509Problem: x509.UnknownAuthorityError{Cert: leaf}}
 	}
 	intermediates := x509.NewCertPool()
 	for _, c := range cs.PeerCertificates[1:] {
@@ -96,12 +135,63 @@ func (v *verifier) verifyConnection(cs tls.ConnectionState) error {
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 	if err != nil {
-		return err
+		return explain(err, cs.PeerCertificates)
 	}
 	if err := v.checkDepth(chains); err != nil {
 		return err
 	}
 	return v.checkName(leaf)
+}
+
+// emptyPool is what an upstream trusts before its first CA bundle loads.
+var emptyPool = x509.NewCertPool()
+
+// explain turns crypto/x509's unknown authority and key usage errors into ours, which say
+// what to fix.
+func explain(err error, sent []*x509.Certificate) error {
+	leaf := sent[0]
+	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		// Follow the chain the upstream sent as far as it goes; its last issuer is missing.
+		last := leaf
+		for range sent {
+			next := false
+			for _, c := range sent[1:] {
+				if c != last && bytes.Equal(c.RawSubject, last.RawIssuer) {
+					last, next = c, true
+					break
+				}
+			}
+			if !next {
+				break
+			}
+		}
+		return &UnknownAuthorityError{Subject: leaf.Subject.String(), Issuer: last.Issuer.String(),
+			Sent: len(sent), x509Problem: err}
+	}
+	if ci, ok := errors.AsType[x509.CertificateInvalidError](err); ok && ci.Reason == x509.IncompatibleUsage {
+		usages := make([]string, 0, len(leaf.ExtKeyUsage))
+		for _, u := range leaf.ExtKeyUsage {
+			usages = append(usages, extKeyUsageName(u))
+		}
+		return &KeyUsageError{Subject: leaf.Subject.String(), Usages: usages}
+	}
+	return err
+}
+
+func extKeyUsageName(u x509.ExtKeyUsage) string {
+	switch u {
+	case x509.ExtKeyUsageServerAuth:
+		return "serverAuth"
+	case x509.ExtKeyUsageClientAuth:
+		return "clientAuth"
+	case x509.ExtKeyUsageCodeSigning:
+		return "codeSigning"
+	case x509.ExtKeyUsageEmailProtection:
+		return "emailProtection"
+	case x509.ExtKeyUsageAny:
+		return "any"
+	}
+	return fmt.Sprintf("usage %d", u)
 }
 
 // checkDepth passes when one verified chain has at most maxDepth intermediates. A chain is

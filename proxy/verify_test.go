@@ -115,6 +115,9 @@ func TestUpstreamVerification(t *testing.T) {
 			inter := must[*pki.Cert](t)(f.seed.Root.NewIntermediate("old-inter", pki.Expired()))
 			return serverTLS(must[*pki.Cert](t)(inter.NewLeaf("kong.example", pki.DNS("kong.example"))))
 		}, want: ReasonExpired},
+		{name: "server certificate for client authentication only",
+			server: func(t *testing.T, f *fixture) *tls.Config { return serverTLS(f.leaf(t, pki.ClientAuth())) },
+			want:   ReasonBadKeyUsage},
 		{name: "injected clock past the leaf's notAfter", opts: []Option{WithClock(func() time.Time { return time.Now().Add(10 * 365 * 24 * time.Hour) })},
 			want: ReasonExpired},
 		{name: "mTLS with the right client certificate",
@@ -187,6 +190,7 @@ func runTLSCase(t *testing.T, tc tlsCase) {
 	if got := p.requests(t, "echo", "502"); got != 1 {
 		t.Fatalf("requests{code=502} = %v, want 1", got)
 	}
+	checkNoGoInternals(t, p.logs.String())
 }
 
 func closedPort(t *testing.T) string {

@@ -124,6 +124,16 @@ const (
 	// ReasonProxyProgressing (ProxyReady): the proxy Deployment has fewer available replicas
 	// than wanted.
 	ReasonProxyProgressing = "ProxyProgressing"
+
+	// ReasonProxyOutdated (ProxyReady, True): the proxy serves, but still runs the image of an
+	// earlier operator version; its upgrade waits for the rollout bound
+	// (--proxy-rollouts-per-minute) and happens without action.
+	ReasonProxyOutdated = "ProxyOutdated"
+
+	// ReasonProxySizeNotAllowed (ProxyReady): spec.proxy asks for more replicas, cpu or memory
+	// than the platform allows, or requests above limits; the message says which. The proxy
+	// keeps the size it had.
+	ReasonProxySizeNotAllowed = "ProxySizeNotAllowed"
 )
 
 // Labels and annotations the operator puts on what it creates.

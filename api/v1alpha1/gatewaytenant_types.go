@@ -32,6 +32,12 @@ type GatewayTenantSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
 	Upstreams []Upstream `json:"upstreams"`
+
+	// proxy sizes the TLS proxy the operator runs for the TLS upstreams, within the
+	// platform's bounds; the platform's defaults otherwise.
+	//
+	// +optional
+	Proxy *ProxySizing `json:"proxy,omitempty"`
 }
 
 // Upstream is one Service of the tenant's namespace that the gateway calls, exactly as the

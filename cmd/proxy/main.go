@@ -2,7 +2,7 @@
 // upstream. See docs/proxy.md.
 //
 //	proxy --config /etc/gatewaytenant/proxy.yaml [--log-level info]
-//	proxy --config FILE --check      validate, load every file, exit 0 or 1
+//	proxy --config FILE --check [--strict]   validate, load every file, exit 0 or 1
 //
 // SIGTERM or SIGINT drains and exits; a second one exits at once. SIGHUP reloads the CA
 // bundles and client certificates.
@@ -28,27 +28,36 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
 	configPath := fs.String("config", "", "path of the configuration file (YAML or JSON)")
 	check := fs.Bool("check", false, "validate the configuration and load every file it names, then exit")
+	strict := fs.Bool("strict", false, "with --check: fail on warnings too (expired or not yet valid certificates)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	var level slog.Level
 	if *configPath == "" || fs.NArg() > 0 || level.UnmarshalText([]byte(*logLevel)) != nil {
-		fmt.Fprintln(os.Stderr, "usage: proxy --config FILE [--check] [--log-level debug|info|warn|error]")
+		fmt.Fprintln(os.Stderr, "usage: proxy --config FILE [--check [--strict]] [--log-level debug|info|warn|error]")
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg, err := proxy.LoadConfig(*configPath)
+	var warnings []error
 	if err == nil && *check {
-		err = proxy.Check(cfg)
+		warnings, err = proxy.Check(cfg)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(os.Stderr, "warning: %v\n", w)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: invalid configuration:\n%v\n", *configPath, err)
 		return 1
 	}
 	if *check {
-		fmt.Printf("%s: configuration is valid (%d upstream(s))\n", *configPath, len(cfg.Upstreams))
+		if *strict && len(warnings) > 0 {
+			fmt.Fprintf(os.Stderr, "%s: %d warning(s), failing (--strict)\n", *configPath, len(warnings))
+			return 1
+		}
+		fmt.Printf("%s: configuration is valid (%d upstream(s), %d warning(s))\n", *configPath, len(cfg.Upstreams), len(warnings))
 		return 0
 	}
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -48,6 +49,8 @@ func content(obj client.Object) []any {
 		return []any{&o.Data, &o.BinaryData}
 	case *corev1.ServiceAccount:
 		return []any{&o.AutomountServiceAccountToken}
+	case *monitoringv1.PodMonitor:
+		return []any{&o.Spec}
 	}
 	panic(fmt.Sprintf("gatewaytenant: no content rule for %T", obj))
 }
@@ -260,7 +263,7 @@ func kindOf(r *Reconciler, obj client.Object) string {
 func (r *Reconciler) ensureNetworkPolicies(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation) error {
 	var errs []error
 	wanted := map[string]bool{}
-	for _, desired := range desiredNetworkPolicies(tenant, obs, r.Proxy.clusterDNS()) {
+	for _, desired := range desiredNetworkPolicies(tenant, obs, r.Proxy) {
 		wanted[desired.Name] = true
 		errs = append(errs, apply(ctx, r, tenant, desired))
 	}
@@ -301,8 +304,23 @@ func (r *Reconciler) ensureProxy(ctx context.Context, tenant *v1alpha1.GatewayTe
 	if err != nil {
 		return err
 	}
-	dep := proxyDeployment(tenant, ups, config, r.Proxy)
+	settings := r.Proxy
+	size, err := settings.sizeFor(tenant)
+	if err != nil {
+		obs.proxySizeErr = err
+		if size, err = r.storedSize(ctx, tenant, proxySize{replicas: settings.Replicas, resources: proxyResources(settings)}); err != nil {
+			return err
+		}
+	}
+	settings.Replicas, settings.Resources = size.replicas, size.resources
+	dep := proxyDeployment(tenant, ups, config, settings)
+	hold, err := r.holdImage(ctx, dep)
+	if err != nil {
+		return err
+	}
+	obs.proxyOutdated = hold
 	errs := []error{
+		r.ensurePodMonitor(ctx, tenant),
 		apply(ctx, r, tenant, proxyConfigMap(tenant, config, ups)),
 		apply(ctx, r, tenant, proxyServiceAccount(tenant)),
 		apply(ctx, r, tenant, proxyService(tenant, ups)),
@@ -312,7 +330,7 @@ func (r *Reconciler) ensureProxy(ctx context.Context, tenant *v1alpha1.GatewayTe
 	} else {
 		obs.proxyDeployment = dep
 	}
-	if r.Proxy.Replicas > 1 {
+	if settings.Replicas > 1 {
 		errs = append(errs, apply(ctx, r, tenant, proxyPDB(tenant)))
 	} else {
 		errs = append(errs, r.deleteIfOwned(ctx, tenant, &policyv1.PodDisruptionBudget{ObjectMeta: proxyMeta(tenant, proxyName(tenant.Name))}))
@@ -347,6 +365,9 @@ func (r *Reconciler) deleteProxy(ctx context.Context, tenant *v1alpha1.GatewayTe
 		&policyv1.PodDisruptionBudget{ObjectMeta: meta},
 	} {
 		errs = append(errs, r.deleteIfOwned(ctx, tenant, obj))
+	}
+	if r.Proxy.Monitoring.PodMonitors {
+		errs = append(errs, r.deleteIfOwned(ctx, tenant, &monitoringv1.PodMonitor{ObjectMeta: meta}))
 	}
 	return errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
 )
 
@@ -35,6 +36,19 @@ type certCheck struct {
 	// window. notAfter is the soonest expiry of all material, zero when there is none.
 	expiring string
 	notAfter time.Time
+	// refs are the soonest expiry of each usable reference, for the manager's metrics.
+	refs []metrics.CertificateRef
+}
+
+// earliest is the soonest notAfter of certs; zero when there are none.
+func earliest(certs []*x509.Certificate) time.Time {
+	var t time.Time
+	for _, c := range certs {
+		if t.IsZero() || c.NotAfter.Before(t) {
+			t = c.NotAfter
+		}
+	}
+	return t
 }
 
 // certSource reads the objects a tenant's certificate references name. Implementations read
@@ -66,6 +80,10 @@ func checkCertificates(ctx context.Context, src certSource, namespace string, u 
 			continue
 		}
 		certs = append(certs, got.certs...)
+		if len(got.certs) > 0 {
+			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindCA,
+				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: earliest(got.certs)})
+		}
 	}
 	if wk := u.TLS.Validation.WellKnownCACertificates; wk != nil {
 		kind := "" // nothing to read
@@ -104,6 +122,10 @@ func checkCertificates(ctx context.Context, src certSource, namespace string, u 
 			return res, nil
 		}
 		certs = append(certs, got.certs...)
+		if len(got.certs) > 0 {
+			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindClient,
+				Ref: "Secret/" + ref.Name, NotAfter: earliest(got.certs)})
+		}
 	}
 	return checkExpiry(res, u.Name, certs, now, warnWithin), nil
 }

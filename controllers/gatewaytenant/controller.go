@@ -13,12 +13,14 @@ import (
 	"fmt"
 	"time"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,6 +37,7 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 )
 
 // ControllerName names the controller in logs, events and metrics.
@@ -67,6 +70,10 @@ type Reconciler struct {
 	Proxy ProxySettings
 	// ExpiryWarning is how long before a certificate expires that it is reported.
 	ExpiryWarning time.Duration
+	// Rollout, when set, bounds how fast proxies change image (daytwo.go).
+	Rollout *Rollout
+	// Certificates, when set, exports the expiry of every referenced certificate.
+	Certificates *metrics.Certificates
 	// ProxyStates holds what the tenants' proxy replicas report (nil: nothing is read, and
 	// TLS upstreams get no Verified condition).
 	ProxyStates *proxystate.Store
@@ -95,10 +102,14 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	tenant := &v1alpha1.GatewayTenant{}
 	if err := r.Client.Get(ctx, req.NamespacedName, tenant); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.exportCertificates(req.NamespacedName, nil)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !tenant.DeletionTimestamp.IsZero() {
 		// Everything the tenant owns goes with it through owner references.
+		r.exportCertificates(req.NamespacedName, nil)
 		return ctrl.Result{}, nil
 	}
 
@@ -106,6 +117,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	r.exportCertificates(req.NamespacedName, obs)
 	switch {
 	case obs.conflict != "":
 		// An older tenant owns a Service port this one names: whatever this one wrote goes,
@@ -120,7 +132,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if obs.applyErr != nil {
 		return ctrl.Result{}, obs.applyErr
 	}
-	return ctrl.Result{RequeueAfter: nextCertificateCheck(obs, r.ExpiryWarning)}, nil
+	next := nextCertificateCheck(obs, r.ExpiryWarning)
+	if o := obs.proxyOutdated; o != nil && (next == 0 || o.retry < next) {
+		next = o.retry
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
+}
+
+// exportCertificates sets the tenant's certificate expiry series from obs (none when nil).
+func (r *Reconciler) exportCertificates(tenant types.NamespacedName, obs *observation) {
+	if r.Certificates == nil {
+		return
+	}
+	var refs []metrics.CertificateRef
+	if obs != nil {
+		for _, u := range obs.upstreams {
+			refs = append(refs, u.certRefs...)
+		}
+	}
+	r.Certificates.Set(tenant, refs)
 }
 
 // nextCertificateCheck is how long until a certificate of a valid upstream next enters the
@@ -201,6 +231,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForEndpointSlice))
 	if r.ProxyStates != nil {
 		b = b.WatchesRawSource(r.ProxyStates.Source())
+	}
+	if r.Proxy.Monitoring.PodMonitors {
+		b = b.Owns(&monitoringv1.PodMonitor{}, notOwnCreations)
 	}
 	return b.Complete(r)
 }

@@ -48,7 +48,7 @@ var _ = Describe("GatewayTenant with plain upstreams", func() {
 		expectReady(t)
 
 		np := networkPolicy(ns, "my-upstream-api")
-		guide := tenantGuidePolicy("testdata/seed-000-silver.yaml")
+		guide := tenantGuidePolicy("testdata/tenant-guide-silver.yaml")
 		Expect(np.Spec.PodSelector).To(Equal(guide.Spec.PodSelector))
 		Expect(np.Spec.PolicyTypes).To(Equal([]networkingv1.PolicyType{networkingv1.PolicyTypeIngress}))
 		Expect(np.Spec.Ingress).To(HaveLen(len(guide.Spec.Ingress)))
@@ -86,7 +86,7 @@ var _ = Describe("GatewayTenant with plain upstreams", func() {
 			func(t *v1alpha1.GatewayTenant) { t.Spec.DataPlane = "aps-gold" })
 		expectReady(t)
 		np := networkPolicy(ns, "my-upstream-api")
-		guide := tenantGuidePolicy("testdata/seed-000-gold.yaml")
+		guide := tenantGuidePolicy("testdata/tenant-guide-gold.yaml")
 		Expect(np.Spec.PodSelector).To(Equal(guide.Spec.PodSelector))
 		for i, rule := range np.Spec.Ingress {
 			Expect(rule.From).To(Equal(pinned(guide.Spec.Ingress[i].From, "b8840c")))

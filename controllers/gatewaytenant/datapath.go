@@ -217,18 +217,19 @@ func dataPathReady(u upstreamResult, ready metav1.Condition, verified *metav1.Co
 			fmt.Sprintf("upstream %q: the upstream's own certificate %s expires at %s; renew it", name, pc.Subject, pc.NotAfter.UTC().Format(time.RFC3339)))
 	}
 	if ready.Reason == v1alpha1.ReasonReady {
-		ready.Message = fmt.Sprintf("upstream %q: the gateway reaches it through the proxy, which %s", name, verified.Message)
+		ready.Message = fmt.Sprintf("upstream %q: the gateway reaches it through the proxy; %s", name, verified.Message)
 	}
 	return ready
 }
 
 // dataPathSummary refines the tenant's Ready condition: an upstream that fails verification
-// makes it False, and a True one says "reachable" only of what is.
+// makes it False, a True one says "reachable" only of what is, and a warning of an upstream's
+// own certificate shows as for the CA (CertificateExpiringSoon).
 func dataPathSummary(ready metav1.Condition, upstreams []v1alpha1.UpstreamStatus) metav1.Condition {
 	if ready.Status != metav1.ConditionTrue {
 		return ready
 	}
-	var notes []string
+	var notes, warnings []string
 	for _, us := range upstreams {
 		c := meta.FindStatusCondition(us.Conditions, v1alpha1.ConditionReady)
 		v := meta.FindStatusCondition(us.Conditions, v1alpha1.ConditionVerified)
@@ -240,7 +241,16 @@ func dataPathSummary(ready metav1.Condition, upstreams []v1alpha1.UpstreamStatus
 			notes = append(notes, fmt.Sprintf("upstream %q has no ready endpoints", us.Name))
 		case v != nil && v.Status == metav1.ConditionUnknown:
 			notes = append(notes, fmt.Sprintf("upstream %q awaits verification by the proxy (%s)", us.Name, v.Reason))
+		case c.Reason == v1alpha1.ReasonCertificateExpiringSoon && !strings.Contains(ready.Message, c.Message):
+			warnings = append(warnings, c.Message)
 		}
+	}
+	if len(warnings) > 0 {
+		sep := ", but "
+		if ready.Reason == v1alpha1.ReasonCertificateExpiringSoon {
+			sep = "; "
+		}
+		ready.Reason, ready.Message = v1alpha1.ReasonCertificateExpiringSoon, ready.Message+sep+strings.Join(warnings, "; ")
 	}
 	if len(notes) > 0 {
 		// Keep what summarise said after its first words, such as a certificate expiring soon.

@@ -140,7 +140,7 @@ func TestDataPathReady(t *testing.T) {
 	}{
 		{"plain with endpoints", plain, nil, dp(2, later), metav1.ConditionTrue, v1alpha1.ReasonReady, `Service "web" port 80 has 2 ready endpoint(s)`},
 		{"plain without endpoints: a warning", plain, nil, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonNoReadyEndpoints, `Service "web" has no ready endpoints`},
-		{"verified", secure, &verified, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonReady, "which verified by 2 proxy replica(s)"},
+		{"verified", secure, &verified, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonReady, "through the proxy; verified by 2 proxy replica(s)"},
 		{"verification pending", secure, &pending, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonReady, "its verification is pending (AwaitingProxyReport)"},
 		{"verification failed", secure, &failed, dp(0, later), metav1.ConditionFalse, v1alpha1.ReasonHostnameMismatch, `upstream "api": the upstream presents CN=api`},
 		{"the upstream's certificate expires soon", secure, &verified, dp(0, soon), metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon,
@@ -178,6 +178,11 @@ func TestComputeStatusWithDataPath(t *testing.T) {
 			`all 2 upstreams are configured; upstream "web" has no ready endpoints; upstream "api" awaits verification by the proxy (AwaitingProxyReport)`},
 		{"verification failed", obs(proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonChainTooDeep, true)}}, 1),
 			metav1.ConditionFalse, v1alpha1.ReasonChainTooDeep, `upstream "api": the proxy's words about chain_too_deep`},
+		{"the upstream's own certificate expires soon", func() *observation {
+			o := obs(proxystate.Verdict{Verified: []string{"a"}, Presented: &proxy.PresentedCertificate{Subject: "CN=api", NotAfter: time.Now().Add(time.Hour)}}, 1)
+			o.now, o.dataPath.expiryWarning = time.Now(), 24*time.Hour
+			return o
+		}(), metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon, "all 2 upstreams are reachable from the gateway, but upstream \"api\": the upstream's own certificate CN=api expires at"},
 	} {
 		t.Run(c.desc, func(t *testing.T) {
 			st := computeStatus(&v1alpha1.GatewayTenantStatus{}, c.obs)

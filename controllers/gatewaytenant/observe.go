@@ -28,6 +28,11 @@ type observation struct {
 	// proxyDeployment is the proxy Deployment as stored after this reconcile wrote it; nil when
 	// it was not written.
 	proxyDeployment *appsv1.Deployment
+	// proxyOutdated, when set, says the proxy keeps an older image until the rollout
+	// bound lets its upgrade go ahead.
+	proxyOutdated *outdated
+	// proxySizeErr says why the tenant's spec.proxy is refused; the proxy keeps its size.
+	proxySizeErr error
 	// applyErr is the error writing child objects, if any.
 	applyErr error
 	// now is when the observation was made.
@@ -110,7 +115,7 @@ func (r *Reconciler) observeUpstream(ctx context.Context, namespace string, u v1
 	} else {
 		res.message = fmt.Sprintf("upstream %q: the gateway reaches it through the proxy, which verifies its certificate", u.Name)
 	}
-	res.warning, res.notAfter = cc.expiring, cc.notAfter
+	res.warning, res.notAfter, res.certRefs = cc.expiring, cc.notAfter, cc.refs
 	return res, nil
 }
 

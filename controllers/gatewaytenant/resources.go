@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -129,8 +128,16 @@ const (
 type ProxySettings struct {
 	// Image runs the proxy binary at /proxy.
 	Image string
-	// Replicas of each tenant's proxy Deployment.
+	// Replicas of each tenant's proxy Deployment unless the tenant sets spec.proxy.replicas.
 	Replicas int32
+	// Resources of the proxy container unless the tenant sets spec.proxy.resources; empty
+	// means DefaultProxyResources.
+	Resources corev1.ResourceRequirements
+	// MaxReplicas and MaxResources bound what a tenant may ask for; zero and absent: no bound.
+	MaxReplicas  int32
+	MaxResources corev1.ResourceList
+	// Monitoring says how the cluster's Prometheus reaches the proxies (daytwo.go).
+	Monitoring MonitoringSettings
 	// ClusterDNS is where the proxy resolves its upstreams' names; its egress policy opens
 	// it. The zero value means KubeDNS.
 	ClusterDNS ClusterDNS
@@ -341,15 +348,12 @@ func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config
 	}
 	volumes, mounts := proxyVolumes(name, ups)
 	container := corev1.Container{
-		Name:    componentProxy,
-		Image:   s.Image,
-		Command: []string{"/proxy"},
-		Args:    []string{"--config=" + proxyConfigDir + "/" + proxyConfigKey},
-		Ports:   []corev1.ContainerPort{{Name: "admin", ContainerPort: proxyAdminPort, Protocol: corev1.ProtocolTCP}},
-		Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("256Mi")},
-		},
+		Name:           componentProxy,
+		Image:          s.Image,
+		Command:        []string{"/proxy"},
+		Args:           []string{"--config=" + proxyConfigDir + "/" + proxyConfigKey},
+		Ports:          []corev1.ContainerPort{{Name: "admin", ContainerPort: proxyAdminPort, Protocol: corev1.ProtocolTCP}},
+		Resources:      proxyResources(s),
 		LivenessProbe:  httpProbe("/healthz", 10),
 		ReadinessProbe: httpProbe("/readyz", 5),
 		VolumeMounts:   mounts,
@@ -393,6 +397,14 @@ func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config
 			},
 		},
 	}
+}
+
+// proxyResources are the settings' resources, the defaults when they set none.
+func proxyResources(s ProxySettings) corev1.ResourceRequirements {
+	if len(s.Resources.Requests) == 0 && len(s.Resources.Limits) == 0 {
+		return DefaultProxyResources()
+	}
+	return *s.Resources.DeepCopy()
 }
 
 func httpProbe(path string, period int32) *corev1.Probe {
@@ -454,9 +466,9 @@ func usesWellKnown(t *v1alpha1.UpstreamTLS, wk gwapiv1.WellKnownCACertificatesTy
 }
 
 // desiredNetworkPolicies are the policies of the valid upstreams: gateway to pods for plain
-// ones; gateway to proxy, proxy to pods (ingress of the pods, egress of the proxy) and proxy to
-// the cluster DNS for TLS ones.
-func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, dns ClusterDNS) []*networkingv1.NetworkPolicy {
+// ones; gateway to proxy, proxy to pods (ingress of the pods, egress of the proxy), proxy to
+// the cluster DNS, and the monitoring namespaces to the proxy's admin port for TLS ones.
+func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, s ProxySettings) []*networkingv1.NetworkPolicy {
 	peers := gatewayPeers(obs.dataPlane.environments)
 	var out []*networkingv1.NetworkPolicy
 	for _, u := range obs.upstreams {
@@ -468,9 +480,12 @@ func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, dn
 		out = append(out, upstreamProxyPolicy(tenant, pu))
 	}
 	if len(obs.proxyUpstreams) > 0 {
-		out = append(out, proxyGatewayPolicy(tenant, obs.proxyUpstreams, peers), proxyEgressPolicy(tenant, obs.proxyUpstreams, dns))
+		out = append(out, proxyGatewayPolicy(tenant, obs.proxyUpstreams, peers), proxyEgressPolicy(tenant, obs.proxyUpstreams, s.clusterDNS()))
 		if obs.operatorNamespace != "" {
 			out = append(out, proxyOperatorPolicy(tenant, obs.operatorNamespace))
+		}
+		if np := proxyMonitoringPolicy(tenant, s.Monitoring); np != nil {
+			out = append(out, np)
 		}
 	}
 	return out

@@ -179,6 +179,8 @@ func proxyReadyCondition(obs *observation) metav1.Condition {
 		return condition(typ, true, v1alpha1.ReasonNotRequired, "no upstream uses TLS, so no proxy runs")
 	case len(obs.proxyUpstreams) == 0:
 		return condition(typ, false, v1alpha1.ReasonNoValidUpstreams, "no TLS upstream is valid, so the proxy is left as it is")
+	case obs.proxySizeErr != nil:
+		return condition(typ, false, v1alpha1.ReasonProxySizeNotAllowed, obs.proxySizeErr.Error()+"; the proxy keeps the size it had")
 	case obs.proxyDeployment == nil:
 		return condition(typ, false, v1alpha1.ReasonProxyProgressing, "the proxy Deployment is not written yet")
 	}
@@ -191,6 +193,9 @@ func proxyReadyCondition(obs *observation) metav1.Condition {
 	if st.ObservedGeneration < dep.Generation || st.UpdatedReplicas < want || st.AvailableReplicas < want {
 		return condition(typ, false, v1alpha1.ReasonProxyProgressing,
 			fmt.Sprintf("proxy Deployment %s: %d of %d replicas updated and available", dep.Name, min(st.UpdatedReplicas, st.AvailableReplicas), want))
+	}
+	if o := obs.proxyOutdated; o != nil {
+		return condition(typ, true, v1alpha1.ReasonProxyOutdated, outdatedMessage(o))
 	}
 	return condition(typ, true, v1alpha1.ReasonReady, fmt.Sprintf("proxy Deployment %s: %d replicas available", dep.Name, st.AvailableReplicas))
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 )
 
 // upstreamResult is what the reconciler learned about one upstream: whether it is usable and,
@@ -27,6 +28,8 @@ type upstreamResult struct {
 	// expiry of its certificates (zero for plain upstreams).
 	warning  string
 	notAfter time.Time
+	// certRefs are the expiries of the certificates the upstream references (metrics).
+	certRefs []metrics.CertificateRef
 }
 
 func (u upstreamResult) valid() bool { return u.reason == v1alpha1.ReasonReady }

@@ -15,15 +15,19 @@ import (
 
 func main() {
 	o := bundle.Options{Root: "."}
-	var channels string
+	var channels, platforms string
 	flag.StringVar(&o.Root, "root", ".", "repository root: config/ is read and bundle/ written there")
 	flag.StringVar(&o.Config, "config", "", "the kustomization to render: config/default under --root when empty, or your overlay of it")
 	flag.StringVar(&o.Version, "version", "", "the operator's version, x.y.z (required)")
 	flag.StringVar(&o.Image, "image", "", "the operator image, which runs the manager and the proxies (required)")
 	flag.StringVar(&channels, "channels", "candidate", "comma-separated OLM channels of the bundle")
 	flag.StringVar(&o.DefaultChannel, "default-channel", "candidate", "the package's default channel")
+	flag.StringVar(&o.Replaces, "replaces", "", "the previous release x.y.z this version replaces in the update graph (spec.replaces)")
+	flag.StringVar(&o.SkipRange, "skip-range", "", `semver range of versions that upgrade straight to this one (olm.skipRange), e.g. "<0.2.0"`)
+	flag.StringVar(&platforms, "platforms", "linux/amd64", "comma-separated os/arch the image is built for (operatorframework.io/os.* and arch.* labels)")
 	flag.Parse()
 	o.Channels = strings.Split(channels, ",")
+	o.Platforms = strings.Split(platforms, ",")
 
 	files, err := bundle.Generate(o)
 	if err == nil {

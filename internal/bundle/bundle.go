@@ -54,6 +54,11 @@ type Options struct {
 	// Channels the bundle is published in, and the default among them.
 	Channels       []string
 	DefaultChannel string
+	// Upgrade is where OLM may upgrade this version from (csv.go).
+	Upgrade
+	// Platforms the image is built for, as os/arch (csv.go); none means OLM's default,
+	// linux/amd64.
+	Platforms []string
 }
 
 // Files are generated files by path relative to the repository root.
@@ -74,6 +79,9 @@ func Generate(o Options) (Files, error) {
 	}
 	p, err := classify(objs)
 	if err != nil {
+		return nil, err
+	}
+	if err := p.addMonitoring(o.Root); err != nil {
 		return nil, err
 	}
 	csv, err := buildCSV(o, p)
@@ -117,7 +125,7 @@ func (o Options) validate() error {
 	if len(o.Channels) == 0 || !slices.Contains(o.Channels, o.DefaultChannel) {
 		return fmt.Errorf("default channel %q must be one of the channels %q", o.DefaultChannel, o.Channels)
 	}
-	return nil
+	return o.validateDayTwo()
 }
 
 // annotations are the bundle's metadata, in annotations.yaml and as image labels.

@@ -53,6 +53,7 @@ func buildCSV(o Options, p *parts) (*v1alpha1.ClusterServiceVersion, error) {
 	csv.Name = PackageName + ".v" + o.Version
 	csv.Spec.Version = version.OperatorVersion{Version: semver.MustParse(o.Version)}
 	csv.Annotations["containerImage"] = o.Image
+	setUpgradeAndPlatforms(csv, o)
 	// Mirroring into a disconnected cluster needs images pinned by digest.
 	csv.Annotations["features.operators.openshift.io/disconnected"] = strconv.FormatBool(strings.Contains(o.Image, "@sha256:"))
 	if csv.Annotations["alm-examples"], err = examples(o.Root); err != nil {
@@ -128,7 +129,7 @@ func ownCRDs(csv *v1alpha1.ClusterServiceVersion, p *parts) error {
 }
 
 // deploymentSpecs are the install strategy's Deployments, with config's image (in container
-// images and in environment values such as PROXY_IMAGE) replaced by image.
+// images and in environment values such as GATEWAYTENANT_PROXY_IMAGE) replaced by image.
 func deploymentSpecs(deployments []appsv1.Deployment, image string) ([]v1alpha1.StrategyDeploymentSpec, error) {
 	var specs []v1alpha1.StrategyDeploymentSpec
 	var configImage string
@@ -187,4 +188,72 @@ func prune(v any) any {
 		}
 	}
 	return v
+}
+
+// Channels are the OLM channels a bundle may be published in, from the least to the most
+// conservative: every version enters candidate, and moves to fast and then stable as it
+// proves itself (docs/install.md).
+var Channels = []string{"candidate", "fast", "stable"}
+
+// Upgrade says which installed versions OLM may upgrade from to this one.
+type Upgrade struct {
+	// Replaces is the version this one replaces in the update graph (the previous release);
+	// empty for the first release.
+	Replaces string
+	// SkipRange is a semver range of versions that may upgrade straight to this one
+	// (annotation olm.skipRange), e.g. "<0.2.0"; empty for none.
+	SkipRange string
+}
+
+// validateDayTwo checks the options of channels, upgrades and platforms.
+func (o Options) validateDayTwo() error {
+	for _, c := range o.Channels {
+		if !slices.Contains(Channels, c) {
+			return fmt.Errorf("channel %q: must be one of %q", c, Channels)
+		}
+	}
+	if o.Replaces != "" {
+		prev, err := semver.Parse(o.Replaces)
+		if err != nil {
+			return fmt.Errorf("replaces %q: %w (give x.y.z of the previous release)", o.Replaces, err)
+		}
+		if !prev.LT(semver.MustParse(o.Version)) {
+			return fmt.Errorf("replaces %q: must be below the version %s", o.Replaces, o.Version)
+		}
+	}
+	if o.SkipRange != "" {
+		r, err := semver.ParseRange(o.SkipRange)
+		if err != nil {
+			return fmt.Errorf("skip range %q: %w", o.SkipRange, err)
+		}
+		if r(semver.MustParse(o.Version)) {
+			return fmt.Errorf("skip range %q: must not include the version %s itself", o.SkipRange, o.Version)
+		}
+	}
+	for _, p := range o.Platforms {
+		if os, arch, ok := strings.Cut(p, "/"); !ok || os == "" || arch == "" || strings.Contains(arch, "/") {
+			return fmt.Errorf("platform %q: must be os/arch, e.g. linux/amd64", p)
+		}
+	}
+	return nil
+}
+
+// setUpgradeAndPlatforms writes the update graph and the supported platforms into the CSV:
+// spec.replaces, the olm.skipRange annotation, and an operatorframework.io/os.* and
+// operatorframework.io/arch.* label for each platform.
+func setUpgradeAndPlatforms(csv *v1alpha1.ClusterServiceVersion, o Options) {
+	if o.Replaces != "" {
+		csv.Spec.Replaces = PackageName + ".v" + o.Replaces
+	}
+	if o.SkipRange != "" {
+		csv.Annotations["olm.skipRange"] = o.SkipRange
+	}
+	if csv.Labels == nil {
+		csv.Labels = map[string]string{}
+	}
+	for _, p := range o.Platforms {
+		os, arch, _ := strings.Cut(p, "/")
+		csv.Labels["operatorframework.io/os."+os] = "supported"
+		csv.Labels["operatorframework.io/arch."+arch] = "supported"
+	}
 }

@@ -118,7 +118,7 @@ func TestBundleOfAnOverlayIsWhatKustomizeRenders(t *testing.T) {
 
 	dep := onlyDeployment(t, want)
 	ctr := dep.Spec.Template.Spec.Containers[0]
-	if ctr.Image != overlayImage || len(ctr.Env) == 0 || ctr.Env[0].Name != "PROXY_IMAGE" || ctr.Env[0].Value != overlayImage {
+	if ctr.Image != overlayImage || len(ctr.Env) == 0 || ctr.Env[0].Name != "GATEWAYTENANT_PROXY_IMAGE" || ctr.Env[0].Value != overlayImage {
 		t.Fatalf("the overlay's images: and its JSON patch did not apply: image %s, env %v", ctr.Image, ctr.Env)
 	}
 	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 2 {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,6 +21,10 @@ import (
 // ProxyImage is the proxy image the demo's manager renders into proxy Deployments.
 const ProxyImage = "quay.io/gatewaytenant/gatewaytenant-operator:demo"
 
+// OperatorNamespace is the namespace the demo's manager is told it runs in: the proxies'
+// NetworkPolicies admit it to their admin port.
+const OperatorNamespace = "gatewaytenant-system"
+
 // Cluster is a local control plane (the real kube-apiserver and etcd, data in temporary
 // directories) with the real manager running in this process.
 type Cluster struct {
@@ -28,8 +34,22 @@ type Cluster struct {
 	// Kubeconfig is the path of a kubeconfig file for the user "demo" (system:masters).
 	Kubeconfig string
 
+	// ProxyAdmin is the admin address of the proxy the story runs. The manager reads the
+	// proxy's state there, whatever pod address the proxy Service's EndpointSlice names: the
+	// API server refuses loopback addresses in EndpointSlices.
+	ProxyAdmin atomic.Pointer[string]
+
 	stopManager context.CancelFunc
 	managerDone chan error
+}
+
+// dialProxy connects the manager to the running proxy's admin port.
+func (c *Cluster) dialProxy(ctx context.Context, network, _ string) (net.Conn, error) {
+	addr := c.ProxyAdmin.Load()
+	if addr == nil {
+		return nil, errors.New("no proxy pod runs")
+	}
+	return (&net.Dialer{}).DialContext(ctx, network, *addr)
 }
 
 // StartCluster starts the control plane, writes a kubeconfig into dir and starts the manager
@@ -70,6 +90,9 @@ func StartCluster(ctx context.Context, dir string) (_ *Cluster, err error) {
 		// No kubelet pulls it: the proxy binary of this checkout plays the pod.
 		Proxy:                    gatewaytenant.ProxySettings{Image: ProxyImage, Replicas: 1},
 		CertificateExpiryWarning: 30 * 24 * time.Hour,
+		OperatorNamespace:        OperatorNamespace,
+		// The proxy's state is read every 2s instead of 30s, so that the story moves on.
+		ProxyStatePoll: manager.ProxyStatePoll{Interval: 2 * time.Second, DialContext: c.dialProxy},
 	})
 	if err != nil {
 		cancel()

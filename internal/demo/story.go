@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -55,6 +56,10 @@ type Story struct {
 	WorkDir string
 	// Timeout bounds each wait; default two minutes.
 	Timeout time.Duration
+	// ProxyAdmin, when set, receives the running proxy's admin address, where the manager
+	// reads its verification results (Cluster.ProxyAdmin); the story then publishes the proxy
+	// pod in its Service's EndpointSlice, as the EndpointSlice controller would.
+	ProxyAdmin *atomic.Pointer[string]
 
 	tls tlsState
 }
@@ -70,6 +75,8 @@ func (s *Story) Play(ctx context.Context) error {
 		func(ctx context.Context) error { _, err := s.TLSUpstream(ctx); return err },
 		func(ctx context.Context) error { _, err := s.ChainTooDeep(ctx); return err },
 		func(ctx context.Context) error { _, err := s.WrongCA(ctx); return err },
+		func(ctx context.Context) error { _, err := s.RightCA(ctx); return err },
+		func(ctx context.Context) error { _, err := s.CommonNameOnly(ctx); return err },
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
@@ -151,6 +154,9 @@ func (s *Story) TLSUpstream(ctx context.Context) (*TLSResult, error) {
 	if res.Tenant, err = s.proxyAvailable(ctx, r); err != nil {
 		return res, err
 	}
+	if res.Tenant, err = s.verified(ctx, metav1.ConditionTrue, v1alpha1.ReasonVerified); err != nil {
+		return res, err
+	}
 	p.tenantStatus(res.Tenant)
 	if !meta.IsStatusConditionTrue(res.Tenant.Status.Conditions, v1alpha1.ConditionReady) {
 		return res, fmt.Errorf("GatewayTenant %s is not Ready once its proxy is available", TLSTenant)
@@ -180,7 +186,7 @@ func (s *Story) ChainTooDeep(ctx context.Context) (*FailureResult, error) {
 	}
 	p.line("re-rendered: proxy.yaml now says upstreams[0].tls.verifyDepth: 0")
 	s.showRoll(r)
-	return s.failure(ctx, r, "demo-depth", proxy.ReasonChainTooDeep)
+	return s.failure(ctx, r, "demo-depth", proxy.ReasonChainTooDeep, v1alpha1.ReasonChainTooDeep)
 }
 
 // WrongCA is step 3c: verifyDepth back to 1, but the tenant now trusts a root that did not
@@ -212,12 +218,13 @@ func (s *Story) WrongCA(ctx context.Context) (*FailureResult, error) {
 	}
 	p.line("re-rendered: verifyDepth 1 again, and the pod mounts ConfigMap %s as the CA bundle", WrongCAConfigMap)
 	s.showRoll(r)
-	return s.failure(ctx, r, "demo-wrong-ca", proxy.ReasonUnknownAuthority)
+	return s.failure(ctx, r, "demo-wrong-ca", proxy.ReasonUnknownAuthority, v1alpha1.ReasonUnknownAuthority)
 }
 
 // failure rolls the proxy out with the rendered objects, sends a request that must fail with
-// reason want, and shows the answer, the proxy's readiness and the tenant's status.
-func (s *Story) failure(ctx context.Context, r *Rendered, requestID string, want proxy.Reason) (*FailureResult, error) {
+// reason want, and shows the answer, the proxy's readiness and the tenant's status, which
+// reports the proxy's verification as condition reason wantCondition.
+func (s *Story) failure(ctx context.Context, r *Rendered, requestID string, want proxy.Reason, wantCondition string) (*FailureResult, error) {
 	p := s.p()
 	res := &FailureResult{Rendered: r, RequestID: requestID}
 	if _, err := s.rollOut(ctx, r); err != nil {
@@ -239,10 +246,15 @@ func (s *Story) failure(ctx context.Context, r *Rendered, requestID string, want
 	if res.Tenant, err = s.proxyAvailable(ctx, r); err != nil {
 		return res, err
 	}
+	if s.ProxyAdmin != nil {
+		if res.Tenant, err = s.verified(ctx, metav1.ConditionFalse, wantCondition); err != nil {
+			return res, err
+		}
+		p.line("the proxy verified the upstream when it started, before any request; the operator read its")
+		p.line("result from the proxy's admin port (GET %s) and reports it: Verified=False, Ready=False, reason %s", proxy.StatePath, wantCondition)
+	}
 	p.tenantStatus(res.Tenant)
-	p.line("the operator checks what it can see (references, CA certificates, the proxy Deployment);")
-	p.line("handshakes are the proxy's to judge: its 502 body, its log, and its metric")
-	p.line("gatewaytenant_proxy_upstream_handshake_failures_total{reason=%q}", want)
+	p.line("the proxy also counts failed handshakes of requests: gatewaytenant_proxy_upstream_handshake_failures_total{reason=%q}", want)
 	if f := res.Response.Failure; res.Response.Status != 502 || f == nil || f.Reason != want {
 		return res, fmt.Errorf("expected a 502 with reason %s, got %d: %s", want, res.Response.Status, res.Response.Body)
 	}
@@ -406,6 +418,10 @@ func (s *Story) rollOut(ctx context.Context, r *Rendered) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := checkOften(config); err != nil {
+		return "", err
+	}
+	changes = append(changes, fmt.Sprintf("verification.interval: 30s -> %s (changes show within seconds)", demoCheckInterval))
 	if s.tls.pods == 1 {
 		p.line("the rendered configuration adapted to this machine (what it verifies stays as rendered):")
 		for _, c := range changes {
@@ -421,7 +437,55 @@ func (s *Story) rollOut(ctx context.Context, r *Rendered) (string, error) {
 	if err != nil {
 		return check, err
 	}
-	return check, s.startProxy(ctx, config)
+	if err := s.startProxy(ctx, config); err != nil {
+		return check, err
+	}
+	return check, s.publishPod(ctx, r)
+}
+
+// publishPod plays the EndpointSlice controller for the running proxy pod: the proxy
+// Service's EndpointSlice names it, ready, at a pod address, and the manager reads the
+// pod's verification results there (the demo's cluster dials the proxy's admin port on
+// loopback for it).
+func (s *Story) publishPod(ctx context.Context, r *Rendered) error {
+	if s.ProxyAdmin == nil {
+		return nil
+	}
+	admin := s.tls.proxy.Addr(proxy.AdminListener)
+	s.ProxyAdmin.Store(&admin)
+	pod, ip := fmt.Sprintf("%s-pod-%d", r.Deployment.Name, s.tls.pods), fmt.Sprintf("10.0.0.%d", 10+s.tls.pods)
+	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: r.Service.Name + "-demo"}}
+	_, err := controllerutil.CreateOrUpdate(ctx, s.Client, slice, func() error {
+		slice.Labels = map[string]string{discoveryv1.LabelServiceName: r.Service.Name}
+		maps.Copy(slice.Labels, r.Service.Labels)
+		slice.AddressType = discoveryv1.AddressTypeIPv4
+		slice.Endpoints = []discoveryv1.Endpoint{{
+			Addresses:  []string{ip},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: Namespace, Name: pod},
+		}}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("publishing the proxy pod in EndpointSlice %s: %w", slice.Name, err)
+	}
+	s.p().line("EndpointSlice %s names pod %s ready at %s, as the EndpointSlice controller would; the operator", slice.Name, pod, ip)
+	s.p().line("reads the pod's verification results from its admin port (here %s)", admin)
+	return nil
+}
+
+// verified waits until the TLS upstream's Verified condition has status and reason.
+func (s *Story) verified(ctx context.Context, status metav1.ConditionStatus, reason string) (*v1alpha1.GatewayTenant, error) {
+	if s.ProxyAdmin == nil {
+		return s.waitTenant(ctx, TLSTenant, "its current spec", func(*v1alpha1.GatewayTenant) bool { return true })
+	}
+	return s.waitTenant(ctx, TLSTenant, fmt.Sprintf("Verified=%s/%s", status, reason), func(t *v1alpha1.GatewayTenant) bool {
+		if len(t.Status.Upstreams) == 0 {
+			return false
+		}
+		c := meta.FindStatusCondition(t.Status.Upstreams[0].Conditions, v1alpha1.ConditionVerified)
+		return c != nil && c.ObservedGeneration == t.Generation && c.Status == status && c.Reason == reason && proxySettled(t)
+	})
 }
 
 // startProxy runs the proxy with config and waits for its /readyz.

@@ -19,18 +19,29 @@ type tlsUpstream struct {
 	addr     string
 	srv      *http.Server
 	requests atomic.Int64
+	cert     atomic.Pointer[tls.Certificate] // what it presents, swapped by serve
+}
+
+// present makes the upstream present cert from its next handshake on, and closes the
+// connections it keeps idle, as a restarted server would.
+func (u *tlsUpstream) present(cert tls.Certificate) {
+	u.cert.Store(&cert)
+	u.srv.SetKeepAlivesEnabled(false)
+	u.srv.SetKeepAlivesEnabled(true)
 }
 
 // startTLSUpstream serves cert (with its intermediates) on a free port of 127.0.0.1.
 func startTLSUpstream(name string, cert tls.Certificate) (*tlsUpstream, error) {
+	u := &tlsUpstream{name: name}
+	u.cert.Store(&cert)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return u.cert.Load(), nil },
+		MinVersion:     tls.VersionTLS12,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the TLS upstream: %w", err)
 	}
-	u := &tlsUpstream{name: name, addr: ln.Addr().String()}
+	u.addr = ln.Addr().String()
 	u.srv = &http.Server{
 		Handler:           http.HandlerFunc(u.serve),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -30,11 +31,12 @@ const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 //     name any), only name, UID, resourceVersion and owners, and of the operator's own also
 //     labels and annotations;
 //   - of EndpointSlices (cluster-wide: ready endpoints of plain upstreams, the proxy pods to
-//     read), what proxystate.StripEndpointSlice keeps.
-func cacheOptions() cache.Options {
+//     read), what proxystate.StripEndpointSlice keeps;
+//   - of PodMonitors, when their CRD exists, only the operator's own.
+func cacheOptions(podMonitors bool) cache.Options {
 	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
 	refs := cache.ByObject{Transform: trimReferenced}
-	return cache.Options{
+	o := cache.Options{
 		DefaultTransform: stripBookkeeping,
 		ByObject: map[client.Object]cache.ByObject{
 			&networkingv1.NetworkPolicy{}:   owned,
@@ -49,6 +51,10 @@ func cacheOptions() cache.Options {
 			&discoveryv1.EndpointSlice{}: {Transform: proxystate.StripEndpointSlice},
 		},
 	}
+	if podMonitors { // only when the CRD exists: the cache maps every kind it names
+		o.ByObject[&monitoringv1.PodMonitor{}] = owned
+	}
+	return o
 }
 
 // stripBookkeeping drops managedFields and the last-applied annotation. The operator never

@@ -5,12 +5,18 @@ package manager
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/discovery"
@@ -18,9 +24,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -29,6 +38,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
+	domainmetrics "github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 )
 
 // Options configure the manager. The zero value is not useful; cmd/manager fills it from
@@ -65,6 +75,13 @@ type Options struct {
 	// CertificateExpiryWarning is how long before a certificate expires that tenants are
 	// warned (condition reason CertificateExpiringSoon).
 	CertificateExpiryWarning time.Duration
+	// ProxyRolloutsPerMinute bounds how many proxies change image a minute (0: no bound), in
+	// bursts of up to ProxyRolloutBurst.
+	ProxyRolloutsPerMinute float64
+	ProxyRolloutBurst      int
+	// SecondManager lets a test start another manager in the same process after one stopped
+	// (controller-runtime refuses a controller name twice by default).
+	SecondManager bool
 	// Workers is how many tenants are reconciled at once (DefaultWorkers when zero).
 	Workers int
 	// ClientQPS and ClientBurst limit the manager's requests to the API server on the client
@@ -105,6 +122,7 @@ func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1alpha1.AddToScheme(s))
+	utilruntime.Must(monitoringv1.AddToScheme(s))
 	return s
 }
 
@@ -146,6 +164,14 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		log.Info("Keeping no preset GatewayDataPlane", "reason", preset.Reason)
 	}
 
+	if o.Proxy.Monitoring.PodMonitors {
+		if o.Proxy.Monitoring.PodMonitors, err = hasPodMonitors(cfg); err != nil {
+			return nil, err
+		}
+		if !o.Proxy.Monitoring.PodMonitors {
+			log.Info("No PodMonitors for the proxies: the monitoring.coreos.com/v1 PodMonitor CRD is not installed")
+		}
+	}
 	if o.Proxy.ClusterDNS.Namespace == "" {
 		dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 		if err != nil {
@@ -171,13 +197,14 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		// The manager exits as soon as Start returns, so handing the lease back on shutdown
 		// is safe, and spares a new replica the wait for the lease to expire (~15 s).
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         cacheOptions(),
+		Cache:                         cacheOptions(o.Proxy.Monitoring.PodMonitors),
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Never cache Secrets or ConfigMaps: referenced ones are read directly, one at a
 			// time; the manager watches only their metadata.
 			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
 		}},
-		NewClient: o.NewClient,
+		NewClient:  o.NewClient,
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(o.SecondManager)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
@@ -186,6 +213,11 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		return nil, err
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+
+	certs := domainmetrics.NewCertificates()
+	if err := registerMetrics(&domainmetrics.Tenants{Reader: mgr.GetCache(), Timeout: 10 * time.Second}, certs.Collector()); err != nil {
 		return nil, err
 	}
 
@@ -203,6 +235,8 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		Workers:           o.Workers,
 		ProxyStates:       states,
 		OperatorNamespace: o.OperatorNamespace,
+		Certificates:      certs,
+		Rollout:           gatewaytenant.NewRollout(o.ProxyRolloutsPerMinute, o.ProxyRolloutBurst),
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
@@ -228,4 +262,37 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		}
 	}
 	return mgr, nil
+}
+
+// hasPodMonitors says whether the API server serves monitoring.coreos.com/v1 PodMonitors.
+func hasPodMonitors(cfg *rest.Config) (bool, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, err
+	}
+	resources, err := dc.ServerResourcesForGroupVersion(monitoringv1.SchemeGroupVersion.String())
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("discovering %s: %w", monitoringv1.SchemeGroupVersion, err)
+	}
+	return slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == monitoringv1.PodMonitorName }), nil
+}
+
+// registerMetrics registers the manager's domain metrics with controller-runtime's registry,
+// which its metrics endpoint serves. A collector of an earlier manager in the same process
+// (tests start several) is replaced.
+func registerMetrics(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		err := ctrlmetrics.Registry.Register(c)
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+			ctrlmetrics.Registry.Unregister(are.ExistingCollector)
+			err = ctrlmetrics.Registry.Register(c)
+		}
+		if err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return nil
 }

@@ -110,8 +110,35 @@ func TestDockerfile(t *testing.T) {
 		}
 	})
 
+	t.Run("builder cross-compiles on the build platform", func(t *testing.T) {
+		builder := strings.Join(d.stages[0], "\n")
+		if !strings.HasPrefix(builder, "FROM --platform=$BUILDPLATFORM ") {
+			t.Errorf("the builder stage does not run on $BUILDPLATFORM: %s", d.stages[0][0])
+		}
+		for _, want := range []string{"ARG TARGETOS", "ARG TARGETARCH", "GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}"} {
+			if !strings.Contains(builder, want) {
+				t.Errorf("builder stage lacks %q", want)
+			}
+		}
+	})
+
 	t.Run("final image", func(t *testing.T) {
 		final := strings.Join(d.stages[1], "\n")
+		// Red Hat's certification checks for a UBI base image (docs/install.md).
+		if from := d.stages[1][0]; !strings.HasPrefix(from, "FROM registry.access.redhat.com/ubi") {
+			t.Errorf("final stage is not based on a UBI image: %s", from)
+		}
+		// A fixed release cannot tell rebuilds of one version apart.
+		if !strings.Contains(final, "ARG RELEASE\n") || !strings.Contains(final, `release="${RELEASE}"`) {
+			t.Errorf("the release label does not come from the RELEASE build argument")
+		}
+		makefile, err := os.ReadFile(filepath.Join(root(), "Makefile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(makefile), "--build-arg RELEASE=$(RELEASE)") {
+			t.Errorf("make docker-build does not pass RELEASE")
+		}
 		for _, want := range []string{"USER 65532", "COPY LICENSE /licenses/", "ENTRYPOINT [\"/manager\"]"} {
 			if !strings.Contains(final, want) {
 				t.Errorf("final stage lacks %q", want)

@@ -49,7 +49,7 @@ func (w *warnings) take() []string {
 
 // Every manifest the project ships is accepted by a real API server, as
 // `kubectl apply --server-side --dry-run=server` with strict field validation would:
-// config/default as rendered for `kubectl apply -k`, and bundle/manifests with the CSV
+// config/default and config/prometheus as rendered for `kubectl apply -k`, and bundle/manifests with the CSV
 // checked against OLM's own ClusterServiceVersion CRD (from operator-framework/api, so no OLM
 // needs to run), and the CSV's alm-examples. The manager's pod, from either Deployment,
 // is admitted in a namespace enforcing the restricted Pod Security Standard.
@@ -61,6 +61,11 @@ func TestManifestsDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	monitoring, err := bundle.Render(filepath.Join(root(), "config", "prometheus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config = append(config, monitoring...)
 	b := loadBundle(t)
 	const ns = "gatewaytenant-system"
 
@@ -93,7 +98,7 @@ func TestManifestsDryRun(t *testing.T) {
 	for _, o := range b.Objects {
 		t.Run("bundle "+o.GetKind()+" "+o.GetName(), func(t *testing.T) {
 			o := o.DeepCopy()
-			if o.GetKind() == "ClusterServiceVersion" || o.GetKind() == "Service" {
+			if o.GetKind() == "ClusterServiceVersion" || o.GetKind() == "Service" || o.GetKind() == "PrometheusRule" {
 				o.SetNamespace(ns) // OLM puts them into the operator's namespace
 			}
 			apply(ctx, t, c, o, client.DryRunAll)
@@ -144,8 +149,14 @@ func startDryRunEnv(t *testing.T) (client.Client, *warnings) {
 			t.Error(err)
 		}
 	})
+	monitoring, err := controlplane.MonitoringCRDs("prometheusrules", "servicemonitors")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{
-		CRDs: []*apiextensionsv1.CustomResourceDefinition{olmcrds.ClusterServiceVersion()},
+		CRDs:               []*apiextensionsv1.CustomResourceDefinition{olmcrds.ClusterServiceVersion()},
+		Paths:              monitoring,
+		ErrorIfPathMissing: true,
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,14 @@ func TestBundleIsUpToDate(t *testing.T) {
 		Image:          b.CSV.Annotations["containerImage"],
 		Channels:       b.Channels,
 		DefaultChannel: b.DefaultChannel,
+		Upgrade: bundle.Upgrade{
+			Replaces:  strings.TrimPrefix(b.CSV.Spec.Replaces, bundle.PackageName+".v"),
+			SkipRange: b.CSV.Annotations["olm.skipRange"],
+		},
+		Platforms: csvPlatforms(b.CSV.Labels),
 	}
-	fix := "run `make bundle VERSION=" + o.Version + " IMG=" + o.Image + "` and commit bundle/ and bundle.Dockerfile"
+	fix := "run `make bundle VERSION=" + o.Version + " IMG=" + o.Image + " PREVIOUS_VERSION=" + o.Replaces +
+		" SKIP_RANGE='" + o.SkipRange + "'` and commit bundle/ and bundle.Dockerfile"
 
 	want, err := bundle.Generate(o)
 	if err != nil {
@@ -78,4 +84,28 @@ func tree(t *testing.T, root string) map[string][]byte {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// csvPlatforms are the os/arch pairs the CSV's operatorframework.io labels claim, sorted.
+func csvPlatforms(labels map[string]string) []string {
+	var oses, archs []string
+	for k, v := range labels {
+		if v != "supported" {
+			continue
+		}
+		if os, ok := strings.CutPrefix(k, "operatorframework.io/os."); ok {
+			oses = append(oses, os)
+		}
+		if arch, ok := strings.CutPrefix(k, "operatorframework.io/arch."); ok {
+			archs = append(archs, arch)
+		}
+	}
+	var out []string
+	for _, os := range oses {
+		for _, arch := range archs {
+			out = append(out, os+"/"+arch)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

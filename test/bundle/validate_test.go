@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -144,6 +145,68 @@ func TestBundleContents(t *testing.T) {
 			t.Errorf("bundle has %d CRDs, want GatewayTenant and GatewayDataPlane", len(b.V1CRDs))
 		}
 	})
+}
+
+// The MultipleArchitectures validator finds nothing to warn about except what it cannot know
+// without pulling the image (there is no container engine here): its inspection of the image
+// and the comparison of the node affinity with the inspected platforms. What it would learn
+// from the pull is checked below instead: the CSV's labels, the manager's node affinity and
+// the Makefile's PLATFORMS (what make docker-buildx builds) name the same platforms.
+func TestMultipleArchitectures(t *testing.T) {
+	b := loadBundle(t)
+	needsPull := regexp.MustCompile(`unable to inspect the image|"error/error"|missing a node affinity configuration for the image`)
+	for _, result := range validation.MultipleArchitecturesValidator.Validate(b, map[string]string{"container-tools": "none"}) {
+		for _, e := range result.Errors {
+			t.Errorf("MultipleArchitectures validator: error: %s", e)
+		}
+		for _, w := range result.Warnings {
+			if needsPull.MatchString(w.Error()) {
+				t.Logf("needs an image pull, not checked here: %s", w)
+				continue
+			}
+			t.Errorf("MultipleArchitectures validator: warning: %s", w)
+		}
+	}
+
+	labels := csvPlatforms(b.CSV.Labels)
+	makefile, err := os.ReadFile(filepath.Join(root(), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^PLATFORMS \?= (\S+)$`).FindSubmatch(makefile)
+	if m == nil {
+		t.Fatal("Makefile sets no PLATFORMS")
+	}
+	built := strings.Split(string(m[1]), ",")
+	slices.Sort(built)
+	if !slices.Equal(labels, built) {
+		t.Errorf("CSV labels claim %v, make docker-buildx builds %v", labels, built)
+	}
+	for _, d := range b.CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs {
+		var affinity []string
+		if a := d.Spec.Template.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+			for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+				var oses, archs []string
+				for _, e := range term.MatchExpressions {
+					switch e.Key {
+					case "kubernetes.io/os":
+						oses = e.Values
+					case "kubernetes.io/arch":
+						archs = e.Values
+					}
+				}
+				for _, o := range oses {
+					for _, a := range archs {
+						affinity = append(affinity, o+"/"+a)
+					}
+				}
+			}
+		}
+		slices.Sort(affinity)
+		if !slices.Equal(affinity, built) {
+			t.Errorf("deployment %s: node affinity allows %v, the image is built for %v", d.Name, affinity, built)
+		}
+	}
 }
 
 func dockerfileLabels(t *testing.T, path string) map[string]string {

@@ -101,6 +101,7 @@ var _ = Describe("The story of make demo", Ordered, func() {
 		tenant := getTenant(ctx, demo.TLSTenant)
 		expectCondition(tenant, v1alpha1.ConditionProxyReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
 		expectCondition(tenant, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+		expectVerified(tenant, metav1.ConditionTrue, v1alpha1.ReasonVerified)
 		svc := &corev1.Service{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(res.Rendered.Service), svc)).To(Succeed())
 		Expect(metav1.IsControlledBy(svc, tenant)).To(BeTrue())
@@ -110,10 +111,30 @@ var _ = Describe("The story of make demo", Ordered, func() {
 	}, SpecTimeout(stepTimeout))
 
 	It("answers 502 chain_too_deep, sending nothing upstream, once verifyDepth is 0",
-		failureStep((*demo.Story).ChainTooDeep, proxy.ReasonChainTooDeep, 0, 2), SpecTimeout(stepTimeout))
+		failureStep((*demo.Story).ChainTooDeep, proxy.ReasonChainTooDeep, v1alpha1.ReasonChainTooDeep, 0, 2), SpecTimeout(stepTimeout))
 
 	It("answers 502 unknown_authority, sending nothing upstream, with a CA that did not issue the chain",
-		failureStep((*demo.Story).WrongCA, proxy.ReasonUnknownAuthority, 1, 3), SpecTimeout(stepTimeout))
+		failureStep((*demo.Story).WrongCA, proxy.ReasonUnknownAuthority, v1alpha1.ReasonUnknownAuthority, 1, 3), SpecTimeout(stepTimeout))
+
+	It("is verified and Ready again once the CA reference names the right root", func(ctx SpecContext) {
+		res, err := story.RightCA(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Status).To(Equal(200))
+		expectVerified(res.Tenant, metav1.ConditionTrue, v1alpha1.ReasonVerified)
+		expectCondition(res.Tenant, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+	}, SpecTimeout(stepTimeout))
+
+	It("reports a certificate with only a common name as such, then recovers", func(ctx SpecContext) {
+		res, err := story.CommonNameOnly(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		expectVerified(res.Failed, metav1.ConditionFalse, v1alpha1.ReasonHostnameMismatch)
+		expectCondition(res.Failed, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonHostnameMismatch)
+		v := meta.FindStatusCondition(res.Failed.Status.Upstreams[0].Conditions, v1alpha1.ConditionVerified)
+		Expect(v.Message).To(ContainSubstring("presents CN=" + demo.TLSUpstreamService + "." + demo.Namespace +
+			".svc and no subjectAltName; certificates must carry the name as a DNS SAN"))
+		expectVerified(res.Tenant, metav1.ConditionTrue, v1alpha1.ReasonVerified)
+		expectCondition(res.Tenant, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+	}, SpecTimeout(stepTimeout))
 })
 
 // tenantGuideSilverPolicy is the Silver policy of the gateway's tenant guide, with each rule
@@ -121,7 +142,7 @@ var _ = Describe("The story of make demo", Ordered, func() {
 func tenantGuideSilverPolicy(port int32) networkingv1.NetworkPolicySpec {
 	root, err := harness.RepoRoot()
 	Expect(err).NotTo(HaveOccurred())
-	data, err := os.ReadFile(filepath.Join(root, "controllers", "gatewaytenant", "testdata", "seed-000-silver.yaml"))
+	data, err := os.ReadFile(filepath.Join(root, "controllers", "gatewaytenant", "testdata", "tenant-guide-silver.yaml"))
 	Expect(err).NotTo(HaveOccurred())
 	guide := &networkingv1.NetworkPolicy{}
 	Expect(yaml.UnmarshalStrict(data, guide)).To(Succeed())
@@ -176,15 +197,31 @@ func policiesOf(ctx SpecContext, tenant string) []networkingv1.NetworkPolicy {
 }
 
 // failureStep runs a step of the story whose request must fail with reason, rendered with
-// verifyDepth depth, as the tenant's generation-th spec.
-func failureStep(step func(*demo.Story, context.Context) (*demo.FailureResult, error), reason proxy.Reason, depth int, generation int64) func(SpecContext) {
+// verifyDepth depth, as the tenant's generation-th spec; the tenant reports the proxy's
+// verification as condition reason conditionReason.
+func failureStep(step func(*demo.Story, context.Context) (*demo.FailureResult, error), reason proxy.Reason, conditionReason string, depth int, generation int64) func(SpecContext) {
 	return func(ctx SpecContext) {
 		res, err := step(story, ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Rendered.Config.Upstreams[0].TLS.VerifyDepth).To(Equal(ptr.To(depth)))
 		expectFailure(res, reason)
-		expectTenantAccepted(getTenant(ctx, demo.TLSTenant), generation, res.Rendered.Service)
+		tenant := getTenant(ctx, demo.TLSTenant)
+		expectTenantAccepted(tenant, generation, res.Rendered.Service)
+		expectVerified(tenant, metav1.ConditionFalse, conditionReason)
+		expectCondition(tenant, v1alpha1.ConditionReady, metav1.ConditionFalse, conditionReason)
+		Expect(meta.FindStatusCondition(tenant.Status.Conditions, v1alpha1.ConditionReady).Message).To(HavePrefix(`upstream "` + demo.TLSUpstreamService + `": `))
 	}
+}
+
+// expectVerified checks the Verified condition of the tenant's only upstream.
+func expectVerified(t *v1alpha1.GatewayTenant, status metav1.ConditionStatus, reason string) {
+	GinkgoHelper()
+	Expect(t.Status.Upstreams).To(HaveLen(1))
+	c := meta.FindStatusCondition(t.Status.Upstreams[0].Conditions, v1alpha1.ConditionVerified)
+	Expect(c).NotTo(BeNil())
+	Expect(c.Status).To(Equal(status), c.Message)
+	Expect(c.Reason).To(Equal(reason), c.Message)
+	Expect(c.ObservedGeneration).To(Equal(t.Generation))
 }
 
 // expectFailure checks the proxy's own 502: its JSON body names the reason, the upstream and
@@ -210,14 +247,13 @@ func beFailure(reason proxy.Reason, requestID string) OmegaMatcher {
 }
 
 // expectTenantAccepted checks the tenant's status is computed for generation: the operator
-// took the change, re-rendered the proxy, and saw it roll out. Handshakes are the proxy's to
-// judge, so the tenant stays Ready, and the gateway still calls the proxy's Service.
+// took the change, re-rendered the proxy, and saw it roll out; the references resolve and the
+// gateway still calls the proxy's Service (whether traffic gets through is Verified's).
 func expectTenantAccepted(t *v1alpha1.GatewayTenant, generation int64, proxySvc *corev1.Service) {
 	GinkgoHelper()
 	Expect(t.Generation).To(Equal(generation))
 	Expect(t.Status.ObservedGeneration).To(Equal(generation))
 	expectCondition(t, v1alpha1.ConditionResolvedRefs, metav1.ConditionTrue, v1alpha1.ReasonResolvedRefs)
 	expectCondition(t, v1alpha1.ConditionProxyReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
-	expectCondition(t, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
 	Expect(t.Status.Upstreams).To(HaveExactElements(HaveField("GatewayHost", proxySvc.Name+"."+demo.Namespace+".svc")))
 }

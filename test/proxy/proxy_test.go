@@ -30,19 +30,25 @@ func TestCheckMode(t *testing.T) {
 	seed := must[*pki.Chain](t)(pki.NewChain())
 	dir := t.TempDir()
 	ca := writeFile(t, dir, "ca.crt", seed.Root.CertPEM())
+	oldCA := writeFile(t, dir, "old-ca.crt", must[*pki.Cert](t)(pki.NewRoot("old-ca", pki.Expired())).CertPEM())
 	cases := []struct {
 		desc     string
 		config   string
+		args     []string
 		wantCode int
 		wantOut  string
 	}{
-		{"valid", configYAML("5s", upstreamYAML("a", "a.ns.svc:8443", ca, "verifyDepth: 1")), 0, "configuration is valid (1 upstream(s))"},
-		{"verifyDepth out of range", configYAML("5s", upstreamYAML("a", "a.ns.svc:8443", ca, "verifyDepth: 11")), 1,
+		{"valid", configYAML("5s", upstreamYAML("a", "a.ns.svc:8443", ca, "verifyDepth: 1")), nil, 0, "configuration is valid (1 upstream(s), 0 warning(s))"},
+		{"verifyDepth out of range", configYAML("5s", upstreamYAML("a", "a.ns.svc:8443", ca, "verifyDepth: 11")), nil, 1,
 			"upstreams[0].tls.verifyDepth: must be between 0 and 10"},
-		{"CA file missing", configYAML("5s", upstreamYAML("a", "a.ns.svc:8443", filepath.Join(dir, "nope.crt"), "")), 1,
+		{"CA file missing", configYAML("5s", upstreamYAML("a", "a.ns.svc:8443", filepath.Join(dir, "nope.crt"), "")), nil, 1,
 			"upstreams[0].tls.caFiles[0]: " + filepath.Join(dir, "nope.crt")},
-		{"skip verify does not exist", configYAML("5s", upstreamYAML("a", "a.ns.svc:8443", ca, "insecureSkipVerify: true")), 1,
+		{"skip verify does not exist", configYAML("5s", upstreamYAML("a", "a.ns.svc:8443", ca, "insecureSkipVerify: true")), nil, 1,
 			"upstreams[0].tls.insecureSkipVerify: unknown field"},
+		{"expired CA is a warning", configYAML("5s", upstreamYAML("a", "a.ns.svc:8443", oldCA, "")), nil, 0,
+			`warning: upstreams[0].tls.caFiles[0]: ` + oldCA + `: certificate "CN=old-ca" expired at `},
+		{"expired CA with --strict", configYAML("5s", upstreamYAML("a", "a.ns.svc:8443", oldCA, "")), []string{"--strict"}, 1,
+			`warning: upstreams[0].tls.caFiles[0]: ` + oldCA + `: certificate "CN=old-ca" expired at `},
 	}
 	for _, tc := range cases {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -50,7 +56,7 @@ func TestCheckMode(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.config), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(binary, "--config", path, "--check")
+			cmd := exec.Command(binary, append([]string{"--config", path, "--check"}, tc.args...)...)
 			out, _ := cmd.CombinedOutput()
 			if code := cmd.ProcessState.ExitCode(); code != tc.wantCode || !strings.Contains(string(out), tc.wantOut) {
 				t.Fatalf("exit %d, output:\n%s\nwant exit %d and %q", code, out, tc.wantCode, tc.wantOut)

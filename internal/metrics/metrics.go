@@ -1,0 +1,157 @@
+// Package metrics holds the manager's domain metrics, served with controller-runtime's own
+// (on the manager's metrics endpoint):
+//
+//   - gatewaytenant_tenants{ready, reason}: GatewayTenants by their Ready condition's status
+//     and reason, counted from the manager's cache at every scrape, so that it never goes
+//     stale. The reasons are the API's constants, so the label values are bounded.
+//   - gatewaytenant_certificate_not_after_timestamp_seconds{namespace, tenant, upstream,
+//     kind, ref}: the earliest notAfter (Unix seconds) of each certificate a tenant
+//     references, the cert-manager convention (alert on it minus time()). One series per
+//     reference, removed when the tenant goes or stops referencing it.
+//
+// The gateway's proxy exports its own metrics (docs/proxy.md); config/prometheus alerts on both.
+package metrics
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+)
+
+// Metric names.
+const (
+	TenantsName         = "gatewaytenant_tenants"
+	CertificateNotAfter = "gatewaytenant_certificate_not_after_timestamp_seconds"
+)
+
+// Kinds of referenced certificates (label kind).
+const (
+	KindCA     = "ca"
+	KindClient = "client"
+)
+
+// tenantsDesc is the gauge of tenants by Ready status and reason.
+var tenantsDesc = prometheus.NewDesc(TenantsName,
+	"GatewayTenants by the status (True, False, Unknown) and reason of their Ready condition; Unknown with reason Pending: not reconciled yet.",
+	[]string{"ready", "reason"}, nil)
+
+// Tenants counts GatewayTenants from a cached reader at every scrape.
+type Tenants struct {
+	Reader client.Reader
+	// Timeout bounds a scrape's list; a failed list reports an invalid metric, not zero.
+	Timeout time.Duration
+}
+
+// Describe implements prometheus.Collector.
+func (t *Tenants) Describe(ch chan<- *prometheus.Desc) { ch <- tenantsDesc }
+
+// Collect implements prometheus.Collector.
+func (t *Tenants) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), t.Timeout)
+	defer cancel()
+	var list v1alpha1.GatewayTenantList
+	if err := t.Reader.List(ctx, &list); err != nil {
+		ch <- prometheus.NewInvalidMetric(tenantsDesc, err)
+		return
+	}
+	for k, n := range CountByReady(list.Items) {
+		ch <- prometheus.MustNewConstMetric(tenantsDesc, prometheus.GaugeValue, float64(n), k.Status, k.Reason)
+	}
+}
+
+// ReadyKey is a tenant's Ready status and reason.
+type ReadyKey struct{ Status, Reason string }
+
+// pending is the reason of a tenant without a Ready condition (or one of an older generation).
+const pending = "Pending"
+
+// CountByReady counts tenants by the status and reason of their Ready condition. A tenant
+// whose Ready condition is missing or older than its spec counts as Unknown/Pending.
+func CountByReady(tenants []v1alpha1.GatewayTenant) map[ReadyKey]int {
+	out := map[ReadyKey]int{}
+	for i := range tenants {
+		c := meta.FindStatusCondition(tenants[i].Status.Conditions, v1alpha1.ConditionReady)
+		if c == nil || c.ObservedGeneration != tenants[i].Generation {
+			out[ReadyKey{string(metav1.ConditionUnknown), pending}]++
+			continue
+		}
+		out[ReadyKey{string(c.Status), c.Reason}]++
+	}
+	return out
+}
+
+// CertificateRef is one certificate a tenant's upstream references, and when it expires.
+type CertificateRef struct {
+	Upstream string
+	Kind     string // KindCA or KindClient
+	Ref      string // <ConfigMap|Secret>/<name>
+	NotAfter time.Time
+}
+
+// Certificates is the expiry gauge of referenced certificates. The controller sets a tenant's
+// whole set after each reconcile, and forgets the tenant when it is deleted.
+type Certificates struct {
+	gauge *prometheus.GaugeVec
+	mu    sync.Mutex
+	have  map[types.NamespacedName][]prometheus.Labels
+}
+
+// NewCertificates returns the gauge; register it with Collector().
+func NewCertificates() *Certificates {
+	return &Certificates{
+		gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: CertificateNotAfter,
+			Help: "Earliest notAfter (Unix seconds) of a CA bundle or client certificate a GatewayTenant's upstream references.",
+		}, []string{"namespace", "tenant", "upstream", "kind", "ref"}),
+		have: map[types.NamespacedName][]prometheus.Labels{},
+	}
+}
+
+// Collector is what to register.
+func (c *Certificates) Collector() prometheus.Collector { return c.gauge }
+
+// Set replaces the tenant's series with refs; a reference no longer listed loses its series.
+func (c *Certificates) Set(tenant types.NamespacedName, refs []CertificateRef) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var now []prometheus.Labels
+	for _, r := range refs {
+		l := prometheus.Labels{"namespace": tenant.Namespace, "tenant": tenant.Name, "upstream": r.Upstream, "kind": r.Kind, "ref": r.Ref}
+		c.gauge.With(l).Set(float64(r.NotAfter.Unix()))
+		now = append(now, l)
+	}
+	for _, old := range c.have[tenant] {
+		if !slices.ContainsFunc(now, func(l prometheus.Labels) bool { return equalLabels(l, old) }) {
+			c.gauge.Delete(old)
+		}
+	}
+	if len(now) == 0 {
+		delete(c.have, tenant)
+		return
+	}
+	c.have[tenant] = now
+}
+
+// Forget removes every series of a tenant (it was deleted).
+func (c *Certificates) Forget(tenant types.NamespacedName) { c.Set(tenant, nil) }
+
+func equalLabels(a, b prometheus.Labels) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
