@@ -176,7 +176,11 @@ func subset(want, have map[string]string) bool {
 // matches, and refuses to take over an object another owner controls.
 func apply(ctx context.Context, r *Reconciler, tenant *v1alpha1.GatewayTenant, desired client.Object) error {
 	obj := desired.DeepCopyObject().(client.Object)
-	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error { return r.mutate(tenant, desired, obj) })
+	op, err := r.createUncached(ctx, tenant, desired, obj)
+	if op == controllerutil.OperationResultNone && (err == nil || apierrors.IsAlreadyExists(err)) {
+		obj = desired.DeepCopyObject().(client.Object)
+		op, err = controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error { return r.mutate(tenant, desired, obj) })
+	}
 	if apierrors.IsAlreadyExists(err) {
 		// The cache holds only objects that carry the operator's labels: this one exists with
 		// them removed or changed. Read it from the API server and repair it.
