@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks the proxy on loopback against the same upstream reached directly (the floor),
-# through nginx and through HAProxy, each verifying the upstream the same way: seed 002's
-# chain (root -> intermediate -> leaf kong.example), trusting the root only, SNI and name
+# through nginx and through HAProxy, each verifying the upstream the same way: a root ->
+# intermediate -> leaf chain (leaf kong.example), trusting the root only, SNI and name
 # check kong.example, verify depth 1, upstream keep-alive.
 #
 #   hack/bench-proxy.sh            # two to five minutes; prints markdown tables

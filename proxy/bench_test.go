@@ -26,10 +26,10 @@ func BenchmarkProxy(b *testing.B) {
 
 // BenchmarkDirect is the floor: the client talks TLS to the upstream itself.
 func BenchmarkDirect(b *testing.B) {
-	seed := newSeed002(b)
-	srv := startH2Upstream(b, serverTLS(seed.Leaf), benchHandler)
+	chain := newChain(b)
+	srv := startH2Upstream(b, serverTLS(chain.Leaf), benchHandler)
 	tr := srv.Client().Transport.(*http.Transport).Clone()
-	tr.TLSClientConfig.RootCAs = seed.Root.Pool()
+	tr.TLSClientConfig.RootCAs = chain.Root.Pool()
 	tr.TLSClientConfig.ServerName = "kong.example"
 	tr.MaxIdleConnsPerHost = 256
 	tr.ForceAttemptHTTP2 = false
@@ -45,12 +45,12 @@ var benchHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request)
 })
 
 func benchUpstream(b *testing.B, h2 bool) (addr, caFile string) {
-	seed := newSeed002(b)
-	caFile = writeFile(b, b.TempDir(), "ca.crt", seed.Root.CertPEM())
+	chain := newChain(b)
+	caFile = writeFile(b, b.TempDir(), "ca.crt", chain.Root.CertPEM())
 	if h2 {
-		return startH2Upstream(b, serverTLS(seed.Leaf), benchHandler).Listener.Addr().String(), caFile
+		return startH2Upstream(b, serverTLS(chain.Leaf), benchHandler).Listener.Addr().String(), caFile
 	}
-	return startUpstream(b, serverTLS(seed.Leaf), benchHandler).Addr, caFile
+	return startUpstream(b, serverTLS(chain.Leaf), benchHandler).Addr, caFile
 }
 
 func runParallelGets(b *testing.B, c *http.Client, url string) {

@@ -31,24 +31,24 @@ type checkCase struct {
 // is sent, and the upstream's application receives nothing, not even on success.
 func TestActiveCheck(t *testing.T) {
 	depth := func(n int) *int { return &n }
-	mtls := func(_ *testing.T, f *fixture) *tls.Config { return f.requireClientCert(serverTLS(f.seed.Leaf)) }
+	mtls := func(_ *testing.T, f *fixture) *tls.Config { return f.requireClientCert(serverTLS(f.chain.Leaf)) }
 	tls12 := func(c *tls.Config) *tls.Config { c.MaxVersion = tls.VersionTLS12; return c }
 	cases := []checkCase{
 		{tlsCase: tlsCase{name: "verified"}, message: "verified: the upstream presents CN=kong.example issued by CN=inter"},
 		{tlsCase: tlsCase{name: "unknown authority", proxy: func(f *fixture, u *UpstreamTLS) { u.CAFiles = []string{f.files["other.crt"]} },
 			want: ReasonUnknownAuthority}, message: "issued by CN=inter, which is not a trusted CA"},
 		{tlsCase: tlsCase{name: "intermediate not sent", server: func(_ *testing.T, f *fixture) *tls.Config {
-			c := f.seed.Leaf.TLSCertificate()
+			c := f.chain.Leaf.TLSCertificate()
 			c.Certificate = c.Certificate[:1]
 			return &tls.Config{Certificates: []tls.Certificate{c}}
 		}, want: ReasonUnknownAuthority}, message: "the upstream sent no intermediate"},
 		{tlsCase: tlsCase{name: "hostname mismatch", proxy: func(_ *fixture, u *UpstreamTLS) { u.ServerName = "other.example" },
 			want: ReasonHostnameMismatch}, message: "none of which matches the name other.example"},
 		{tlsCase: tlsCase{name: "CN-only certificate", server: func(t *testing.T, f *fixture) *tls.Config {
-			return serverTLS(must[*pki.Cert](t)(f.seed.Intermediate.NewLeaf("kong.example")))
+			return serverTLS(must[*pki.Cert](t)(f.chain.Intermediate.NewLeaf("kong.example")))
 		}, want: ReasonHostnameMismatch}, message: cnOnlyMessage},
 		{tlsCase: tlsCase{name: "CN-only certificate against subjectAltNames", server: func(t *testing.T, f *fixture) *tls.Config {
-			return serverTLS(must[*pki.Cert](t)(f.seed.Intermediate.NewLeaf("kong.example")))
+			return serverTLS(must[*pki.Cert](t)(f.chain.Intermediate.NewLeaf("kong.example")))
 		}, proxy: func(_ *fixture, u *UpstreamTLS) {
 			u.SubjectAltNames = []SubjectAltName{{Type: SubjectAltNameHostname, Hostname: "kong.example"}}
 		}, want: ReasonHostnameMismatch}, message: cnOnlyMessage},
@@ -67,7 +67,7 @@ func TestActiveCheck(t *testing.T) {
 			want: ReasonClientCertificateRejected}, message: "none is configured"},
 		{tlsCase: tlsCase{name: "mTLS, client certificate of another CA (TLS 1.3)", server: mtls, proxy: withClientCert("wrong-client"),
 			want: ReasonClientCertificateRejected}, message: "the upstream rejected the client certificate"},
-		{tlsCase: tlsCase{name: "protocol version", server: func(_ *testing.T, f *fixture) *tls.Config { return tls12(serverTLS(f.seed.Leaf)) },
+		{tlsCase: tlsCase{name: "protocol version", server: func(_ *testing.T, f *fixture) *tls.Config { return tls12(serverTLS(f.chain.Leaf)) },
 			proxy: func(_ *fixture, u *UpstreamTLS) { u.MinVersion = "1.3" }, want: ReasonProtocolVersion}, message: "minimum TLS 1.3"},
 		{tlsCase: tlsCase{name: "plain HTTP upstream", server: func(*testing.T, *fixture) *tls.Config { return nil },
 			want: ReasonUpstreamNotTLS}, message: "answers in plain text, not TLS"},
@@ -184,7 +184,7 @@ func (r *running) fetchState(t *testing.T, upstream string) UpstreamState {
 // ConfigMap, and the reload's check reports the recovery, with no request sent.
 func TestCheckRecoversAfterCAFix(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+	up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 	dir := must[*kubelet.Volume](t)(kubelet.WriteVolume(filepath.Join(t.TempDir(), "ca"), map[string][]byte{
 		"ca.crt": f.other.CertPEM(),
 	}))
@@ -195,7 +195,7 @@ func TestCheckRecoversAfterCAFix(t *testing.T) {
 	if st.Result != ReasonUnknownAuthority {
 		t.Fatalf("state = %+v, want unknown_authority", st)
 	}
-	if err := dir.Update(map[string][]byte{"ca.crt": f.seed.Root.CertPEM()}); err != nil {
+	if err := dir.Update(map[string][]byte{"ca.crt": f.chain.Root.CertPEM()}); err != nil {
 		t.Fatal(err)
 	}
 	st = p.waitState(t, "echo", func(s UpstreamState) bool { return s.Result == ResultOK })
@@ -211,18 +211,18 @@ func TestCheckRecoversAfterCAFix(t *testing.T) {
 // breaks (and confirms it), then that it is fixed, without a reload and without requests.
 func TestPeriodicCheck(t *testing.T) {
 	f := newFixture(t)
-	up, serving := startSwitchableUpstream(t, serverTLS(f.seed.Leaf))
+	up, serving := startSwitchableUpstream(t, serverTLS(f.chain.Leaf))
 	cfg := testConfig(up.Addr, f.files["root.crt"])
 	cfg.Verification.Interval = &Duration{100 * time.Millisecond}
 	p := startProxy(t, cfg)
 	p.waitState(t, "echo", func(s UpstreamState) bool { return s.Result == ResultOK })
 
-	serving.Store(serverTLS(must[*pki.Cert](t)(f.seed.Intermediate.NewLeaf("kong.example"))))
+	serving.Store(serverTLS(must[*pki.Cert](t)(f.chain.Intermediate.NewLeaf("kong.example"))))
 	st := p.waitState(t, "echo", func(s UpstreamState) bool { return s.ConsecutiveFailures >= 2 })
 	if st.Result != ReasonHostnameMismatch || !strings.Contains(st.Message, cnOnlyMessage) || st.LastVerifiedAt.IsZero() {
 		t.Fatalf("state = %+v", st)
 	}
-	serving.Store(serverTLS(f.seed.Leaf))
+	serving.Store(serverTLS(f.chain.Leaf))
 	p.waitState(t, "echo", func(s UpstreamState) bool { return s.Result == ResultOK })
 	if up.hits.Load() != 0 {
 		t.Fatal("a check reached the upstream's application")
@@ -233,7 +233,7 @@ func TestPeriodicCheck(t *testing.T) {
 // hour away; a later successful request clears it.
 func TestTrafficUpdatesState(t *testing.T) {
 	f := newFixture(t)
-	up, serving := startSwitchableUpstream(t, serverTLS(f.seed.Leaf))
+	up, serving := startSwitchableUpstream(t, serverTLS(f.chain.Leaf))
 	cfg := testConfig(up.Addr, f.files["root.crt"])
 	cfg.Verification.Interval = &Duration{time.Hour}
 	p := startProxy(t, cfg)
@@ -245,7 +245,7 @@ func TestTrafficUpdatesState(t *testing.T) {
 	if st := p.fetchState(t, "echo"); st.Result != ReasonExpired || st.Presented == nil || st.Presented.NotAfter.After(time.Now()) {
 		t.Fatalf("state after a failed request = %+v", st)
 	}
-	serving.Store(serverTLS(f.seed.Leaf))
+	serving.Store(serverTLS(f.chain.Leaf))
 	expectStatus(t, p.url("echo", "/"), http.StatusOK, "")
 	if st := p.fetchState(t, "echo"); st.Result != ResultOK || st.ConsecutiveFailures != 0 {
 		t.Fatalf("state after a successful request = %+v", st)
@@ -272,7 +272,7 @@ func (r *running) closeIdle() {
 // TestStateReportBeforeLoad: while the CA bundle does not load, the message says so.
 func TestStateReportBeforeLoad(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+	up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 	cfg := testConfig(up.Addr, filepath.Join(t.TempDir(), "missing.crt"))
 	cfg.Revision = "abc123"
 	p := startProxy(t, cfg, WithReloadInterval(0))

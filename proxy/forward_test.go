@@ -51,7 +51,7 @@ func patternSum(n int64) string {
 
 func TestUploads(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), hashHandler)
+	up := startUpstream(t, serverTLS(f.chain.Leaf), hashHandler)
 	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
 	for _, tc := range []struct {
 		name    string
@@ -92,7 +92,7 @@ func TestUploads(t *testing.T) {
 func TestHopByHopHeaders(t *testing.T) {
 	f := newFixture(t)
 	seen := make(chan http.Header, 1)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := startUpstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen <- r.Header.Clone()
 		w.Header().Set("Connection", "X-Resp-Hop")
 		w.Header().Set("X-Resp-Hop", "1")
@@ -131,7 +131,7 @@ func TestHopByHopHeaders(t *testing.T) {
 // the connection, and a raw path with an encoded slash.
 func TestResponseFraming(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := startUpstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/head":
 			w.Header().Set("Content-Length", "1234")
@@ -194,7 +194,7 @@ func TestUpstreamClosesIdleConnections(t *testing.T) {
 	ln := must[net.Listener](t)(net.Listen("tcp", "127.0.0.1:0"))
 	srv := &http.Server{
 		Handler:     http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }),
-		TLSConfig:   serverTLS(f.seed.Leaf),
+		TLSConfig:   serverTLS(f.chain.Leaf),
 		IdleTimeout: 50 * time.Millisecond, // closes idle keep-alive connections
 		// HTTP/1.1 only: a pooled HTTP/1.1 connection closed by the upstream is the case.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
@@ -219,7 +219,7 @@ func TestUpstreamClosesIdleConnections(t *testing.T) {
 // says so and the connection is closed after it.
 func TestClientConnectionClose(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+	up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
 	conn := must[net.Conn](t)(net.Dial("tcp", p.ListenAddr("echo").String()))
 	defer func() { _ = conn.Close() }()
@@ -242,7 +242,7 @@ func TestClientConnectionClose(t *testing.T) {
 // answers them: an HTTP/1.0 request is served, a malformed head gets 400.
 func TestHeadsNetHTTPAnswers(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+	up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
 	for _, c := range []struct {
 		raw  string
@@ -266,7 +266,7 @@ func TestHeadsNetHTTPAnswers(t *testing.T) {
 // answer, are all answered, in order.
 func TestPipelinedRequests(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := startUpstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, r.URL.Path)
 	}))
 	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
@@ -291,7 +291,7 @@ func TestPipelinedRequests(t *testing.T) {
 func TestForwardingHeadersBothEngines(t *testing.T) {
 	f := newFixture(t)
 	seen := make(chan *http.Request, 1)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := startUpstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		seen <- r
 		_, _ = w.Write(body)

@@ -23,7 +23,7 @@ var eventually = testutil.Eventually
 
 func must[T any](t testing.TB) func(T, error) T { return testutil.Must[T](t) }
 
-func newSeed002(t testing.TB, leafOpts ...pki.Option) *pki.Chain {
+func newChain(t testing.TB, leafOpts ...pki.Option) *pki.Chain {
 	return must[*pki.Chain](t)(pki.NewChain(leafOpts...))
 }
 

@@ -107,7 +107,7 @@ func (m *material) reloadCA() bool {
 	n := 0
 	for i, file := range m.caFiles {
 		n += len(certs[i])
-		m.metrics.notAfter.WithLabelValues(m.upstream, kindCA, file).Set(float64(earliestNotAfter(certs[i]).Unix()))
+		m.metrics.notAfter.WithLabelValues(m.upstream, kindCA, file).Set(float64(EarliestNotAfter(certs[i]).Unix()))
 	}
 	m.caState.summary = fmt.Sprintf("%d CA certificate(s) from %d file(s)", n, len(m.caFiles))
 	if m.systemRoots {
@@ -297,7 +297,8 @@ func ParseClientCertificate(certPEM, keyPEM []byte) (*tls.Certificate, []*x509.C
 	return &cert, chain, nil
 }
 
-func earliestNotAfter(certs []*x509.Certificate) time.Time {
+// EarliestNotAfter is the soonest notAfter of certs; zero when there are none.
+func EarliestNotAfter(certs []*x509.Certificate) time.Time {
 	var t time.Time
 	for _, c := range certs {
 		if t.IsZero() || c.NotAfter.Before(t) {

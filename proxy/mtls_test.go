@@ -21,7 +21,7 @@ func TestMTLSApplicationCloseIsNotARefusal(t *testing.T) {
 	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		t.Run(tls.VersionName(version), func(t *testing.T) {
 			f := newFixture(t)
-			serverCfg := f.requireClientCert(serverTLS(f.seed.Leaf))
+			serverCfg := f.requireClientCert(serverTLS(f.chain.Leaf))
 			serverCfg.MaxVersion = version
 			up := startUpstream(t, serverCfg, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
@@ -80,7 +80,7 @@ func TestMTLSSilentCloseMayHaveReachedUpstream(t *testing.T) {
 // after the handshake (no session ticket, no alert), runs then on the connection and
 // closes it.
 func silentMTLSServer(t *testing.T, f *fixture, then func(*tls.Conn)) string {
-	serverCfg := serverTLS(f.seed.Leaf)
+	serverCfg := serverTLS(f.chain.Leaf)
 	serverCfg.ClientAuth = tls.RequestClientCert
 	serverCfg.SessionTicketsDisabled = true
 	serverCfg.MinVersion = tls.VersionTLS13
@@ -128,7 +128,7 @@ func checkNoGoInternals(t *testing.T, logs string) {
 // Go's HTTP client.
 func TestExchangeFailureLogSpeaksPlainly(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	up := startUpstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			return
@@ -152,7 +152,7 @@ func TestExchangeFailureLogSpeaksPlainly(t *testing.T) {
 func TestUnknownAuthorityLogSaysWhatIsMissing(t *testing.T) {
 	t.Run("leaf only", func(t *testing.T) {
 		f := newFixture(t)
-		c := f.seed.Leaf.TLSCertificate()
+		c := f.chain.Leaf.TLSCertificate()
 		c.Certificate = c.Certificate[:1] // OpenSSL's -cert without the chain
 		up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{c}}, nil)
 		p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
@@ -162,7 +162,7 @@ func TestUnknownAuthorityLogSaysWhatIsMissing(t *testing.T) {
 	})
 	t.Run("no CA bundle loaded", func(t *testing.T) {
 		f := newFixture(t)
-		up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+		up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 		p := startProxy(t, testConfig(up.Addr, f.dir+"/missing.crt"), WithReloadInterval(0))
 		get(t, p.url("echo", "/"))
 		eventually(t, "the log line", func() bool { return strings.Contains(p.logs.String(), "no CA bundle loaded") })
@@ -191,7 +191,7 @@ func TestMTLSCloseAfterHandshakeIsARefusal(t *testing.T) {
 // response body broken off by the upstream) comes without their package prefixes.
 func TestNetHTTPLogLinesSpeakPlainly(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	up := startUpstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		rawAnswer(w, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
 	}))
 	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))

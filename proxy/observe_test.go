@@ -11,7 +11,7 @@ import (
 func TestForwardedHeaderKept(t *testing.T) {
 	f := newFixture(t)
 	seen := make(chan string, 1)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+	up := startUpstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		seen <- strings.Join(r.Header.Values("Forwarded"), ", ")
 	}))
 	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
@@ -31,7 +31,7 @@ func TestForwardedHeaderKept(t *testing.T) {
 // upstream, method, path without the query, status, reason of a failure and duration.
 func TestAccessLog(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+	up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 	off := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
 	get(t, off.url("echo", "/quiet?token=x"))
 	if strings.Contains(off.logs.String(), "/quiet") {

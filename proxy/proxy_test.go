@@ -21,7 +21,7 @@ import (
 func TestForwarding(t *testing.T) {
 	f := newFixture(t)
 	seen := make(chan *http.Request, 1)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := startUpstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.New()
 		n, _ := io.Copy(sum, r.Body)
 		seen <- r
@@ -64,7 +64,7 @@ func TestForwarding(t *testing.T) {
 func TestStreamingResponse(t *testing.T) {
 	f := newFixture(t)
 	release := make(chan struct{})
-	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	up := startUpstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "first\n")
 		w.(http.Flusher).Flush()
 		<-release
@@ -90,7 +90,7 @@ func TestStreamingResponse(t *testing.T) {
 // TestHTTP2Upstream: an upstream offering h2 by ALPN is spoken to in HTTP/2.
 func TestHTTP2Upstream(t *testing.T) {
 	f := newFixture(t)
-	up := startH2Upstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := startH2Upstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, r.Proto)
 	}))
 	p := startProxy(t, testConfig(up.Listener.Addr().String(), f.files["root.crt"]))
@@ -103,7 +103,7 @@ func TestHTTP2Upstream(t *testing.T) {
 // even though the upstream offers h2, and bytes flow both ways afterwards.
 func TestWebsocketUpgrade(t *testing.T) {
 	f := newFixture(t)
-	up := startH2Upstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := startH2Upstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "websocket" {
 			http.Error(w, "upgrade required", http.StatusUpgradeRequired)
 			return
@@ -142,7 +142,7 @@ func TestWebsocketUpgrade(t *testing.T) {
 // TestAdminEndpoints: health, readiness with detail, and the metric families.
 func TestAdminEndpoints(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+	up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
 	if code, body := get(t, p.adminURL("/healthz")); code != 200 || string(body) != "ok\n" {
 		t.Fatalf("/healthz = %d %q", code, body)
@@ -176,7 +176,7 @@ func TestAdminEndpoints(t *testing.T) {
 func TestShutdownFinishesInFlight(t *testing.T) {
 	f := newFixture(t)
 	entered, release := make(chan struct{}), make(chan struct{})
-	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	up := startUpstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		close(entered)
 		<-release
 		_, _ = io.WriteString(w, "slow")
@@ -216,7 +216,7 @@ func TestShutdownCutsAfterDrainTimeout(t *testing.T) {
 	f := newFixture(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	defer close(release)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	up := startUpstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		close(entered)
 		<-release
 	}))
@@ -278,7 +278,7 @@ func TestExchangeFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			up := startUpstream(t, serverTLS(f.seed.Leaf), tc.handler)
+			up := startUpstream(t, serverTLS(f.chain.Leaf), tc.handler)
 			p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]), tc.opts...)
 			code, body := get(t, p.url("echo", "/"))
 			if eb := decodeErrorBody(t, body); code != tc.wantCode || eb.Reason != tc.want {
@@ -299,7 +299,7 @@ func TestExchangeFailures(t *testing.T) {
 func TestClientCertificateRejectedOverH2(t *testing.T) {
 	f := newFixture(t)
 	var hits atomic.Int64
-	up := startH2Upstream(t, f.requireClientCert(serverTLS(f.seed.Leaf)), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	up := startH2Upstream(t, f.requireClientCert(serverTLS(f.chain.Leaf)), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		hits.Add(1)
 	}))
 	p := startProxy(t, testConfig(up.Listener.Addr().String(), f.files["root.crt"]))

@@ -33,7 +33,7 @@ func TestClientCertificateRotation(t *testing.T) {
 		"tls.crt": f.client.ChainPEM(), "tls.key": f.client.KeyPEM(),
 	}))
 	var sawSecond atomic.Bool
-	up := startH2Upstream(t, f.requireClientCert(serverTLS(f.seed.Leaf)), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := startH2Upstream(t, f.requireClientCert(serverTLS(f.chain.Leaf)), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS.PeerCertificates[0].SerialNumber.Cmp(second.Cert.SerialNumber) == 0 {
 			sawSecond.Store(true)
 		}
@@ -61,7 +61,7 @@ func TestClientCertificateRotation(t *testing.T) {
 // chain is refused once the old CA is gone, although the proxy held a verified idle
 // connection to it.
 func TestCARotation(t *testing.T) {
-	oldPKI, newPKI := newSeed002(t), newSeed002(t)
+	oldPKI, newPKI := newChain(t), newChain(t)
 	caDir := must[*kubelet.Volume](t)(kubelet.WriteVolume(filepath.Join(t.TempDir(), "ca"), map[string][]byte{
 		"ca.crt": oldPKI.Root.CertPEM(),
 	}))
@@ -118,9 +118,9 @@ func expectStatus(t *testing.T, url string, code int, reason Reason) {
 // counted and shown in /readyz, and the proxy stays ready and working.
 func TestBadReloadKeepsMaterial(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+	up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 	dir := must[*kubelet.Volume](t)(kubelet.WriteVolume(filepath.Join(t.TempDir(), "ca"), map[string][]byte{
-		"ca.crt": f.seed.Root.CertPEM(),
+		"ca.crt": f.chain.Root.CertPEM(),
 	}))
 	p := startProxy(t, testConfig(up.Addr, dir.Path("ca.crt")), WithReloadInterval(0))
 	expectStatus(t, p.url("echo", "/"), http.StatusOK, "")
@@ -140,7 +140,7 @@ func TestBadReloadKeepsMaterial(t *testing.T) {
 		t.Fatalf("/readyz = %d %s", code, body)
 	}
 
-	if err := dir.Update(map[string][]byte{"ca.crt": f.seed.Root.CertPEM()}); err != nil {
+	if err := dir.Update(map[string][]byte{"ca.crt": f.chain.Root.CertPEM()}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the error to clear", func() bool { return len(p.Status().Upstreams["echo"].Errors) == 0 })
@@ -154,7 +154,7 @@ func TestBadReloadKeepsMaterial(t *testing.T) {
 // appearing makes it ready.
 func TestStartsClosedWithoutMaterial(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+	up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 	dir := t.TempDir()
 	p := startProxy(t, testConfig(up.Addr, filepath.Join(dir, "ca.crt")), WithReloadInterval(0))
 	if code, _ := get(t, p.adminURL("/readyz")); code != http.StatusServiceUnavailable {
@@ -164,7 +164,7 @@ func TestStartsClosedWithoutMaterial(t *testing.T) {
 	if up.hits.Load() != 0 {
 		t.Fatal("request reached the upstream")
 	}
-	writeFile(t, dir, "ca.crt", f.seed.Root.CertPEM())
+	writeFile(t, dir, "ca.crt", f.chain.Root.CertPEM())
 	eventually(t, "ready", func() bool { return p.Status().Ready })
 	expectStatus(t, p.url("echo", "/"), http.StatusOK, "")
 }
@@ -182,11 +182,11 @@ func TestReloadTriggers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+			up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 			caFile := writeFile(t, t.TempDir(), "ca.crt", f.other.CertPEM())
 			p := startProxy(t, testConfig(up.Addr, caFile), tc.opts...)
 			expectStatus(t, p.url("echo", "/"), http.StatusBadGateway, ReasonUnknownAuthority)
-			if err := os.WriteFile(caFile, f.seed.Root.CertPEM(), 0o600); err != nil {
+			if err := os.WriteFile(caFile, f.chain.Root.CertPEM(), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			tc.trigger(p)

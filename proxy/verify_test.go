@@ -12,11 +12,11 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
-// fixture is the PKI of the verification tests: seed 002's root -> intermediate -> leaf
+// fixture is the PKI of the verification tests: a root -> intermediate -> leaf chain
 // (kong.example), an unrelated root, and client certificates for mTLS (seeds 003/004).
 type fixture struct {
 	dir         string
-	seed        *pki.Chain
+	chain       *pki.Chain
 	other       *pki.Cert
 	clientCA    *pki.Cert
 	client      *pki.Cert // signed by clientCA
@@ -26,15 +26,15 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{dir: t.TempDir(), seed: newSeed002(t), files: map[string]string{}}
+	f := &fixture{dir: t.TempDir(), chain: newChain(t), files: map[string]string{}}
 	cert := must[*pki.Cert](t)
 	f.other = cert(pki.NewRoot("other"))
 	f.clientCA = cert(pki.NewRoot("client-ca"))
 	f.client = cert(f.clientCA.NewLeaf("gateway", pki.ClientAuth()))
 	f.wrongClient = cert(f.other.NewLeaf("gateway", pki.ClientAuth()))
 	for name, data := range map[string][]byte{
-		"root.crt":         f.seed.Root.CertPEM(),
-		"inter.crt":        f.seed.Intermediate.CertPEM(),
+		"root.crt":         f.chain.Root.CertPEM(),
+		"inter.crt":        f.chain.Intermediate.CertPEM(),
 		"other.crt":        f.other.CertPEM(),
 		"client.crt":       f.client.ChainPEM(),
 		"client.key":       f.client.KeyPEM(),
@@ -47,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) leaf(t *testing.T, opts ...pki.Option) *pki.Cert {
-	return must[*pki.Cert](t)(f.seed.Intermediate.NewLeaf("kong.example", append([]pki.Option{pki.DNS("kong.example")}, opts...)...))
+	return must[*pki.Cert](t)(f.chain.Intermediate.NewLeaf("kong.example", append([]pki.Option{pki.DNS("kong.example")}, opts...)...))
 }
 
 func (f *fixture) requireClientCert(cfg *tls.Config) *tls.Config {
@@ -56,7 +56,7 @@ func (f *fixture) requireClientCert(cfg *tls.Config) *tls.Config {
 	return cfg
 }
 
-// tlsCase is one upstream TLS scenario; the defaults are seed 002 served as a chain and a
+// tlsCase is one upstream TLS scenario; the defaults are a root -> intermediate -> leaf chain served as leaf + intermediate and a
 // proxy trusting the root and expecting kong.example.
 type tlsCase struct {
 	name   string
@@ -67,12 +67,12 @@ type tlsCase struct {
 	want   Reason // "" for success
 }
 
-func defaultServer(_ *testing.T, f *fixture) *tls.Config { return serverTLS(f.seed.Leaf) }
+func defaultServer(_ *testing.T, f *fixture) *tls.Config { return serverTLS(f.chain.Leaf) }
 
 func TestUpstreamVerification(t *testing.T) {
 	depth := func(n int) *int { return &n }
 	cases := []tlsCase{
-		{name: "seed 002 chain, root trusted", want: ""},
+		{name: "root -> intermediate -> leaf, root trusted", want: ""},
 		{name: "verifyDepth 1 allows one intermediate", proxy: func(_ *fixture, u *UpstreamTLS) { u.VerifyDepth = depth(1) }},
 		{name: "verifyDepth 0 refuses an intermediate", proxy: func(_ *fixture, u *UpstreamTLS) { u.VerifyDepth = depth(0) },
 			want: ReasonChainTooDeep},
@@ -84,7 +84,7 @@ func TestUpstreamVerification(t *testing.T) {
 		{name: "missing CA", proxy: func(f *fixture, u *UpstreamTLS) { u.CAFiles = []string{f.files["other.crt"]} },
 			want: ReasonUnknownAuthority},
 		{name: "chain not served", server: func(_ *testing.T, f *fixture) *tls.Config {
-			c := f.seed.Leaf.TLSCertificate()
+			c := f.chain.Leaf.TLSCertificate()
 			c.Certificate = c.Certificate[:1]
 			return &tls.Config{Certificates: []tls.Certificate{c}}
 		}, want: ReasonUnknownAuthority},
@@ -112,7 +112,7 @@ func TestUpstreamVerification(t *testing.T) {
 		{name: "not yet valid leaf", server: func(t *testing.T, f *fixture) *tls.Config { return serverTLS(f.leaf(t, pki.NotYetValid())) },
 			want: ReasonNotYetValid},
 		{name: "expired intermediate", server: func(t *testing.T, f *fixture) *tls.Config {
-			inter := must[*pki.Cert](t)(f.seed.Root.NewIntermediate("old-inter", pki.Expired()))
+			inter := must[*pki.Cert](t)(f.chain.Root.NewIntermediate("old-inter", pki.Expired()))
 			return serverTLS(must[*pki.Cert](t)(inter.NewLeaf("kong.example", pki.DNS("kong.example"))))
 		}, want: ReasonExpired},
 		{name: "server certificate for client authentication only",
@@ -121,21 +121,21 @@ func TestUpstreamVerification(t *testing.T) {
 		{name: "injected clock past the leaf's notAfter", opts: []Option{WithClock(func() time.Time { return time.Now().Add(10 * 365 * 24 * time.Hour) })},
 			want: ReasonExpired},
 		{name: "mTLS with the right client certificate",
-			server: func(_ *testing.T, f *fixture) *tls.Config { return f.requireClientCert(serverTLS(f.seed.Leaf)) },
+			server: func(_ *testing.T, f *fixture) *tls.Config { return f.requireClientCert(serverTLS(f.chain.Leaf)) },
 			proxy:  withClientCert("client")},
 		{name: "mTLS required, none configured (TLS 1.3)",
-			server: func(_ *testing.T, f *fixture) *tls.Config { return f.requireClientCert(serverTLS(f.seed.Leaf)) },
+			server: func(_ *testing.T, f *fixture) *tls.Config { return f.requireClientCert(serverTLS(f.chain.Leaf)) },
 			want:   ReasonClientCertificateRejected},
 		{name: "mTLS required, none configured (TLS 1.2)", server: func(_ *testing.T, f *fixture) *tls.Config {
-			c := f.requireClientCert(serverTLS(f.seed.Leaf))
+			c := f.requireClientCert(serverTLS(f.chain.Leaf))
 			c.MaxVersion = tls.VersionTLS12
 			return c
 		}, want: ReasonClientCertificateRejected},
 		{name: "mTLS with a client certificate of another CA",
-			server: func(_ *testing.T, f *fixture) *tls.Config { return f.requireClientCert(serverTLS(f.seed.Leaf)) },
+			server: func(_ *testing.T, f *fixture) *tls.Config { return f.requireClientCert(serverTLS(f.chain.Leaf)) },
 			proxy:  withClientCert("wrong-client"), want: ReasonClientCertificateRejected},
 		{name: "minVersion 1.3 against a TLS 1.2 upstream", server: func(_ *testing.T, f *fixture) *tls.Config {
-			c := serverTLS(f.seed.Leaf)
+			c := serverTLS(f.chain.Leaf)
 			c.MaxVersion = tls.VersionTLS12
 			return c
 		}, proxy: func(_ *fixture, u *UpstreamTLS) { u.MinVersion = "1.3" }, want: ReasonProtocolVersion},
@@ -255,7 +255,7 @@ func TestFailureLoggedOncePerTransition(t *testing.T) {
 			t.Fatalf("got %d, want 502", code)
 		}
 	}
-	cfgp.Store(serverTLS(f.seed.Leaf))
+	cfgp.Store(serverTLS(f.chain.Leaf))
 	for range 3 {
 		if code, _ := get(t, p.url("echo", "/")); code != http.StatusOK {
 			t.Fatalf("got %d, want 200", code)

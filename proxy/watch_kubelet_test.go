@@ -16,10 +16,10 @@ import (
 // the first.
 func TestWatchFollowsKubeletSwapsOfNestedItems(t *testing.T) {
 	f := newFixture(t)
-	up := startUpstream(t, serverTLS(f.seed.Leaf), nil)
+	up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 	payload := func(client *pki.Cert) map[string][]byte {
 		return map[string][]byte{
-			"ca-0/ca.crt": f.seed.Root.CertPEM(), "client/tls.crt": client.ChainPEM(), "client/tls.key": client.KeyPEM(),
+			"ca-0/ca.crt": f.chain.Root.CertPEM(), "client/tls.crt": client.ChainPEM(), "client/tls.key": client.KeyPEM(),
 		}
 	}
 	vol := must[*kubelet.Volume](t)(kubelet.WriteVolume(filepath.Join(t.TempDir(), "api"), payload(f.client)))

@@ -167,8 +167,6 @@ const (
 // Reasons of the events the operator records on a GatewayTenant, besides the condition
 // reasons it records when the tenant stops being Ready.
 const (
-	// EventReasonCreated: an object for the tenant was created.
-	EventReasonCreated = "Created"
 	// EventReasonUpdated: an object for the tenant was changed back to what the tenant asks.
 	EventReasonUpdated = "Updated"
 	// EventReasonDeleted: an object the tenant no longer needs was deleted.

@@ -40,17 +40,6 @@ type certCheck struct {
 	refs []metrics.CertificateRef
 }
 
-// earliest is the soonest notAfter of certs; zero when there are none.
-func earliest(certs []*x509.Certificate) time.Time {
-	var t time.Time
-	for _, c := range certs {
-		if t.IsZero() || c.NotAfter.Before(t) {
-			t = c.NotAfter
-		}
-	}
-	return t
-}
-
 // certSource reads the objects a tenant's certificate references name. Implementations read
 // the API server directly: Secret contents are never cached.
 type certSource interface {
@@ -82,7 +71,7 @@ func checkCertificates(ctx context.Context, src certSource, namespace string, u 
 		certs = append(certs, got.certs...)
 		if len(got.certs) > 0 {
 			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindCA,
-				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: earliest(got.certs)})
+				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: proxy.EarliestNotAfter(got.certs)})
 		}
 	}
 	if wk := u.TLS.Validation.WellKnownCACertificates; wk != nil {
@@ -124,7 +113,7 @@ func checkCertificates(ctx context.Context, src certSource, namespace string, u 
 		certs = append(certs, got.certs...)
 		if len(got.certs) > 0 {
 			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindClient,
-				Ref: "Secret/" + ref.Name, NotAfter: earliest(got.certs)})
+				Ref: "Secret/" + ref.Name, NotAfter: proxy.EarliestNotAfter(got.certs)})
 		}
 	}
 	return checkExpiry(res, u.Name, certs, now, warnWithin), nil

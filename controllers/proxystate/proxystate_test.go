@@ -118,9 +118,9 @@ func TestReadyEndpoints(t *testing.T) {
 
 // TestFetch reads a real proxy's report, and names what is wrong with things that are not.
 func TestFetch(t *testing.T) {
-	seed := must(pki.NewChain())(t)
-	up := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})) // not seed 002's CA
-	ca := must(pki.WriteFile(t.TempDir(), "ca.crt", seed.Root.CertPEM()))(t)
+	chain := must(pki.NewChain())(t)
+	up := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})) // not the chain's CA
+	ca := must(pki.WriteFile(t.TempDir(), "ca.crt", chain.Root.CertPEM()))(t)
 	adminPort := freePort(t)
 	cfg := &proxy.Config{APIVersion: proxy.APIVersion, Kind: proxy.Kind, Revision: "r1",
 		Admin: proxy.Admin{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))},

@@ -102,7 +102,7 @@ type trafficCase struct {
 	allowed  bool
 }
 
-// TestIsolation applies the seed case (Silver, test and prod) with one plain and one TLS
+// TestIsolation applies the tenant guide's case (Silver, test and prod) with one plain and one TLS
 // upstream, adds a default deny of all ingress and egress in the tenant's namespace, and
 // asks the engine about each case.
 func TestIsolation(t *testing.T) {

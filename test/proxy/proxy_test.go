@@ -20,16 +20,16 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
 
-func seedServer(t *testing.T, seed *pki.Chain) *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{seed.Leaf.TLSCertificate()}}
+func chainServer(t *testing.T, chain *pki.Chain) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{chain.Leaf.TLSCertificate()}}
 }
 
 // TestCheckMode: --check exits 0 on a valid configuration whose files load, and 1 with
 // field-named errors otherwise.
 func TestCheckMode(t *testing.T) {
-	seed := must[*pki.Chain](t)(pki.NewChain())
+	chain := must[*pki.Chain](t)(pki.NewChain())
 	dir := t.TempDir()
-	ca := writeFile(t, dir, "ca.crt", seed.Root.CertPEM())
+	ca := writeFile(t, dir, "ca.crt", chain.Root.CertPEM())
 	oldCA := writeFile(t, dir, "old-ca.crt", must[*pki.Cert](t)(pki.NewRoot("old-ca", pki.Expired())).CertPEM())
 	cases := []struct {
 		desc     string
@@ -65,17 +65,17 @@ func TestCheckMode(t *testing.T) {
 	}
 }
 
-// TestSeed002 runs seed 002 through the binary: the chain root -> intermediate -> leaf
-// (kong.example) served as a chain passes with verifyDepth 1 and fails with 0, with the
-// JSON answer and the metric.
-func TestSeed002(t *testing.T) {
-	seed := must[*pki.Chain](t)(pki.NewChain())
+// TestRootIntermediateLeafChain runs a root -> intermediate -> leaf chain through the binary:
+// the leaf (kong.example), served with its intermediate, passes with verifyDepth 1 and fails
+// with 0, with the JSON answer and the metric.
+func TestRootIntermediateLeafChain(t *testing.T) {
+	chain := must[*pki.Chain](t)(pki.NewChain())
 	var hits atomic.Int64
-	addr := tlsUpstream(t, seedServer(t, seed), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	addr := tlsUpstream(t, chainServer(t, chain), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		hits.Add(1)
 		_, _ = io.WriteString(w, "Through HTTPS connection.")
 	}))
-	ca := writeFile(t, t.TempDir(), "ca.crt", seed.Root.CertPEM())
+	ca := writeFile(t, t.TempDir(), "ca.crt", chain.Root.CertPEM())
 	p := startProcess(t, configYAML("0s",
 		upstreamYAML("depth-one", addr, ca, "verifyDepth: 1"),
 		upstreamYAML("depth-zero", addr, ca, "verifyDepth: 0")), 3)
@@ -104,11 +104,11 @@ func TestSeed002(t *testing.T) {
 // certificate Secret is updated the kubelet way under continuous requests; the reload is
 // seen in the metrics, the upstream gets the new certificate, no request fails.
 func TestClientCertificateRotation(t *testing.T) {
-	seed := must[*pki.Chain](t)(pki.NewChain())
+	chain := must[*pki.Chain](t)(pki.NewChain())
 	clientCA := must[*pki.Cert](t)(pki.NewRoot("client-ca"))
 	first := must[*pki.Cert](t)(clientCA.NewLeaf("gateway-1", pki.ClientAuth()))
 	second := must[*pki.Cert](t)(clientCA.NewLeaf("gateway-2", pki.ClientAuth()))
-	serverCfg := seedServer(t, seed)
+	serverCfg := chainServer(t, chain)
 	serverCfg.ClientAuth, serverCfg.ClientCAs = tls.RequireAndVerifyClientCert, clientCA.Pool()
 	var sawSecond atomic.Bool
 	addr := tlsUpstream(t, serverCfg, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
@@ -120,7 +120,7 @@ func TestClientCertificateRotation(t *testing.T) {
 	secret := must[*kubelet.Volume](t)(kubelet.WriteVolume(filepath.Join(dir, "client"), map[string][]byte{
 		"tls.crt": first.ChainPEM(), "tls.key": first.KeyPEM(),
 	}))
-	ca := writeFile(t, dir, "ca.crt", seed.Root.CertPEM())
+	ca := writeFile(t, dir, "ca.crt", chain.Root.CertPEM())
 	p := startProcess(t, configYAML("0s", upstreamYAML("mtls", addr, ca, fmt.Sprintf(
 		"clientCertificate: {certFile: %q, keyFile: %q}", secret.Path("tls.crt"), secret.Path("tls.key")))), 2)
 
@@ -141,16 +141,16 @@ func TestClientCertificateRotation(t *testing.T) {
 // turns false, the listener stops accepting after the drain delay, the requests finish,
 // and the process exits 0.
 func TestSIGTERMDrain(t *testing.T) {
-	seed := must[*pki.Chain](t)(pki.NewChain())
+	chain := must[*pki.Chain](t)(pki.NewChain())
 	const inFlight = 5
 	var entered atomic.Int64
 	release := make(chan struct{})
-	addr := tlsUpstream(t, seedServer(t, seed), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	addr := tlsUpstream(t, chainServer(t, chain), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		entered.Add(1)
 		<-release
 		_, _ = io.WriteString(w, "done")
 	}))
-	ca := writeFile(t, t.TempDir(), "ca.crt", seed.Root.CertPEM())
+	ca := writeFile(t, t.TempDir(), "ca.crt", chain.Root.CertPEM())
 	p := startProcess(t, configYAML("1s", upstreamYAML("slow", addr, ca, "")), 2)
 
 	results := make(chan string, inFlight)

@@ -1,5 +1,5 @@
-// Command upstream is the HTTPS upstream of hack/bench-proxy.sh: seed 002's chain (root ->
-// intermediate -> leaf for kong.example, served as a chain) on two loopback listeners, one
+// Command upstream is the HTTPS upstream of hack/bench-proxy.sh: a root -> intermediate -> leaf chain
+// (leaf kong.example, served as leaf + intermediate) on two loopback listeners, one
 // offering only HTTP/1.1 and one offering h2 too. It writes root.crt (the CA to trust),
 // chain.crt and leaf.key into --dir, then prints "ready".
 package main
@@ -26,14 +26,14 @@ func main() {
 	size := flag.Int("body", 64, "response body size in bytes")
 	flag.Parse()
 
-	seed, err := pki.NewChain()
+	chain, err := pki.NewChain()
 	if err != nil {
 		log.Fatal(err)
 	}
 	for name, data := range map[string][]byte{
-		"root.crt":  seed.Root.CertPEM(),
-		"chain.crt": seed.Leaf.ChainPEM(),
-		"leaf.key":  seed.Leaf.KeyPEM(),
+		"root.crt":  chain.Root.CertPEM(),
+		"chain.crt": chain.Leaf.ChainPEM(),
+		"leaf.key":  chain.Leaf.KeyPEM(),
 	} {
 		if err := os.WriteFile(filepath.Join(*dir, name), data, 0o600); err != nil {
 			log.Fatal(err)
@@ -44,7 +44,7 @@ func main() {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write(body)
 	})
-	cert := seed.Leaf.TLSCertificate()
+	cert := chain.Leaf.TLSCertificate()
 	errc := make(chan error, 2)
 	for _, l := range []struct {
 		addr   string
