@@ -286,13 +286,14 @@ func (r *Reconciler) recordVerificationEvents(tenant *v1alpha1.GatewayTenant, ol
 	}
 }
 
-// proxyOperatorPolicy admits the operator's namespace to the proxy's admin port, and only to
-// it, so that the operator can read the proxy's state where namespaces deny ingress by
-// default.
-func proxyOperatorPolicy(tenant *v1alpha1.GatewayTenant, operatorNamespace string) *networkingv1.NetworkPolicy {
-	peers := []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+// operatorPeer is the operator's namespace, admitted to the proxy's admin port only, so that
+// the operator can read the proxy's state where namespaces deny ingress by default; nil when
+// the operator's namespace is not known.
+func operatorPeer(operatorNamespace string) *networkingv1.NetworkPolicyPeer {
+	if operatorNamespace == "" {
+		return nil
+	}
+	return &networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
 		MatchLabels: map[string]string{labelNamespaceName: operatorNamespace},
-	}}}
-	return ingressPolicy(proxyMeta(tenant, proxyName(tenant.Name)+"-from-operator"), proxySelector(tenant.Name), peers,
-		[]networkingv1.NetworkPolicyPort{tcpPort(proxyAdminPort)})
+	}}
 }

@@ -2,11 +2,13 @@ package gatewaytenant
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -221,14 +223,43 @@ func TestProxyConfigCarriesItsRevision(t *testing.T) {
 	}
 }
 
-func TestProxyOperatorPolicy(t *testing.T) {
+func TestProxyPolicy(t *testing.T) {
 	tenant := &v1alpha1.GatewayTenant{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "t"}}
-	np := proxyOperatorPolicy(tenant, "gatewaytenant-system")
-	if np.Name != "t-proxy-from-operator" || len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].Ports) != 1 ||
-		np.Spec.Ingress[0].Ports[0].Port.IntValue() != proxyAdminPort ||
-		np.Spec.Ingress[0].From[0].NamespaceSelector.MatchLabels[labelNamespaceName] != "gatewaytenant-system" ||
-		np.Spec.PodSelector.MatchLabels[v1alpha1.LabelTenant] != "t" {
-		t.Fatalf("policy = %+v", np)
+	up := tlsResult("api", 8443)
+	up.podSelector = map[string]string{"app": "api"}
+	up.ports = []networkingv1.NetworkPolicyPort{tcpPort(9443)}
+	ups := proxyUpstreams(tenantWith(up), []upstreamResult{up})
+	gateway := gatewayPeers([]v1alpha1.DataPlaneEnvironment{
+		{Name: "test", NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"environment": "test"}}},
+		{Name: "prod", NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"environment": "prod"}}},
+	})
+	monitoring := monitoringPeer(MonitoringSettings{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"policy-group": "monitoring"}}})
+	np := proxyPolicy(tenant, ups, gateway, []*networkingv1.NetworkPolicyPeer{operatorPeer("gatewaytenant-system"), nil, monitoring},
+		ClusterDNS{Namespace: "kube-system", PodLabels: map[string]string{"k8s-app": "kube-dns"}, Port: 53})
+
+	if np.Name != "t-proxy" || np.Spec.PodSelector.MatchLabels[v1alpha1.LabelTenant] != "t" ||
+		!slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
+		t.Fatalf("policy %s selects %v with types %v", np.Name, np.Spec.PodSelector.MatchLabels, np.Spec.PolicyTypes)
+	}
+	type rule struct{ from, port string }
+	var got []rule
+	for _, r := range np.Spec.Ingress {
+		got = append(got, rule{metav1.FormatLabelSelector(r.From[0].NamespaceSelector), r.Ports[0].Port.String()})
+		if len(r.From) != 1 || len(r.Ports) != 1 {
+			t.Errorf("rule %+v: want one peer and one port", r)
+		}
+	}
+	want := []rule{
+		{"environment=test", "8000"}, {"environment=prod", "8000"}, // the gateway: listeners only
+		{"kubernetes.io/metadata.name=gatewaytenant-system", "9090"}, // the operator: admin port only
+		{"policy-group=monitoring", "9090"},                          // monitoring: admin port only
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ingress %v, want %v", got, want)
+	}
+	if len(np.Spec.Egress) != 2 || np.Spec.Egress[0].To[0].PodSelector.MatchLabels["app"] != "api" ||
+		np.Spec.Egress[0].Ports[0].Port.IntValue() != 9443 {
+		t.Errorf("egress %+v, want the upstream's pods on 9443, then DNS", np.Spec.Egress)
 	}
 	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Labels: proxyService(tenant, nil).Labels}}
 	if !proxystate.IsProxySlice(slice) {

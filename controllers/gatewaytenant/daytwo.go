@@ -33,15 +33,13 @@ type MonitoringSettings struct {
 	PodMonitors bool
 }
 
-// proxyMonitoringPolicy lets the monitoring namespaces reach the proxy's admin port, and
-// nothing else of it; nil when no monitoring namespaces are configured.
-func proxyMonitoringPolicy(tenant *v1alpha1.GatewayTenant, m MonitoringSettings) *networkingv1.NetworkPolicy {
+// monitoringPeer is the monitoring namespaces, admitted to the proxy's admin port only; nil
+// when none are configured.
+func monitoringPeer(m MonitoringSettings) *networkingv1.NetworkPolicyPeer {
 	if m.NamespaceSelector == nil {
 		return nil
 	}
-	peers := []networkingv1.NetworkPolicyPeer{{NamespaceSelector: m.NamespaceSelector.DeepCopy()}}
-	return ingressPolicy(proxyMeta(tenant, proxyName(tenant.Name)+"-from-monitoring"), proxySelector(tenant.Name), peers,
-		[]networkingv1.NetworkPolicyPort{tcpPort(proxyAdminPort)})
+	return &networkingv1.NetworkPolicyPeer{NamespaceSelector: m.NamespaceSelector.DeepCopy()}
 }
 
 // proxyPodMonitor asks the Prometheus operator to scrape the proxy pods' /metrics.

@@ -16,8 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/discovery"
 	"k8s.io/utils/ptr"
-
-	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
 
 // ClusterDNS is where the cluster's DNS servers run: the pods the proxy asks to resolve its
@@ -136,11 +134,11 @@ func protocolPort(protocol corev1.Protocol, port int32) networkingv1.NetworkPoli
 	return networkingv1.NetworkPolicyPort{Protocol: ptr.To(protocol), Port: ptr.To(intstr.FromInt32(port))}
 }
 
-// proxyEgressPolicy lets the tenant's proxy pods reach, for each TLS upstream it serves, that
-// upstream's pods on its target ports, and the cluster DNS; nothing else. It is what keeps the
-// proxy working in a namespace that denies egress by default. Plain upstreams need no egress
-// rule: the gateway's connections are admitted by ingress rules, and replies follow them.
-func proxyEgressPolicy(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, dns ClusterDNS) *networkingv1.NetworkPolicy {
+// proxyEgressRules let the tenant's proxy pods reach, for each TLS upstream it serves, that
+// upstream's pods on its target ports, and the cluster DNS; nothing else. They are what keeps
+// the proxy working in a namespace that denies egress by default. Plain upstreams need no
+// egress rule: the gateway's connections are admitted by ingress rules, and replies follow them.
+func proxyEgressRules(ups []proxyUpstream, dns ClusterDNS) []networkingv1.NetworkPolicyEgressRule {
 	egress := make([]networkingv1.NetworkPolicyEgressRule, 0, len(ups)+1)
 	for _, u := range ups {
 		egress = append(egress, networkingv1.NetworkPolicyEgressRule{
@@ -148,13 +146,5 @@ func proxyEgressPolicy(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, dns 
 			Ports: u.ports,
 		})
 	}
-	egress = append(egress, dnsEgressRule(dns))
-	return &networkingv1.NetworkPolicy{
-		ObjectMeta: proxyMeta(tenant, proxyName(tenant.Name)+"-egress"),
-		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: proxySelector(tenant.Name)},
-			Egress:      egress,
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-		},
-	}
+	return append(egress, dnsEgressRule(dns))
 }

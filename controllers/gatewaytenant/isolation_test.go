@@ -74,8 +74,7 @@ var _ = Describe("Generated names (case 3)", func() {
 		t := newTenant(ns, []v1alpha1.Upstream{upstream(ns, "proxy"), tlsUpstream(ns, "secure")})
 		Eventually(func(g Gomega) {
 			g.Expect(condition(g, t, v1alpha1.ConditionNetworkPolicyReady).Status).To(Equal(metav1.ConditionTrue))
-			g.Expect(policyNames(g, ns)).To(ConsistOf("my-api.proxy-from-gateway", "my-api-proxy", "my-api-proxy-egress",
-				"my-api-proxy-from-operator", "my-api.secure-from-proxy"))
+			g.Expect(policyNames(g, ns)).To(ConsistOf("my-api.proxy-from-gateway", "my-api-proxy", "my-api.secure-from-proxy"))
 		}).Should(Succeed())
 		Expect(get(ns, "my-api.proxy-from-gateway", &networkingv1.NetworkPolicy{}).Spec.PodSelector.MatchLabels).To(Equal(map[string]string{"name": "proxy"}))
 	})

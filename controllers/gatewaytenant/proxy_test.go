@@ -127,7 +127,7 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 		By("opening gateway -> proxy listeners and proxy -> upstream target port, and the plain upstream directly")
 		gw := get(ns, "my-api-proxy", &networkingv1.NetworkPolicy{})
 		Expect(gw.Spec.PodSelector.MatchLabels).To(Equal(dep.Spec.Selector.MatchLabels))
-		Expect(gw.Spec.Ingress).To(HaveLen(2))
+		Expect(gw.Spec.Ingress).To(HaveLen(3), "two gateway environments and the operator's namespace")
 		Expect(gw.Spec.Ingress[0].Ports).To(Equal([]networkingv1.NetworkPolicyPort{tcpPort(intstr.FromInt32(8001))}))
 		Expect(gw.Spec.Ingress[0].From[0].NamespaceSelector.MatchLabels).To(Equal(map[string]string{"environment": "test", "name": "264e6f"}))
 		toUpstream := get(ns, "my-api.secure-from-proxy", &networkingv1.NetworkPolicy{})
@@ -145,7 +145,7 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Environments = []v1alpha1.EnvironmentName{"prod"} })
 		Eventually(func() int {
 			return len(get(ns, "my-api-proxy", &networkingv1.NetworkPolicy{}).Spec.Ingress)
-		}).Should(Equal(1))
+		}).Should(Equal(2), "one gateway environment and the operator's namespace")
 		Expect(get(ns, "my-api-proxy", &appsv1.Deployment{}).Spec.Template).To(Equal(*template))
 		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Upstreams[1].TLS.VerifyDepth = ptr.To[int32](0) })
 		Eventually(func() string {

@@ -308,16 +308,29 @@ func proxyPDB(tenant *v1alpha1.GatewayTenant) *policyv1.PodDisruptionBudget {
 	}
 }
 
-// proxyGatewayPolicy lets the gateway's environments reach the proxy's listeners, and only
-// those: the admin port stays closed to them.
-func proxyGatewayPolicy(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, peers []networkingv1.NetworkPolicyPeer) *networkingv1.NetworkPolicy {
+// proxyPolicy is the one NetworkPolicy of the tenant's proxy pods. Ingress: the gateway's
+// environments to the listeners, and the operator's and the monitoring namespaces (when
+// known) to the admin port; the gateway never reaches the admin port. Egress: each served
+// upstream's pods on their target ports, and the cluster DNS; nothing else.
+func proxyPolicy(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, peers []networkingv1.NetworkPolicyPeer,
+	admin []*networkingv1.NetworkPolicyPeer, dns ClusterDNS) *networkingv1.NetworkPolicy {
 	var ports []networkingv1.NetworkPolicyPort
 	for _, u := range ups {
 		ports = append(ports, tcpPort(u.listenPort))
 	}
 	// Named like the proxy's other objects: no per-upstream policy name (<tenant>.<upstream>-...)
 	// can equal it.
-	return ingressPolicy(proxyMeta(tenant, proxyName(tenant.Name)), proxySelector(tenant.Name), peers, ports)
+	np := ingressPolicy(proxyMeta(tenant, proxyName(tenant.Name)), proxySelector(tenant.Name), peers, ports)
+	for _, peer := range admin {
+		if peer != nil {
+			np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{
+				From: []networkingv1.NetworkPolicyPeer{*peer}, Ports: []networkingv1.NetworkPolicyPort{tcpPort(proxyAdminPort)},
+			})
+		}
+	}
+	np.Spec.Egress = proxyEgressRules(ups, dns)
+	np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+	return np
 }
 
 // upstreamProxyPolicy lets the tenant's proxy pods, and nothing else, reach a TLS upstream's
@@ -480,13 +493,8 @@ func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, s 
 		out = append(out, upstreamProxyPolicy(tenant, pu))
 	}
 	if len(obs.proxyUpstreams) > 0 {
-		out = append(out, proxyGatewayPolicy(tenant, obs.proxyUpstreams, peers), proxyEgressPolicy(tenant, obs.proxyUpstreams, s.clusterDNS()))
-		if obs.operatorNamespace != "" {
-			out = append(out, proxyOperatorPolicy(tenant, obs.operatorNamespace))
-		}
-		if np := proxyMonitoringPolicy(tenant, s.Monitoring); np != nil {
-			out = append(out, np)
-		}
+		admin := []*networkingv1.NetworkPolicyPeer{operatorPeer(obs.operatorNamespace), monitoringPeer(s.Monitoring)}
+		out = append(out, proxyPolicy(tenant, obs.proxyUpstreams, peers, admin, s.clusterDNS()))
 	}
 	return out
 }

@@ -265,12 +265,18 @@ var _ = Describe("Verification of TLS upstreams by the proxy replicas", Ordered,
 		networkPolicy(ns, "web") // a warning: the policy is in place
 
 		By("admitting the operator's namespace to the proxies' admin port, and only to it")
-		np := get(ns, "my-api-proxy-from-operator", &networkingv1.NetworkPolicy{})
-		Expect(np.Spec.Ingress).To(Equal([]networkingv1.NetworkPolicyIngressRule{{
+		np := get(ns, "my-api-proxy", &networkingv1.NetworkPolicy{})
+		Expect(np.Spec.Ingress).To(ContainElement(networkingv1.NetworkPolicyIngressRule{
 			From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
 				MatchLabels: map[string]string{"kubernetes.io/metadata.name": operatorNamespace}}}},
 			Ports: []networkingv1.NetworkPolicyPort{tcpPort(intstr.FromInt32(9090))},
-		}}))
+		}))
+		for _, rule := range np.Spec.Ingress {
+			if rule.Ports[0].Port.IntValue() == 9090 {
+				Expect(rule.From[0].NamespaceSelector.MatchLabels).To(HaveKeyWithValue("kubernetes.io/metadata.name", operatorNamespace),
+					"only the operator's namespace reaches the admin port")
+			}
+		}
 
 		By("reporting a CA bundle that does not hold the upstream's root")
 		a := startReplica(bin, ns, "127.0.0.2", server.addr)

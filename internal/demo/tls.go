@@ -283,60 +283,50 @@ func (s *Story) showRoll(r *Rendered) {
 	}
 }
 
-// showEgress prints an egress policy: where the selected pods may connect.
-func (s *Story) showEgress(np *networkingv1.NetworkPolicy) {
-	var to []string
-	for _, rule := range np.Spec.Egress {
-		var peers, ports []string
-		for _, peer := range rule.To {
-			var parts []string
-			if peer.NamespaceSelector != nil {
-				parts = append(parts, "namespaces "+metav1.FormatLabelSelector(peer.NamespaceSelector))
-			}
-			if peer.PodSelector != nil {
-				parts = append(parts, "pods "+metav1.FormatLabelSelector(peer.PodSelector))
-			}
-			peers = append(peers, strings.Join(parts, " "))
-		}
-		for _, port := range rule.Ports {
-			ports = append(ports, fmt.Sprintf("%s/%s", port.Port.String(), *port.Protocol))
-		}
-		to = append(to, fmt.Sprintf("%s on %s", strings.Join(peers, " or "), strings.Join(ports, ", ")))
-	}
-	s.p().line("NetworkPolicy %s: pods %s may connect to %s, nothing else", np.Name,
-		metav1.FormatLabelSelector(&np.Spec.PodSelector), strings.Join(to, "; "))
-}
-
-// showPolicies lists the NetworkPolicies of the TLS tenant: who may reach which pods.
+// showPolicies lists the NetworkPolicies of the TLS tenant: who may reach which pods, and
+// where the selected pods may connect.
 func (s *Story) showPolicies(ctx context.Context) error {
 	list := &networkingv1.NetworkPolicyList{}
 	if err := s.Client.List(ctx, list, client.InNamespace(Namespace), client.MatchingLabels{v1alpha1.LabelTenant: TLSTenant}); err != nil {
 		return err
 	}
 	for _, np := range list.Items {
-		if len(np.Spec.Egress) > 0 {
-			s.showEgress(&np)
-			continue
-		}
-		var from, ports []string
-		for _, rule := range np.Spec.Ingress {
-			for _, peer := range rule.From {
-				switch {
-				case peer.NamespaceSelector != nil:
-					from = append(from, "namespaces "+metav1.FormatLabelSelector(peer.NamespaceSelector))
-				case peer.PodSelector != nil:
-					from = append(from, "pods "+metav1.FormatLabelSelector(peer.PodSelector))
-				}
+		pods := metav1.FormatLabelSelector(&np.Spec.PodSelector)
+		if len(np.Spec.Ingress) > 0 {
+			rules := make([]string, 0, len(np.Spec.Ingress))
+			for _, rule := range np.Spec.Ingress {
+				rules = append(rules, policyRule(rule.From, rule.Ports))
 			}
-			for _, port := range rule.Ports {
-				ports = append(ports, port.Port.String())
-			}
+			s.p().line("NetworkPolicy %s: pods %s accept %s", np.Name, pods, strings.Join(rules, "; "))
 		}
-		slices.Sort(ports)
-		s.p().line("NetworkPolicy %s: pods %s accept %s on port %s", np.Name,
-			metav1.FormatLabelSelector(&np.Spec.PodSelector), strings.Join(from, " or "), strings.Join(slices.Compact(ports), ", "))
+		if slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
+			rules := make([]string, 0, len(np.Spec.Egress))
+			for _, rule := range np.Spec.Egress {
+				rules = append(rules, policyRule(rule.To, rule.Ports))
+			}
+			s.p().line("NetworkPolicy %s: pods %s may connect to %s, nothing else", np.Name, pods, strings.Join(rules, "; "))
+		}
 	}
 	return nil
+}
+
+// policyRule says which peers a rule admits, on which ports.
+func policyRule(peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) string {
+	var who, on []string
+	for _, peer := range peers {
+		var parts []string
+		if peer.NamespaceSelector != nil {
+			parts = append(parts, "namespaces "+metav1.FormatLabelSelector(peer.NamespaceSelector))
+		}
+		if peer.PodSelector != nil {
+			parts = append(parts, "pods "+metav1.FormatLabelSelector(peer.PodSelector))
+		}
+		who = append(who, strings.Join(parts, " "))
+	}
+	for _, port := range ports {
+		on = append(on, fmt.Sprintf("%s/%s", port.Port.String(), *port.Protocol))
+	}
+	return fmt.Sprintf("%s on %s", strings.Join(who, " or "), strings.Join(on, ", "))
 }
 
 // rendered waits until the operator has reconciled the TLS tenant's current spec and written
