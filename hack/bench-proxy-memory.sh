@@ -12,25 +12,11 @@ set -euo pipefail
 
 CONNS=${CONNS:-1000 5000}
 root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/bench-proxy-memory.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+# shellcheck source=hack/bench-lib.sh
+source "$root/hack/bench-lib.sh"
+bench_workdir bench-proxy-memory
 mkdir -p "$work/bin" "$work/certs"
 (cd "$root" && go build -o "$work/bin/" ./cmd/proxy ./hack/bench/upstream ./hack/bench/idleconns)
-
-wait_port() {
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on $1" >&2
-  exit 1
-}
 
 "$work/bin/upstream" --dir "$work/certs" --listen-h2 127.0.0.1:18445 >"$work/upstream.log" 2>&1 &
 pids+=($!)

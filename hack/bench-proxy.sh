@@ -48,27 +48,13 @@ ensure_tools() {
 
 ensure_tools
 export PATH=$PATH:/usr/sbin
-work=$(mktemp -d /tmp/bench-proxy.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+# shellcheck source=hack/bench-lib.sh
+source "$root/hack/bench-lib.sh"
+bench_workdir bench-proxy
 mkdir -p "$work/bin" "$work/certs" "$work/nginx/logs" "$work/nginx/tmp"
 
 echo "building" >&2
 (cd "$root" && go build -o "$work/bin/" ./cmd/proxy ./hack/bench/upstream ./hack/bench/loadgen)
-
-wait_port() { # port: wait until something accepts on 127.0.0.1:port
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on $1" >&2
-  exit 1
-}
 
 "$work/bin/upstream" --dir "$work/certs" >"$work/upstream.log" 2>&1 &
 upstream_pid=$!
