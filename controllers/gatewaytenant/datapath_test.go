@@ -25,7 +25,6 @@ func TestVerifiedCondition(t *testing.T) {
 	verifiedTrue := condition(v1alpha1.ConditionVerified, true, v1alpha1.ReasonVerified, "verified by 2 proxy replica(s)")
 	failedBefore := condition(v1alpha1.ConditionVerified, false, v1alpha1.ReasonUnknownAuthority, "wrong CA")
 	type tc struct {
-		desc       string
 		verdict    proxystate.Verdict
 		prev       *metav1.Condition
 		want       metav1.ConditionStatus

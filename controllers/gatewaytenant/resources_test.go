@@ -173,10 +173,6 @@ func TestProxyDeploymentRunsRestrictedAndRollsOnConfigChange(t *testing.T) {
 	}
 }
 
-func proxyDeploymentHash(d any) string {
-	return d.(interface{ GetName() string }).GetName() + "@" + d.(appsv1.Deployment).Spec.Template.Annotations[annotationConfigHash]
-}
-
 func cert(cn string, notBefore, notAfter time.Time) *x509.Certificate {
 	return &x509.Certificate{Subject: pkix.Name{CommonName: cn}, NotBefore: notBefore, NotAfter: notAfter}
 }

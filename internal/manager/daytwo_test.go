@@ -36,15 +36,7 @@ type dayTwo struct {
 }
 
 func startDayTwo(t *testing.T) *dayTwo {
-	env, err := controlplane.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	env := controlplane.StartForTest(t, nil)
 	c, err := client.New(env.Config, client.Options{Scheme: manager.Scheme()})
 	if err != nil {
 		t.Fatal(err)

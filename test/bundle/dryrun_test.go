@@ -140,15 +140,7 @@ func TestManifestsDryRun(t *testing.T) {
 // API server warnings are collected.
 func startDryRunEnv(t *testing.T) (client.Client, *warnings) {
 	t.Helper()
-	env, err := controlplane.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	env := controlplane.StartForTest(t, nil)
 	monitoring, err := controlplane.MonitoringCRDs("prometheusrules", "servicemonitors")
 	if err != nil {
 		t.Fatal(err)

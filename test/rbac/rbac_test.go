@@ -40,7 +40,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	gwv1alpha1 "github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/config/crd"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/bundle"
@@ -70,36 +69,15 @@ func startWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join(repoRoot(t), "bin", "control-plane")
-	}
-	own, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDs:                  own,
-		CRDDirectoryPaths:     slices.Concat(openshift, monitoring),
-		ErrorIfCRDPathMissing: true,
-	}
-	env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	cfg.QPS, cfg.Burst = 200, 400
+	env := controlplane.StartForTest(t, func(env *envtest.Environment) {
+		env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
+	}, slices.Concat(openshift, monitoring)...)
+	cfg := env.Config
 	admin, err := client.New(cfg, client.Options{Scheme: scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{env: env, admin: admin, cfg: cfg}
+	w := &world{env: env.Environment, admin: admin, cfg: cfg}
 	// Detection reads both: the DNS domain does not match a preset, the API server's does.
 	ctx := context.Background()
 	name := metav1.ObjectMeta{Name: dataplane.ClusterConfigName}

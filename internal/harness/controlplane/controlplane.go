@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"testing"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -28,6 +29,33 @@ func Start(extraCRDs ...string) (*Environment, error) {
 	if err != nil {
 		return nil, err
 	}
+	return start(env)
+}
+
+// StartForTest starts a control plane for a test and stops it when the test ends. configure,
+// when not nil, adjusts it first (API server flags, for one); extraCRDs are installed too.
+func StartForTest(t testing.TB, configure func(*envtest.Environment), extraCRDs ...string) *Environment {
+	t.Helper()
+	env, err := New(extraCRDs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if configure != nil {
+		configure(env)
+	}
+	started, err := start(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := started.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return started
+}
+
+func start(env *envtest.Environment) (*Environment, error) {
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting control plane: %w", err)
