@@ -218,6 +218,10 @@ func (c *config) parseSizing() error {
 	if err != nil {
 		return fmt.Errorf("--proxy-max-resources ($%s): %w", EnvName("proxy-max-resources"), err)
 	}
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("--proxy-resources ($%s) and --proxy-max-resources ($%s): %w",
+			EnvName("proxy-resources"), EnvName("proxy-max-resources"), err)
+	}
 	return nil
 }
 

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -231,5 +234,71 @@ func want[T comparable](t *testing.T, got, want T) {
 	t.Helper()
 	if got != want {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// The manager's logs carry time stamps in the encoding docs/install.md gives as the default
+// of --zap-time-encoding.
+func TestDocumentedTimeEncodingIsWhatTheLogsShow(t *testing.T) {
+	c, err := parse(nil, func(string) (string, bool) { return "", false }, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	newLogger(c, &out).Info("hello")
+	var line map[string]any
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+		t.Fatalf("log line %q: %v", out.String(), err)
+	}
+	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "install.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("\\| `--zap-time-encoding` \\| `GATEWAYTENANT_ZAP_TIME_ENCODING` \\| `([a-z0-9]+)` \\|").FindSubmatch(docs)
+	if row == nil {
+		t.Fatal("docs/install.md has no row for --zap-time-encoding with a default")
+	}
+	ts := line["ts"]
+	switch documented := string(row[1]); documented {
+	case "epoch":
+		if _, ok := ts.(float64); !ok {
+			t.Errorf("docs say %s, the log's ts is %v", documented, ts)
+		}
+	case "rfc3339":
+		s, _ := ts.(string)
+		if _, err := time.Parse(time.RFC3339, s); err != nil {
+			t.Errorf("docs say %s, the log's ts is %v", documented, ts)
+		}
+	default:
+		t.Errorf("docs say %s: teach this test that encoding", documented)
+	}
+}
+
+// Defaults above the platform's maximums would give a tenant that asks for nothing more than
+// one that asks is allowed: the manager refuses to start, naming both flags.
+func TestDefaultsWithinMaximums(t *testing.T) {
+	for _, tc := range []struct {
+		desc    string
+		args    []string
+		wantErr string
+	}{
+		{"the default cpu limit above a lower maximum", []string{"--proxy-max-resources=cpu=500m"},
+			"--proxy-resources ($GATEWAYTENANT_PROXY_RESOURCES) and --proxy-max-resources ($GATEWAYTENANT_PROXY_MAX_RESOURCES): " +
+				"the default limits.cpu 1 is above the maximum cpu=500m; lower the default or raise the maximum"},
+		{"a memory request above its maximum", []string{"--proxy-resources=requests.memory=2Gi", "--proxy-max-resources=memory=1Gi"},
+			"the default requests.memory 2Gi is above the maximum memory=1Gi"},
+		{"a request above its limit", []string{"--proxy-resources=requests.cpu=2,limits.cpu=1"},
+			"the default cpu request 2 is above its limit 1"},
+		{"within the maximums", []string{"--proxy-resources=requests.cpu=50m,limits.cpu=500m", "--proxy-max-resources=cpu=500m"}, ""},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			_, err := parse(tc.args, func(string) (string, bool) { return "", false }, nil, io.Discard)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
 	}
 }

@@ -24,6 +24,39 @@ func DefaultProxyResources() corev1.ResourceRequirements {
 	}
 }
 
+// Validate says why the settings' defaults are not within their own maximums: a tenant that
+// sets nothing would get more than a tenant may ask for. The manager refuses to start then.
+func (s ProxySettings) Validate() error {
+	if s.MaxReplicas > 0 && s.Replicas > s.MaxReplicas {
+		return fmt.Errorf("the default replicas %d are above the maximum %d; lower the default or raise the maximum", s.Replicas, s.MaxReplicas)
+	}
+	res := proxyResources(s)
+	for _, kind := range []struct {
+		name string
+		list corev1.ResourceList
+	}{{"requests", res.Requests}, {"limits", res.Limits}} {
+		for _, name := range sortedNames(kind.list) {
+			v := kind.list[name]
+			if m, ok := s.MaxResources[name]; ok && v.Cmp(m) > 0 {
+				return fmt.Errorf("the default %s.%s %s is above the maximum %s=%s; lower the default or raise the maximum",
+					kind.name, name, v.String(), name, m.String())
+			}
+		}
+	}
+	return requestsWithinLimits(res, "the default")
+}
+
+// requestsWithinLimits says which request of res is above its limit; what names whose.
+func requestsWithinLimits(res corev1.ResourceRequirements, what string) error {
+	for _, name := range sortedNames(res.Requests) {
+		req := res.Requests[name]
+		if limit, ok := res.Limits[name]; ok && req.Cmp(limit) > 0 {
+			return fmt.Errorf("%s %s request %s is above its limit %s", what, name, req.String(), limit.String())
+		}
+	}
+	return nil
+}
+
 // proxySize is the replicas and resources of one tenant's proxy.
 type proxySize struct {
 	replicas  int32
@@ -56,13 +89,7 @@ func (s ProxySettings) sizeFor(tenant *v1alpha1.GatewayTenant) (proxySize, error
 			return size, err
 		}
 	}
-	for _, name := range sortedNames(size.resources.Requests) {
-		req := size.resources.Requests[name]
-		if limit, ok := size.resources.Limits[name]; ok && req.Cmp(limit) > 0 {
-			return size, fmt.Errorf("spec.proxy.resources: the %s request %s is above its limit %s", name, req.String(), limit.String())
-		}
-	}
-	return size, nil
+	return size, requestsWithinLimits(size.resources, "spec.proxy.resources: the")
 }
 
 // overlay sets the tenant's values into list, refusing any above the platform's maximum.

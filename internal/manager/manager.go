@@ -142,6 +142,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
 	}
+	if err := o.Proxy.Validate(); err != nil {
+		return nil, fmt.Errorf("proxy settings: %w", err)
+	}
 	var tlsOpts []func(*tls.Config)
 	if !o.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
