@@ -1,14 +1,12 @@
 package gatewaytenant
 
 import (
-	"context"
 	"fmt"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
@@ -116,13 +114,11 @@ func sortedNames(l corev1.ResourceList) []corev1.ResourceName {
 	return names
 }
 
-// storedSize is the size of the proxy as it runs, for a tenant whose new size is refused:
-// the proxy keeps it. fallback when there is no proxy yet.
-func (r *Reconciler) storedSize(ctx context.Context, tenant *v1alpha1.GatewayTenant, fallback proxySize) (proxySize, error) {
-	dep := &appsv1.Deployment{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: proxyName(tenant.Name)}, dep)
-	if err != nil {
-		return fallback, client.IgnoreNotFound(err)
+// storedSize is the size of the proxy as it runs (dep, as read; nil when there is none), for
+// a tenant whose new size is refused: the proxy keeps it. fallback when there is no proxy yet.
+func storedSize(dep *appsv1.Deployment, fallback proxySize) proxySize {
+	if dep == nil {
+		return fallback
 	}
 	size := fallback
 	if dep.Spec.Replicas != nil {
@@ -133,5 +129,5 @@ func (r *Reconciler) storedSize(ctx context.Context, tenant *v1alpha1.GatewayTen
 			size.resources = *c.Resources.DeepCopy()
 		}
 	}
-	return size, nil
+	return size
 }
