@@ -302,3 +302,53 @@ func TestDefaultsWithinMaximums(t *testing.T) {
 		})
 	}
 }
+
+// The rollout bound with the default burst: however many proxies wait for a new image, no
+// minute sees more image changes than --proxy-rollouts-per-minute promises.
+func TestDefaultRolloutBurstKeepsThePerMinutePromise(t *testing.T) {
+	for _, args := range [][]string{nil, {"--proxy-rollouts-per-minute=2"}, {"--proxy-rollouts-per-minute=0.5"}} {
+		c, err := parse(args, func(string) (string, bool) { return "", false }, nil, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		perMinute := c.manager.ProxyRolloutsPerMinute
+		rollout := gatewaytenant.NewRollout(perMinute, c.manager.ProxyRolloutBurst)
+		// 100 proxies wait from the start; each asks again when told to, as the reconciler's
+		// RequeueAfter has it. Record when each changes image.
+		start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+		retry := make([]time.Time, 100)
+		for i := range retry {
+			retry[i] = start
+		}
+		var changes []time.Time
+		for now := start; now.Before(start.Add(10 * time.Minute)); now = now.Add(100 * time.Millisecond) {
+			for i, at := range retry {
+				if at.IsZero() || now.Before(at) {
+					continue
+				}
+				ok, wait := rollout.Allow(now)
+				if ok {
+					changes = append(changes, now)
+					retry[i] = time.Time{}
+				} else {
+					retry[i] = now.Add(wait)
+				}
+			}
+		}
+		for i, at := range changes {
+			n := 0
+			for _, other := range changes[i:] {
+				if other.Before(at.Add(time.Minute)) {
+					n++
+				}
+			}
+			if float64(n) > max(perMinute, 1) {
+				t.Fatalf("%v: %d image changes in the minute from %s, with --proxy-rollouts-per-minute=%g and the default burst %d",
+					args, n, at.Sub(start), perMinute, c.manager.ProxyRolloutBurst)
+			}
+		}
+		if want := int(perMinute * 10); len(changes) < want-1 {
+			t.Errorf("%v: %d changes in 10 minutes, want about %d", args, len(changes), want)
+		}
+	}
+}
