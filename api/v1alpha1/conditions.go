@@ -15,12 +15,13 @@ const (
 	// every certificate reference) resolves and is valid.
 	ConditionResolvedRefs = "ResolvedRefs"
 
-	// ConditionNetworkPolicyReady is True when the NetworkPolicies for every valid upstream
-	// are in place.
+	// ConditionNetworkPolicyReady is True when the NetworkPolicies of every upstream the
+	// gateway reaches are in place: the valid ones, and those kept at their last good spec
+	// while their new spec is refused (its message names them "(last good spec)").
 	ConditionNetworkPolicyReady = "NetworkPolicyReady"
 
-	// ConditionProxyReady is True when the TLS proxy serves every TLS upstream, or when no
-	// upstream uses TLS.
+	// ConditionProxyReady is True when the TLS proxy serves every TLS upstream it should, also
+	// while it rolls out with replicas available, or when no upstream uses TLS.
 	ConditionProxyReady = "ProxyReady"
 )
 
@@ -44,6 +45,16 @@ const (
 	// ReasonEnvironmentNotFound: spec.environments names an environment the data plane
 	// does not have. Use one of those the message lists.
 	ReasonEnvironmentNotFound = "EnvironmentNotFound"
+
+	// ReasonConflicted (Accepted, and every other condition of the tenant): an older
+	// GatewayTenant of the same namespace (by creation time, then by name, as Gateway API
+	// resolves conflicts) exposes a Service port this tenant also names; the message names
+	// it and the port, and says how a tie of creation times was broken. One tenant owns a
+	// Service port, so that no second tenant can open the same pods directly while the first
+	// sends them through its verifying proxy. Nothing is written for this tenant while the
+	// conflict lasts: move its upstreams into the named tenant, or expose another Service or
+	// port.
+	ReasonConflicted = "Conflicted"
 )
 
 // Reasons of the tenant's ResolvedRefs condition and of each upstream's Ready condition.
@@ -70,6 +81,21 @@ const (
 	// ReasonServiceWithoutSelector: the Service has no pod selector, so there are no pods
 	// a NetworkPolicy could open. Give the Service a selector.
 	ReasonServiceWithoutSelector = "ServiceWithoutSelector"
+
+	// ReasonPortNotTCP: the Service port the upstream names speaks UDP or SCTP; the gateway
+	// and the proxy speak HTTP over TCP only. Name a TCP port of the Service.
+	ReasonPortNotTCP = "PortNotTCP"
+
+	// ReasonDuplicateServicePort: an earlier upstream of the same tenant already names this
+	// Service and port; the later one is refused, the earlier one keeps working. Remove one
+	// of the two.
+	ReasonDuplicateServicePort = "DuplicateServicePort"
+
+	// ReasonExternalNameService: the Service is of type ExternalName. It has no pods in this
+	// namespace that a NetworkPolicy could open, and the gateway would follow it out of the
+	// cluster: point the gateway at the external name directly, or use a Service with a
+	// selector.
+	ReasonExternalNameService = "ExternalNameService"
 
 	// ReasonInvalidCACertificateRef: a CA certificate reference does not resolve: the
 	// object is missing, has no ca.crt key, or holds no PEM certificate.
@@ -114,15 +140,18 @@ const (
 	// ReasonNoValidUpstreams: no upstream is valid, so there is nothing to open.
 	ReasonNoValidUpstreams = "NoValidUpstreams"
 
-	// ReasonApplyFailed: writing a child object failed; the message has the API error and
-	// the operator retries.
+	// ReasonApplyFailed (NetworkPolicyReady for NetworkPolicies, ProxyReady for the proxy's
+	// objects): writing a child object failed; the message has the API error and the operator
+	// retries. A write that only lost a race with another writer is retried without it.
 	ReasonApplyFailed = "ApplyFailed"
 
 	// ReasonNotRequired (ProxyReady): no upstream uses TLS, so no proxy runs.
 	ReasonNotRequired = "NotRequired"
 
-	// ReasonProxyProgressing (ProxyReady): the proxy Deployment has fewer available replicas
-	// than wanted.
+	// ReasonProxyProgressing (ProxyReady): the proxy Deployment rolls out (a new proxy, a
+	// changed configuration or image) or has fewer available replicas than wanted; the message
+	// says how far it is. True while replicas, old or new, are available: the gateway's
+	// traffic gets through, and the tenant stays Ready. False while none is.
 	ReasonProxyProgressing = "ProxyProgressing"
 
 	// ReasonProxyOutdated (ProxyReady, True): the proxy serves, but still runs the image of an
@@ -167,10 +196,16 @@ const (
 // Reasons of the events the operator records on a GatewayTenant, besides the condition
 // reasons it records when the tenant stops being Ready.
 const (
-	// EventReasonUpdated: an object for the tenant was changed back to what the tenant asks.
+	// EventReasonCreated (Normal): objects were created for the tenant; the note lists them.
+	EventReasonCreated = "Created"
+	// EventReasonUpdated (Normal): objects of the tenant were changed to what the tenant asks
+	// (its spec changed, or someone else edited them); the note lists them.
 	EventReasonUpdated = "Updated"
-	// EventReasonDeleted: an object the tenant no longer needs was deleted.
+	// EventReasonDeleted (Normal): objects the tenant no longer needs were deleted; the note
+	// lists them.
 	EventReasonDeleted = "Deleted"
-	// EventReasonApplyFailed: writing an object for the tenant failed.
+	// EventReasonApplyFailed (Warning): writing an object for the tenant failed; the note has
+	// the API error. A write that lost a race with another writer (409 Conflict) is retried
+	// and raises none.
 	EventReasonApplyFailed = ReasonApplyFailed
 )

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
 )
 
@@ -94,7 +95,8 @@ func newFlagSet(c *config) (*flag.FlagSet, *int) {
 	c.maxReplicas = maxReplicas
 	fs.Float64Var(&o.ProxyRolloutsPerMinute, "proxy-rollouts-per-minute", 10,
 		"At most this many existing proxies change image a minute (after an operator upgrade); 0: no bound.")
-	fs.IntVar(&o.ProxyRolloutBurst, "proxy-rollout-burst", 10, "Proxies that may change image at once before the per-minute bound applies.")
+	fs.IntVar(&o.ProxyRolloutBurst, "proxy-rollout-burst", gatewaytenant.DefaultRolloutBurst,
+		"Proxies that may change image at once; above 1, up to this many less one more than --proxy-rollouts-per-minute change in the first minute.")
 	fs.StringVar(&c.monitoringSelector, "monitoring-namespace-selector", defaultMonitoringSelector,
 		"Label selector of the namespaces whose Prometheus may scrape the proxies' admin port; empty: none.")
 	fs.BoolVar(&o.Proxy.Monitoring.PodMonitors, "proxy-pod-monitors", true,
@@ -217,6 +219,10 @@ func (c *config) parseSizing() error {
 	})
 	if err != nil {
 		return fmt.Errorf("--proxy-max-resources ($%s): %w", EnvName("proxy-max-resources"), err)
+	}
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("--proxy-resources ($%s) and --proxy-max-resources ($%s): %w",
+			EnvName("proxy-resources"), EnvName("proxy-max-resources"), err)
 	}
 	return nil
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -231,5 +234,121 @@ func want[T comparable](t *testing.T, got, want T) {
 	t.Helper()
 	if got != want {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// The manager's logs carry time stamps in the encoding docs/install.md gives as the default
+// of --zap-time-encoding.
+func TestDocumentedTimeEncodingIsWhatTheLogsShow(t *testing.T) {
+	c, err := parse(nil, func(string) (string, bool) { return "", false }, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	newLogger(c, &out).Info("hello")
+	var line map[string]any
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+		t.Fatalf("log line %q: %v", out.String(), err)
+	}
+	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "install.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("\\| `--zap-time-encoding` \\| `GATEWAYTENANT_ZAP_TIME_ENCODING` \\| `([a-z0-9]+)` \\|").FindSubmatch(docs)
+	if row == nil {
+		t.Fatal("docs/install.md has no row for --zap-time-encoding with a default")
+	}
+	ts := line["ts"]
+	switch documented := string(row[1]); documented {
+	case "epoch":
+		if _, ok := ts.(float64); !ok {
+			t.Errorf("docs say %s, the log's ts is %v", documented, ts)
+		}
+	case "rfc3339":
+		s, _ := ts.(string)
+		if _, err := time.Parse(time.RFC3339, s); err != nil {
+			t.Errorf("docs say %s, the log's ts is %v", documented, ts)
+		}
+	default:
+		t.Errorf("docs say %s: teach this test that encoding", documented)
+	}
+}
+
+// Defaults above the platform's maximums would give a tenant that asks for nothing more than
+// one that asks is allowed: the manager refuses to start, naming both flags.
+func TestDefaultsWithinMaximums(t *testing.T) {
+	for _, tc := range []struct {
+		desc    string
+		args    []string
+		wantErr string
+	}{
+		{"the default cpu limit above a lower maximum", []string{"--proxy-max-resources=cpu=500m"},
+			"--proxy-resources ($GATEWAYTENANT_PROXY_RESOURCES) and --proxy-max-resources ($GATEWAYTENANT_PROXY_MAX_RESOURCES): " +
+				"the default limits.cpu 1 is above the maximum cpu=500m; lower the default or raise the maximum"},
+		{"a memory request above its maximum", []string{"--proxy-resources=requests.memory=2Gi", "--proxy-max-resources=memory=1Gi"},
+			"the default requests.memory 2Gi is above the maximum memory=1Gi"},
+		{"a request above its limit", []string{"--proxy-resources=requests.cpu=2,limits.cpu=1"},
+			"the default cpu request 2 is above its limit 1"},
+		{"within the maximums", []string{"--proxy-resources=requests.cpu=50m,limits.cpu=500m", "--proxy-max-resources=cpu=500m"}, ""},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			_, err := parse(tc.args, func(string) (string, bool) { return "", false }, nil, io.Discard)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// The rollout bound with the default burst: however many proxies wait for a new image, no
+// minute sees more image changes than --proxy-rollouts-per-minute promises.
+func TestDefaultRolloutBurstKeepsThePerMinutePromise(t *testing.T) {
+	for _, args := range [][]string{nil, {"--proxy-rollouts-per-minute=2"}, {"--proxy-rollouts-per-minute=0.5"}} {
+		c, err := parse(args, func(string) (string, bool) { return "", false }, nil, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		perMinute := c.manager.ProxyRolloutsPerMinute
+		rollout := gatewaytenant.NewRollout(perMinute, c.manager.ProxyRolloutBurst)
+		// 100 proxies wait from the start; each asks again when told to, as the reconciler's
+		// RequeueAfter has it. Record when each changes image.
+		start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+		retry := make([]time.Time, 100)
+		for i := range retry {
+			retry[i] = start
+		}
+		var changes []time.Time
+		for now := start; now.Before(start.Add(10 * time.Minute)); now = now.Add(100 * time.Millisecond) {
+			for i, at := range retry {
+				if at.IsZero() || now.Before(at) {
+					continue
+				}
+				ok, wait := rollout.Allow(now)
+				if ok {
+					changes = append(changes, now)
+					retry[i] = time.Time{}
+				} else {
+					retry[i] = now.Add(wait)
+				}
+			}
+		}
+		for i, at := range changes {
+			n := 0
+			for _, other := range changes[i:] {
+				if other.Before(at.Add(time.Minute)) {
+					n++
+				}
+			}
+			if float64(n) > max(perMinute, 1) {
+				t.Fatalf("%v: %d image changes in the minute from %s, with --proxy-rollouts-per-minute=%g and the default burst %d",
+					args, n, at.Sub(start), perMinute, c.manager.ProxyRolloutBurst)
+			}
+		}
+		if want := int(perMinute * 10); len(changes) < want-1 {
+			t.Errorf("%v: %d changes in 10 minutes, want about %d", args, len(changes), want)
+		}
 	}
 }

@@ -5,13 +5,21 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
+	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
 )
+
+// newLogger is the manager's logger as the zap flags configure it, writing to w.
+func newLogger(c *config, w io.Writer) logr.Logger {
+	opts := c.zap
+	return zap.New(zap.UseFlagOptions(&opts), zap.WriteTo(w))
+}
 
 func main() {
 	c, err := parse(os.Args[1:], os.LookupEnv, flag.CommandLine, os.Stderr)
@@ -23,8 +31,7 @@ func main() {
 		os.Exit(2)
 	}
 	o := c.manager
-	zapOpts := c.zap
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	ctrl.SetLogger(newLogger(c, os.Stderr))
 	log := ctrl.Log.WithName("setup")
 	for _, w := range c.warnings {
 		log.Info(w)

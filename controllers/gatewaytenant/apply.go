@@ -2,7 +2,6 @@ package gatewaytenant
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -15,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -171,50 +170,66 @@ func subset(want, have map[string]string) bool {
 	return true
 }
 
-// apply creates the object named like desired, or updates it when it does not cover desired's
-// labels and content, controlled by tenant. It writes nothing when the object already
-// matches, and refuses to take over an object another owner controls.
-func apply(ctx context.Context, r *Reconciler, tenant *v1alpha1.GatewayTenant, desired client.Object) error {
+// createOrUpdate creates the object named like desired, or updates it when it does not cover
+// desired's labels and content, controlled by tenant. It writes nothing when the object
+// already matches, and refuses to take over an object another owner controls. It returns the
+// object as stored and what it did.
+func (r *Reconciler) createOrUpdate(ctx context.Context, tenant *v1alpha1.GatewayTenant, desired client.Object) (client.Object, controllerutil.OperationResult, error) {
 	obj := desired.DeepCopyObject().(client.Object)
 	op, err := r.createUncached(ctx, tenant, desired, obj)
 	if op == controllerutil.OperationResultNone && (err == nil || apierrors.IsAlreadyExists(err)) {
 		obj = desired.DeepCopyObject().(client.Object)
-		op, err = controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error { return r.mutate(tenant, desired, obj) })
+		op, err = r.readAndWrite(ctx, r.Client, tenant, desired, obj)
 	}
 	if apierrors.IsAlreadyExists(err) {
 		// The cache holds only objects that carry the operator's labels: this one exists with
 		// them removed or changed. Read it from the API server and repair it.
 		obj = desired.DeepCopyObject().(client.Object)
-		op, err = r.repairUnlabelled(ctx, tenant, desired, obj)
+		op, err = r.readAndWrite(ctx, r.APIReader, tenant, desired, obj)
 	}
-	kind := kindOf(r, obj)
-	if err != nil {
-		r.Recorder.Eventf(tenant, obj, corev1.EventTypeWarning, v1alpha1.EventReasonApplyFailed, "Apply", "writing %s %s failed: %v", kind, desired.GetName(), err)
-		return fmt.Errorf("writing %s %s: %w", kind, desired.GetName(), err)
-	}
-	// Creating what the spec asks for is routine and shows in status; an object changed back
-	// from someone else's edit is worth an event.
-	if op == controllerutil.OperationResultUpdated {
-		r.Recorder.Eventf(tenant, obj, corev1.EventTypeNormal, v1alpha1.EventReasonUpdated, "Apply", "%s %s updated", kind, desired.GetName())
-	}
-	// What was written (or found) is the stored object; desired takes it, so that the caller
-	// can read its status.
-	reflect.ValueOf(desired).Elem().Set(reflect.ValueOf(obj).Elem())
-	return nil
+	return obj, op, err
 }
 
-// repairUnlabelled reads obj (named like desired) past the cache and updates it to desired.
-func (r *Reconciler) repairUnlabelled(ctx context.Context, tenant *v1alpha1.GatewayTenant, desired, obj client.Object) (controllerutil.OperationResult, error) {
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), obj); err != nil {
+// readAndWrite reads obj (named like desired) through reader, then creates it when there is
+// none, or updates it when it does not cover desired.
+func (r *Reconciler) readAndWrite(ctx context.Context, reader client.Reader, tenant *v1alpha1.GatewayTenant, desired, obj client.Object) (controllerutil.OperationResult, error) {
+	err := reader.Get(ctx, client.ObjectKeyFromObject(desired), obj)
+	if apierrors.IsNotFound(err) {
+		if err := r.mutate(tenant, desired, obj); err != nil {
+			return controllerutil.OperationResultNone, err
+		}
+		return controllerutil.OperationResultCreated, r.send(ctx, obj, r.Client.Create)
+	}
+	if err != nil {
 		return controllerutil.OperationResultNone, err
 	}
+	before := obj.DeepCopyObject()
 	if err := r.mutate(tenant, desired, obj); err != nil {
 		return controllerutil.OperationResultNone, err
 	}
-	if err := r.Client.Update(ctx, obj); err != nil {
-		return controllerutil.OperationResultNone, err
+	if equality.Semantic.DeepEqual(before, obj) {
+		return controllerutil.OperationResultNone, nil
 	}
-	return controllerutil.OperationResultUpdated, nil
+	return controllerutil.OperationResultUpdated, r.send(ctx, obj, func(ctx context.Context, obj client.Object, _ ...client.CreateOption) error {
+		return r.Client.Update(ctx, obj)
+	})
+}
+
+// send writes obj with write (a create or an update) and reads the stored object back into
+// obj. A PodMonitor is sent as podMonitorAsSent makes it.
+func (r *Reconciler) send(ctx context.Context, obj client.Object, write func(context.Context, client.Object, ...client.CreateOption) error) error {
+	pm, ok := obj.(*monitoringv1.PodMonitor)
+	if !ok {
+		return write(ctx, obj)
+	}
+	u, err := podMonitorAsSent(pm)
+	if err != nil {
+		return err
+	}
+	if err := write(ctx, u); err != nil {
+		return err
+	}
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, pm)
 }
 
 // mutate makes obj, the stored object, carry desired's labels and content, controlled by
@@ -228,146 +243,10 @@ func (r *Reconciler) mutate(tenant *v1alpha1.GatewayTenant, desired, obj client.
 	return controllerutil.SetControllerReference(tenant, obj, r.Scheme)
 }
 
-// delete removes an object the tenant no longer needs.
-func (r *Reconciler) delete(ctx context.Context, tenant *v1alpha1.GatewayTenant, obj client.Object) error {
-	kind := kindOf(r, obj)
-	if err := r.Client.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("deleting %s %s: %w", kind, obj.GetName(), err)
-	}
-	r.Recorder.Eventf(tenant, obj, corev1.EventTypeNormal, v1alpha1.EventReasonDeleted, "Delete", "%s %s deleted", kind, obj.GetName())
-	return nil
-}
-
-// deleteIfOwned deletes the object named like obj when the tenant controls it.
-func (r *Reconciler) deleteIfOwned(ctx context.Context, tenant *v1alpha1.GatewayTenant, obj client.Object) error {
-	if err := r.getOwnedMeta(ctx, obj); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	if !metav1.IsControlledBy(obj, tenant) {
-		return nil
-	}
-	return r.delete(ctx, tenant, obj)
-}
-
 func kindOf(r *Reconciler, obj client.Object) string {
 	gvk, err := r.Client.GroupVersionKindFor(obj)
 	if err != nil {
 		return fmt.Sprintf("%T", obj)
 	}
 	return gvk.Kind
-}
-
-// ensureNetworkPolicies writes the NetworkPolicies of every valid upstream and deletes those
-// no longer wanted. The policies of an upstream that became invalid are kept as they were: a
-// mistake in the spec never cuts off traffic that worked.
-func (r *Reconciler) ensureNetworkPolicies(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation) error {
-	var errs []error
-	wanted := map[string]bool{}
-	for _, desired := range desiredNetworkPolicies(tenant, obs, r.Proxy) {
-		wanted[desired.Name] = true
-		errs = append(errs, apply(ctx, r, tenant, desired))
-	}
-	keep := map[string]bool{}
-	for _, u := range obs.upstreams {
-		keep[u.upstream.Name] = !u.valid()
-	}
-	keepProxy := hasTLS(tenant) && len(obs.proxyUpstreams) == 0
-
-	owned := &networkingv1.NetworkPolicyList{}
-	if err := r.Client.List(ctx, owned, client.InNamespace(tenant.Namespace), client.MatchingLabels{v1alpha1.LabelTenant: tenant.Name}); err != nil {
-		return errors.Join(append(errs, fmt.Errorf("listing NetworkPolicies: %w", err))...)
-	}
-	for i := range owned.Items {
-		np := &owned.Items[i]
-		upstream, perUpstream := np.Labels[v1alpha1.LabelUpstream]
-		if wanted[np.Name] || !metav1.IsControlledBy(np, tenant) || keep[upstream] || (!perUpstream && keepProxy) {
-			continue
-		}
-		errs = append(errs, r.delete(ctx, tenant, np))
-	}
-	return errors.Join(errs...)
-}
-
-// ensureProxy writes the proxy's objects for the valid TLS upstreams and records the proxy
-// Deployment as stored in obs. Without TLS upstreams it removes them; while TLS upstreams exist
-// but none is valid it leaves them as they are, so that a broken reference never takes down a
-// proxy that serves.
-func (r *Reconciler) ensureProxy(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation) error {
-	if !hasTLS(tenant) {
-		return r.deleteProxy(ctx, tenant)
-	}
-	ups := obs.proxyUpstreams
-	if len(ups) == 0 {
-		return nil
-	}
-	config, err := proxyConfig(ups)
-	if err != nil {
-		return err
-	}
-	settings := r.Proxy
-	size, err := settings.sizeFor(tenant)
-	if err != nil {
-		obs.proxySizeErr = err
-		if size, err = r.storedSize(ctx, tenant, proxySize{replicas: settings.Replicas, resources: proxyResources(settings)}); err != nil {
-			return err
-		}
-	}
-	settings.Replicas, settings.Resources = size.replicas, size.resources
-	dep := proxyDeployment(tenant, ups, config, settings)
-	hold, err := r.holdImage(ctx, dep)
-	if err != nil {
-		return err
-	}
-	obs.proxyOutdated = hold
-	errs := []error{
-		r.ensurePodMonitor(ctx, tenant),
-		apply(ctx, r, tenant, proxyConfigMap(tenant, config, ups)),
-		apply(ctx, r, tenant, proxyServiceAccount(tenant)),
-		apply(ctx, r, tenant, proxyService(tenant, ups)),
-	}
-	if err := apply(ctx, r, tenant, dep); err != nil {
-		errs = append(errs, err)
-	} else {
-		obs.proxyDeployment = dep
-	}
-	if settings.Replicas > 1 {
-		errs = append(errs, apply(ctx, r, tenant, proxyPDB(tenant)))
-	} else {
-		errs = append(errs, r.deleteIfOwned(ctx, tenant, &policyv1.PodDisruptionBudget{ObjectMeta: proxyMeta(tenant, proxyName(tenant.Name))}))
-	}
-	return errors.Join(errs...)
-}
-
-// deleteOwned removes every NetworkPolicy and proxy object the tenant controls.
-func (r *Reconciler) deleteOwned(ctx context.Context, tenant *v1alpha1.GatewayTenant) error {
-	owned := &networkingv1.NetworkPolicyList{}
-	if err := r.Client.List(ctx, owned, client.InNamespace(tenant.Namespace), client.MatchingLabels{v1alpha1.LabelTenant: tenant.Name}); err != nil {
-		return fmt.Errorf("listing NetworkPolicies: %w", err)
-	}
-	errs := []error{r.deleteProxy(ctx, tenant)}
-	for i := range owned.Items {
-		if metav1.IsControlledBy(&owned.Items[i], tenant) {
-			errs = append(errs, r.delete(ctx, tenant, &owned.Items[i]))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// deleteProxy removes every proxy object of the tenant.
-func (r *Reconciler) deleteProxy(ctx context.Context, tenant *v1alpha1.GatewayTenant) error {
-	meta := proxyMeta(tenant, proxyName(tenant.Name))
-	var errs []error
-	for _, obj := range []client.Object{
-		&appsv1.Deployment{ObjectMeta: meta},
-		&corev1.Service{ObjectMeta: meta},
-		&corev1.ConfigMap{ObjectMeta: meta},
-		&corev1.ServiceAccount{ObjectMeta: meta},
-		&policyv1.PodDisruptionBudget{ObjectMeta: meta},
-	} {
-		errs = append(errs, r.deleteIfOwned(ctx, tenant, obj))
-	}
-	if r.Proxy.Monitoring.PodMonitors {
-		errs = append(errs, r.deleteIfOwned(ctx, tenant, &monitoringv1.PodMonitor{ObjectMeta: meta}))
-	}
-	return errors.Join(errs...)
 }

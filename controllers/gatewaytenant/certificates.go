@@ -1,15 +1,14 @@
 package gatewaytenant
 
+// What the certificate material of a TLS upstream means: usable, or which reference is wrong
+// and why; expired, or expiring soon. Pure: certsource.go reads the material.
+
 import (
-	"context"
 	"crypto/x509"
 	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
@@ -17,21 +16,12 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
 )
 
-// Keys of the objects certificates are read from.
-const (
-	caCertKey = "ca.crt"
-	// The OpenShift service CA: a ConfigMap in every namespace, injected by the service CA
-	// operator.
-	serviceCAConfigMap = "openshift-service-ca.crt"
-	serviceCAKey       = "service-ca.crt"
-)
-
 // certCheck is the verdict on the certificates of one TLS upstream.
 type certCheck struct {
 	// reason is empty when every reference resolved to usable material; a ReasonXxx
-	// otherwise, with message saying which reference and why.
-	reason  string
-	message string
+	// otherwise, with detail saying which reference and why (without the upstream's name).
+	reason string
+	detail string
 	// expiring, when set, is a warning: the soonest certificate expires within the warning
 	// window. notAfter is the soonest expiry of all material, zero when there is none.
 	expiring string
@@ -40,206 +30,140 @@ type certCheck struct {
 	refs []metrics.CertificateRef
 }
 
-// certSource reads the objects a tenant's certificate references name. Implementations read
-// the API server directly: Secret contents are never cached.
-type certSource interface {
-	Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error
-}
-
-// checkCertificates resolves and checks the CA references and client certificate of a TLS
-// upstream at time now. An error is returned only for API failures, never for bad input.
-func checkCertificates(ctx context.Context, src certSource, namespace string, u v1alpha1.Upstream, now time.Time, warnWithin time.Duration) (certCheck, error) {
+// judgeCertificates checks the CA references and client certificate of the TLS upstream u of
+// a tenant in namespace, as read into m, at time now.
+func judgeCertificates(namespace string, u v1alpha1.Upstream, m certMaterial, now time.Time, warnWithin time.Duration) certCheck {
 	var res certCheck
 	var certs []*x509.Certificate
 	invalid := 0
 	refs := u.TLS.Validation.CACertificateRefs
-	for _, ref := range refs {
-		got, err := memoized(ctx, src, caRefKind(ref), namespace, string(ref.Name), "ca", func(src certSource) (parsedObject, error) {
-			certs, reason, msg, err := readCARef(ctx, src, namespace, ref)
-			return parsedObject{certs, reason, msg}, err
-		})
-		if err != nil {
-			return res, err
-		}
-		if got.reason != "" {
+	for i, ref := range refs {
+		reason, detail := judgeCARef(ref, m.cas[i])
+		if reason != "" {
 			invalid++
 			if res.reason == "" {
-				res.reason, res.message = got.reason, fmt.Sprintf("upstream %q: %s", u.Name, got.msg)
+				res.reason, res.detail = reason, detail
 			}
 			continue
 		}
-		certs = append(certs, got.certs...)
-		if len(got.certs) > 0 {
+		got := m.cas[i].certs
+		certs = append(certs, got...)
+		if len(got) > 0 {
 			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindCA,
-				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: proxy.EarliestNotAfter(got.certs)})
+				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: proxy.EarliestNotAfter(got)})
 		}
 	}
 	if wk := u.TLS.Validation.WellKnownCACertificates; wk != nil {
-		kind := "" // nothing to read
+		if reason, detail := judgeWellKnownCA(namespace, *wk, m.serviceCA); reason != "" {
+			res.reason, res.detail = reason, detail
+		}
 		if *wk == v1alpha1.WellKnownCAOpenShiftServiceCA {
-			kind = "ConfigMap"
+			certs = append(certs, m.serviceCA.certs...)
 		}
-		got, err := memoized(ctx, src, kind, namespace, serviceCAConfigMap, "service-ca", func(src certSource) (parsedObject, error) {
-			certs, reason, msg, err := checkWellKnownCA(ctx, src, namespace, *wk)
-			return parsedObject{certs, reason, msg}, err
-		})
-		if err != nil {
-			return res, err
-		}
-		if got.reason != "" {
-			res.reason, res.message = got.reason, fmt.Sprintf("upstream %q: %s", u.Name, got.msg)
-		}
-		certs = append(certs, got.certs...)
 	}
 	if len(refs) > 1 && invalid == len(refs) {
 		res.reason = v1alpha1.ReasonNoValidCACertificate
-		res.message += fmt.Sprintf("; none of the %d CA certificate references is usable", len(refs))
+		res.detail += fmt.Sprintf("; none of the %d CA certificate references is usable", len(refs))
 	}
 	if res.reason != "" {
-		return res, nil
+		return res
 	}
 	if ref := u.TLS.ClientCertificateRef; ref != nil {
-		got, err := memoized(ctx, src, "Secret", namespace, ref.Name, "client", func(src certSource) (parsedObject, error) {
-			chain, msg, err := readClientCertificate(ctx, src, namespace, ref.Name)
-			return parsedObject{certs: chain, msg: msg}, err
-		})
-		if err != nil {
-			return res, err
+		if detail := judgeClientCertificate(ref.Name, m.client); detail != "" {
+			res.reason, res.detail = v1alpha1.ReasonInvalidClientCertificate, detail
+			return res
 		}
-		if got.msg != "" {
-			res.reason, res.message = v1alpha1.ReasonInvalidClientCertificate, fmt.Sprintf("upstream %q: %s", u.Name, got.msg)
-			return res, nil
-		}
-		certs = append(certs, got.certs...)
-		if len(got.certs) > 0 {
+		certs = append(certs, m.client.certs...)
+		if len(m.client.certs) > 0 {
 			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindClient,
-				Ref: "Secret/" + ref.Name, NotAfter: proxy.EarliestNotAfter(got.certs)})
+				Ref: "Secret/" + ref.Name, NotAfter: proxy.EarliestNotAfter(m.client.certs)})
 		}
 	}
-	return checkExpiry(res, u.Name, certs, now, warnWithin), nil
+	return checkExpiry(res, certs, now, warnWithin)
 }
 
 // checkExpiry fails on the first expired or not yet valid certificate and warns on the soonest
 // expiring one.
-func checkExpiry(res certCheck, upstream string, certs []*x509.Certificate, now time.Time, warnWithin time.Duration) certCheck {
+func checkExpiry(res certCheck, certs []*x509.Certificate, now time.Time, warnWithin time.Duration) certCheck {
 	for _, c := range certs {
 		switch {
 		case now.After(c.NotAfter):
 			res.reason = v1alpha1.ReasonCertificateExpired
-			res.message = fmt.Sprintf("upstream %q: certificate %q expired at %s; replace it", upstream, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
+			res.detail = fmt.Sprintf("certificate %q expired at %s; replace it", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
 			return res
 		case now.Before(c.NotBefore):
 			res.reason = v1alpha1.ReasonCertificateExpired
-			res.message = fmt.Sprintf("upstream %q: certificate %q is not valid before %s", upstream, c.Subject.CommonName, c.NotBefore.UTC().Format(time.RFC3339))
+			res.detail = fmt.Sprintf("certificate %q is not valid before %s", c.Subject.CommonName, c.NotBefore.UTC().Format(time.RFC3339))
 			return res
 		}
 		if res.notAfter.IsZero() || c.NotAfter.Before(res.notAfter) {
 			res.notAfter = c.NotAfter
 			if c.NotAfter.Sub(now) < warnWithin {
-				res.expiring = fmt.Sprintf("upstream %q: certificate %q expires at %s; renew it", upstream, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
+				res.expiring = fmt.Sprintf("certificate %q expires at %s; renew it", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
 			}
 		}
 	}
 	return res
 }
 
-// readCARef reads the certificates of one CA reference. A non-empty reason says why the
-// reference is unusable.
-func readCARef(ctx context.Context, src certSource, namespace string, ref v1alpha1.CACertificateReference) (certs []*x509.Certificate, reason, msg string, err error) {
+// judgeCARef says why a CA reference, as read, is unusable; empty when it is usable.
+func judgeCARef(ref v1alpha1.CACertificateReference, got objectRead) (reason, detail string) {
 	kind := caRefKind(ref)
-	if ref.Group != "" || (kind != "ConfigMap" && kind != "Secret") {
-		return nil, v1alpha1.ReasonInvalidKind,
-			fmt.Sprintf("caCertificateRefs: kind %q of group %q is not supported; use ConfigMap or Secret of the core group", kind, ref.Group), nil
-	}
-	key := types.NamespacedName{Namespace: namespace, Name: string(ref.Name)}
-	var data []byte
-	var found bool
-	if kind == "ConfigMap" {
-		cm := &corev1.ConfigMap{}
-		err = src.Get(ctx, key, cm)
-		if v, ok := cm.Data[caCertKey]; ok {
-			data, found = []byte(v), true
-		} else if v, ok := cm.BinaryData[caCertKey]; ok {
-			data, found = v, true
-		}
-	} else {
-		s := &corev1.Secret{}
-		err = src.Get(ctx, key, s)
-		data, found = s.Data[caCertKey]
-	}
 	switch {
-	case apierrors.IsNotFound(err):
-		return nil, v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q not found", kind, ref.Name), nil
-	case err != nil:
-		return nil, "", "", fmt.Errorf("reading %s %s: %w", kind, key, err)
-	case !found:
-		return nil, v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q has no key %q", kind, ref.Name, caCertKey), nil
+	case !readableKind(ref):
+		return v1alpha1.ReasonInvalidKind,
+			fmt.Sprintf("caCertificateRefs: kind %q of group %q is not supported; use ConfigMap or Secret of the core group", kind, ref.Group)
+	case !got.found:
+		return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q not found", kind, ref.Name)
+	case !got.hasKey:
+		return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q has no key %q", kind, ref.Name, caCertKey)
+	case got.parseErr != nil:
+		return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q key %q: %v", kind, ref.Name, caCertKey, got.parseErr)
 	}
-	certs, perr := proxy.ParseCertificates(data)
-	if perr != nil {
-		return nil, v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q key %q: %v", kind, ref.Name, caCertKey, perr), nil
-	}
-	for _, c := range certs {
+	for _, c := range got.certs {
 		if !c.BasicConstraintsValid || !c.IsCA {
-			return nil, v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q key %q: certificate %q is not a CA certificate (its basicConstraints do not say CA:TRUE); "+
-				"give the CA that signed the upstream's certificate, not the upstream's own certificate", kind, ref.Name, caCertKey, c.Subject.CommonName), nil
+			return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q key %q: certificate %q is not a CA certificate (its basicConstraints do not say CA:TRUE); "+
+				"give the CA that signed the upstream's certificate, not the upstream's own certificate", kind, ref.Name, caCertKey, c.Subject.CommonName)
 		}
 	}
-	return certs, "", "", nil
+	return "", ""
 }
 
-// caRefKind is the kind of a CA reference, ConfigMap when unset.
-func caRefKind(ref v1alpha1.CACertificateReference) string {
-	if ref.Kind == "" {
-		return "ConfigMap"
-	}
-	return string(ref.Kind)
-}
-
-// readClientCertificate reads a kubernetes.io/tls Secret and checks that its certificate
-// matches its key. A non-empty msg says why it is unusable.
-func readClientCertificate(ctx context.Context, src certSource, namespace, name string) ([]*x509.Certificate, string, error) {
-	s := &corev1.Secret{}
-	err := src.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, s)
+// judgeClientCertificate says why a client certificate Secret, as read, is unusable; empty
+// when it is usable.
+func judgeClientCertificate(name string, got objectRead) string {
 	switch {
-	case apierrors.IsNotFound(err):
-		return nil, fmt.Sprintf("clientCertificateRef: Secret %q not found", name), nil
-	case err != nil:
-		return nil, "", fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
-	case s.Type != corev1.SecretTypeTLS:
-		return nil, fmt.Sprintf("clientCertificateRef: Secret %q has type %q; it must be %q (kubectl create secret tls)", name, s.Type, corev1.SecretTypeTLS), nil
+	case !got.found:
+		return fmt.Sprintf("clientCertificateRef: Secret %q not found", name)
+	case got.secretType != corev1.SecretTypeTLS:
+		return fmt.Sprintf("clientCertificateRef: Secret %q has type %q; it must be %q (kubectl create secret tls)", name, got.secretType, corev1.SecretTypeTLS)
+	case got.parseErr != nil:
+		return fmt.Sprintf("clientCertificateRef: Secret %q: %v", name, got.parseErr)
 	}
-	_, chain, err := proxy.ParseClientCertificate(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
-	if err != nil {
-		return nil, fmt.Sprintf("clientCertificateRef: Secret %q: %v", name, err), nil
-	}
-	return chain, "", nil
+	return ""
 }
 
-// checkWellKnownCA checks a well-known trust bundle: System needs nothing; the OpenShift
-// service CA must be in the namespace.
-func checkWellKnownCA(ctx context.Context, src certSource, namespace string, wk gwapiv1.WellKnownCACertificatesType) (certs []*x509.Certificate, reason, msg string, err error) {
+// judgeWellKnownCA checks a well-known trust bundle: System needs nothing; the OpenShift
+// service CA must be in the namespace (serviceCA, as read).
+func judgeWellKnownCA(namespace string, wk gwapiv1.WellKnownCACertificatesType, serviceCA objectRead) (reason, detail string) {
 	switch wk {
 	case gwapiv1.WellKnownCACertificatesSystem:
-		return nil, "", "", nil
+		return "", ""
 	case v1alpha1.WellKnownCAOpenShiftServiceCA:
 	default:
-		return nil, v1alpha1.ReasonUnsupportedWellKnownCA, fmt.Sprintf("wellKnownCACertificates %q is not supported; use %q or %q",
-			wk, gwapiv1.WellKnownCACertificatesSystem, v1alpha1.WellKnownCAOpenShiftServiceCA), nil
+		return v1alpha1.ReasonUnsupportedWellKnownCA, fmt.Sprintf("wellKnownCACertificates %q is not supported; use %q or %q",
+			wk, gwapiv1.WellKnownCACertificatesSystem, v1alpha1.WellKnownCAOpenShiftServiceCA)
 	}
-	cm := &corev1.ConfigMap{}
-	err = src.Get(ctx, types.NamespacedName{Namespace: namespace, Name: serviceCAConfigMap}, cm)
 	switch {
-	case apierrors.IsNotFound(err):
-		return nil, v1alpha1.ReasonServiceCAUnavailable, fmt.Sprintf("the OpenShift service CA is not available: no ConfigMap %q in namespace %q (is this OpenShift, with the service CA operator running?)",
-			serviceCAConfigMap, namespace), nil
-	case err != nil:
-		return nil, "", "", fmt.Errorf("reading ConfigMap %s/%s: %w", namespace, serviceCAConfigMap, err)
+	case !serviceCA.found:
+		return v1alpha1.ReasonServiceCAUnavailable, fmt.Sprintf("the OpenShift service CA is not available: no ConfigMap %q in namespace %q "+
+			"(is this OpenShift, with the service CA operator running?)", serviceCAConfigMap, namespace)
+	case !serviceCA.hasKey:
+		return v1alpha1.ReasonServiceCAUnavailable, fmt.Sprintf("the OpenShift service CA is not available yet: ConfigMap %q has no key %q",
+			serviceCAConfigMap, serviceCAKey)
+	case serviceCA.parseErr != nil:
+		return v1alpha1.ReasonServiceCAUnavailable, fmt.Sprintf("the OpenShift service CA is not available yet: ConfigMap %q key %q: %v",
+			serviceCAConfigMap, serviceCAKey, serviceCA.parseErr)
 	}
-	certs, perr := proxy.ParseCertificates([]byte(cm.Data[serviceCAKey]))
-	if perr != nil {
-		return nil, v1alpha1.ReasonServiceCAUnavailable, fmt.Sprintf("the OpenShift service CA is not available yet: ConfigMap %q key %q: %v",
-			serviceCAConfigMap, serviceCAKey, perr), nil
-	}
-	return certs, "", "", nil
+	return "", ""
 }

@@ -2,14 +2,20 @@
 // into NetworkPolicies that let exactly the gateway's namespaces in and, for TLS upstreams, a
 // proxy that verifies them, and reports in status what it could not do and why.
 //
-// controller.go is the flow and the watches; observe.go reads everything into one
-// observation; validate.go and certificates.go judge what was read; resources.go builds the
-// desired objects; apply.go writes them by one rule; status.go computes the status.
+// One reconcile gathers, judges, writes, then sets status:
+//   - observe.go reads everything into one observation, then judges it with pure functions:
+//     validate.go (upstreams against their Services, the data plane), certificates.go (the
+//     material certsource.go read), conflict.go (one owner per Service port), verified.go
+//     (the proxy replicas' reports), proxyconfig.go (the proxy's configuration, rendered once);
+//   - write.go writes the desired objects (resources.go, monitoring.go) by the one rule of
+//     apply.go, holds image changes back (rollout.go) and sizes the proxy (sizing.go); what it
+//     did comes back as an outcome;
+//   - status.go computes the status once from the observation and the outcome, with
+//     upstreams.go for each upstream; events.go tells people what changed.
 package gatewaytenant
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -21,7 +27,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -70,7 +75,7 @@ type Reconciler struct {
 	Proxy ProxySettings
 	// ExpiryWarning is how long before a certificate expires that it is reported.
 	ExpiryWarning time.Duration
-	// Rollout, when set, bounds how fast proxies change image (daytwo.go).
+	// Rollout, when set, bounds how fast proxies change image (rollout.go).
 	Rollout *Rollout
 	// Certificates, when set, exports the expiry of every referenced certificate.
 	Certificates *metrics.Certificates
@@ -97,6 +102,10 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
+// conflictRetry is when a reconcile whose write lost a race with another writer (409
+// Conflict) is tried again. The winner's change also enqueues the tenant; this is the bound.
+const conflictRetry = time.Second
+
 // Reconcile brings one tenant's NetworkPolicies, proxy and status in line with its spec:
 // observe, write the children, write the status.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -118,23 +127,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	r.exportCertificates(req.NamespacedName, obs)
-	switch {
-	case obs.conflict != "":
-		// An older tenant owns a Service port this one names: whatever this one wrote goes,
-		// nothing is written.
-		obs.applyErr = r.deleteOwned(ctx, tenant)
-	case obs.dataPlane.accepted():
-		obs.applyErr = errors.Join(r.ensureNetworkPolicies(ctx, tenant, obs), r.ensureProxy(ctx, tenant, obs))
+	out := r.write(ctx, tenant, obs)
+	r.recordWrites(tenant, out)
+	failed := out.err()
+	if out.conflicted && failed == nil {
+		// Routine: someone else wrote the object in between. Its change enqueues the tenant
+		// again; what this pass learned would be stale, so its status is not written.
+		ctrl.LoggerFrom(ctx).V(1).Info("A write lost a race with another writer; trying again")
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	}
-	if err := r.writeStatus(ctx, tenant, obs); err != nil {
+	if err := r.writeStatus(ctx, tenant, obs, out); err != nil {
 		return ctrl.Result{}, err
 	}
-	if obs.applyErr != nil {
-		return ctrl.Result{}, obs.applyErr
+	if failed != nil {
+		return ctrl.Result{}, failed
 	}
-	next := nextCertificateCheck(obs, r.ExpiryWarning)
-	if o := obs.proxyOutdated; o != nil && (next == 0 || o.retry < next) {
-		next = o.retry
+	next := obs.nextCheck()
+	if out.held != nil && (next == 0 || out.held.retry < next) {
+		next = out.held.retry
 	}
 	return ctrl.Result{RequeueAfter: next}, nil
 }
@@ -153,51 +163,29 @@ func (r *Reconciler) exportCertificates(tenant types.NamespacedName, obs *observ
 	r.Certificates.Set(tenant, refs)
 }
 
-// nextCertificateCheck is how long until a certificate of a valid upstream next enters the
-// warning window or expires; zero when there is none.
-func nextCertificateCheck(obs *observation, warning time.Duration) time.Duration {
-	var next time.Duration
-	for _, u := range obs.upstreams {
-		if u.notAfter.IsZero() {
-			continue
-		}
-		for _, at := range []time.Time{u.notAfter.Add(-warning), u.notAfter} {
-			if d := at.Sub(obs.now); d > 0 && (next == 0 || d < next) {
-				next = d
-			}
-		}
-	}
-	if next > 0 {
-		next += time.Second // land just past the boundary
-	}
-	return next
-}
-
-// writeStatus writes the status computed from obs, and nothing when it is unchanged.
-func (r *Reconciler) writeStatus(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation) error {
-	status := computeStatus(&tenant.Status, obs)
+// writeStatus writes the status computed from obs and out, and nothing when it is unchanged.
+func (r *Reconciler) writeStatus(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation, out *outcome) error {
+	status := computeStatus(&tenant.Status, obs, out, tenant.Name)
 	if equality.Semantic.DeepEqual(status, tenant.Status) {
 		return nil
 	}
-	wasReady := meta.FindStatusCondition(tenant.Status.Conditions, v1alpha1.ConditionReady)
-	ready := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady)
 	before := tenant.DeepCopy()
 	patch := client.MergeFrom(before)
 	tenant.Status = status
 	if err := r.Client.Status().Patch(ctx, tenant, patch); err != nil {
 		return fmt.Errorf("writing status: %w", err)
 	}
-	r.recordVerificationEvents(tenant, &before.Status, &status)
-	if wasReady == nil || wasReady.Status != ready.Status || wasReady.Reason != ready.Reason {
-		ctrl.LoggerFrom(ctx).Info("Tenant readiness changed", "ready", ready.Status, "reason", ready.Reason, "message", ready.Message)
-		// Waiting for the proxy to roll out is progress, not a problem worth an event; a
-		// certificate entering its warning window is worth one, though the tenant stays Ready.
-		if ready.Status != metav1.ConditionTrue && ready.Reason != v1alpha1.ReasonProxyProgressing ||
-			ready.Reason == v1alpha1.ReasonCertificateExpiringSoon {
-			r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ready.Reason, "Reconcile", "%s", ready.Message)
-		}
-	}
+	r.recordStatusChange(ctx, tenant, &before.Status, &status)
 	return nil
+}
+
+// certSource is where certificate references are read: CertReader, through a memo when the
+// manager's cache is set (SetupWithManager).
+func (r *Reconciler) certSource() certSource {
+	if r.certs != nil {
+		return r.certs
+	}
+	return r.CertReader
 }
 
 // SetupWithManager registers the reconciler and what it watches.

@@ -7,14 +7,11 @@ import (
 	"strconv"
 	"strings"
 
-	configv1 "github.com/openshift/api/config/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/discovery"
 	"k8s.io/utils/ptr"
 )
 
@@ -38,21 +35,9 @@ var (
 	KubeDNS = ClusterDNS{Namespace: "kube-system", PodLabels: map[string]string{"k8s-app": "kube-dns"}, Port: 53}
 )
 
-// ClusterDNSAuto is the --cluster-dns value that detects the cluster DNS at start.
+// ClusterDNSAuto is the --cluster-dns value that detects the cluster DNS at start (the
+// manager does: OpenShiftDNS on OpenShift, KubeDNS elsewhere).
 const ClusterDNSAuto = "auto"
-
-// DetectClusterDNS picks OpenShiftDNS when the API server serves OpenShift's
-// config.openshift.io/v1, else KubeDNS, and says why.
-func DetectClusterDNS(dc discovery.DiscoveryInterface) (ClusterDNS, string, error) {
-	_, err := dc.ServerResourcesForGroupVersion(configv1.GroupVersion.String())
-	switch {
-	case apierrors.IsNotFound(err):
-		return KubeDNS, "not OpenShift: the API server does not serve " + configv1.GroupVersion.String(), nil
-	case err != nil:
-		return ClusterDNS{}, "", fmt.Errorf("discovering %s: %w", configv1.GroupVersion, err)
-	}
-	return OpenShiftDNS, "OpenShift: the API server serves " + configv1.GroupVersion.String(), nil
-}
 
 // Set parses a --cluster-dns value: "auto" (detect at start), "openshift", "kube-dns", or
 // <namespace>/<label>=<value>[,<label>=<value>...]:<port>.

@@ -1,6 +1,7 @@
 package gatewaytenant_test
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -105,13 +106,25 @@ var _ = Describe("A typo in one of two TLS upstreams (case 4)", func() {
 		svc := get(ns, "my-api-proxy", &corev1.Service{})
 		policies := policyNames(Default, ns)
 		gw := get(ns, "my-api-proxy", &networkingv1.NetworkPolicy{})
+		twoBefore, _ := upstreamStatus(Default, t, "two")
+		Expect(twoBefore.GatewayHost).To(Equal("my-api-proxy." + ns + ".svc"))
 
 		update(t, func(t *v1alpha1.GatewayTenant) {
 			t.Spec.Upstreams[1].TLS.Validation.CACertificateRefs[0].Name = "upstream-cq"
 		})
 		Eventually(func(g Gomega) {
-			_, c := upstreamStatus(g, t, "two")
+			two, c := upstreamStatus(g, t, "two")
 			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonInvalidCACertificateRef))
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			By("saying that it serves the last good spec, where, and why the new one is refused")
+			g.Expect(two.GatewayHost).To(Equal(twoBefore.GatewayHost))
+			g.Expect(two.GatewayPort).To(Equal(twoBefore.GatewayPort))
+			g.Expect(c.Message).To(ContainSubstring(`ConfigMap "upstream-cq" not found`))
+			g.Expect(c.Message).To(ContainSubstring("last good spec"))
+			g.Expect(c.Message).To(ContainSubstring(fmt.Sprintf("%s:%d", twoBefore.GatewayHost, twoBefore.GatewayPort)))
+			np := condition(g, t, v1alpha1.ConditionNetworkPolicyReady)
+			g.Expect(np.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(np.Message).To(ContainSubstring("[one, two (last good spec)]"))
 			_, c = upstreamStatus(g, t, "one")
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 		}).Should(Succeed())

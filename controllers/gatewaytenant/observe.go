@@ -3,176 +3,202 @@ package gatewaytenant
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 )
 
-// observation is everything one reconcile learned; the desired objects and the status are pure
-// functions of the tenant and it.
+// observation is what one reconcile read, and what that means. observe makes every read
+// once; judge then computes the rest as pure functions of the reads. Nothing changes it
+// afterwards: the write phase reports what it did in an outcome, and the status is computed
+// from both.
 type observation struct {
+	now        time.Time
 	generation int64
-	dataPlane  dataPlaneResult
-	upstreams  []upstreamResult
-	// proxyUpstreams are the TLS upstreams the proxy serves, with their ports.
-	proxyUpstreams []proxyUpstream
+	// expiryWarning is how long before a certificate expires that it is reported.
+	expiryWarning time.Duration
+
+	// What was read.
+
+	// policies are the NetworkPolicies the tenant controls.
+	policies []networkingv1.NetworkPolicy
+	// planes are the GatewayDataPlanes.
+	planes []v1alpha1.GatewayDataPlane
+	// services are the Services of the tenant's namespace its upstreams name, by name; a
+	// name missing from the map names no Service.
+	services map[string]*corev1.Service
+	// certs is the certificate material of each TLS upstream, by upstream name.
+	certs map[string]certMaterial
+	// lastGood is the record of the TLS upstreams the proxy served when they were last
+	// valid, by name (lastgood.go).
+	lastGood map[string]upstreamResult
+	// deployment is the proxy Deployment as stored before this reconcile; nil when none.
+	deployment *appsv1.Deployment
+	// reading is the latest reading of the proxy replicas' state; readProxy says whether the
+	// proxies are read at all.
+	reading   proxystate.Reading
+	readProxy bool
+	// endpoints are the ready endpoints of the Services of plain upstreams, by Service name.
+	endpoints map[string]int
+
+	// What it means.
+
+	// conflict, when set, says which older GatewayTenant owns a Service port this one
+	// names: nothing is written for this one, and nothing else is judged.
+	conflict  *conflict
+	dataPlane dataPlaneResult
+	// upstreams are the spec's upstreams, judged, in spec order.
+	upstreams []upstreamResult
+	// served are the TLS upstreams the proxy serves, with their ports: the valid ones, and
+	// invalid ones at their last good spec.
+	served []proxyUpstream
 	// proxyHost is the gateway host of the proxy Service: <name>.<namespace>.svc.
 	proxyHost string
-	// proxyDeployment is the proxy Deployment as stored after this reconcile wrote it; nil when
-	// it was not written.
-	proxyDeployment *appsv1.Deployment
-	// proxyOutdated, when set, says the proxy keeps an older image until the rollout
-	// bound lets its upgrade go ahead.
-	proxyOutdated *outdated
-	// proxySizeErr says why the tenant's spec.proxy is refused; the proxy keeps its size.
-	proxySizeErr error
-	// applyErr is the error writing child objects, if any.
-	applyErr error
-	// now is when the observation was made.
-	now time.Time
-	// conflict, when set, says which older GatewayTenant owns a Service port this one names;
-	// nothing is written for this one.
-	conflict string
-	// dataPath is what the proxy replicas and EndpointSlices say of the data path.
-	dataPath dataPath
-	// operatorNamespace may reach the proxy's admin port; "" opens it to nobody.
-	operatorNamespace string
+	// config is the proxy's configuration for served, rendered once with its revision;
+	// configErr says why it could not be rendered.
+	config    proxyConfig
+	configErr error
+	// verdicts are the proxy replicas' results per served upstream, for config's revision.
+	verdicts map[string]proxystate.Verdict
 }
 
-// observe reads everything the tenant depends on: the data planes, each upstream's Service
-// and, for TLS upstreams, the certificates their references name.
+// observe reads everything the tenant depends on, then judges it.
 func (r *Reconciler) observe(ctx context.Context, tenant *v1alpha1.GatewayTenant) (*observation, error) {
-	obs := &observation{generation: tenant.Generation, now: r.Clock.Now(), operatorNamespace: r.OperatorNamespace}
-	var err error
-	if obs.conflict, err = r.conflict(ctx, tenant); err != nil || obs.conflict != "" {
-		return obs, err
+	obs := &observation{now: r.Clock.Now(), generation: tenant.Generation, expiryWarning: r.ExpiryWarning}
+	tenants := &v1alpha1.GatewayTenantList{}
+	if err := r.Client.List(ctx, tenants, client.InNamespace(tenant.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing GatewayTenants of namespace %s: %w", tenant.Namespace, err)
 	}
-	last, err := r.lastGoodUpstreams(ctx, tenant)
-	if err != nil {
+	policies := &networkingv1.NetworkPolicyList{}
+	if err := r.Client.List(ctx, policies, client.InNamespace(tenant.Namespace), client.MatchingLabels{v1alpha1.LabelTenant: tenant.Name}); err != nil {
+		return nil, fmt.Errorf("listing NetworkPolicies: %w", err)
+	}
+	for _, np := range policies.Items {
+		if metav1.IsControlledBy(&np, tenant) {
+			obs.policies = append(obs.policies, np)
+		}
+	}
+	if obs.conflict = conflictOf(tenant, tenants.Items); obs.conflict != nil {
+		return obs, nil // nothing more is written, so nothing more is needed
+	}
+	if err := r.readDependencies(ctx, tenant, obs); err != nil {
 		return nil, err
 	}
-	planes := &v1alpha1.GatewayDataPlaneList{}
-	if err := r.Client.List(ctx, planes); err != nil {
-		return nil, fmt.Errorf("listing GatewayDataPlanes: %w", err)
-	}
-	obs.dataPlane = resolveDataPlane(&tenant.Spec, planes.Items)
-
-	obs.upstreams = make([]upstreamResult, 0, len(tenant.Spec.Upstreams))
-	first := map[string]string{} // Service port -> the first upstream naming it
-	for _, u := range tenant.Spec.Upstreams {
-		target := serviceTarget(u)
-		if earlier, dup := first[target]; dup {
-			obs.upstreams = append(obs.upstreams, upstreamResult{upstream: u, reason: v1alpha1.ReasonDuplicateServicePort,
-				message: fmt.Sprintf("upstream %q: upstream %q already exposes %s; remove one of the two", u.Name, earlier, target)})
-			continue
-		}
-		first[target] = u.Name
-		res, err := r.observeUpstream(ctx, tenant.Namespace, u, obs.now)
-		if err != nil {
-			return nil, err
-		}
-		obs.upstreams = append(obs.upstreams, res)
-	}
-	obs.proxyUpstreams = proxyUpstreams(tenant, withLastGood(obs.upstreams, last))
-	obs.proxyHost = proxyName(tenant.Name) + "." + tenant.Namespace + ".svc"
-	if err := r.observeDataPath(ctx, tenant, obs); err != nil {
+	if err := r.readDataPath(ctx, tenant, obs); err != nil {
 		return nil, err
 	}
+	obs.judge(tenant)
 	return obs, nil
 }
 
-// observeUpstream validates one upstream against its Service and, when it speaks TLS, its
-// certificates.
-func (r *Reconciler) observeUpstream(ctx context.Context, namespace string, u v1alpha1.Upstream, now time.Time) (upstreamResult, error) {
-	var svc *corev1.Service
-	if name, ns := splitHost(u.Host); ns == namespace {
-		svc = &corev1.Service{}
-		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, svc)
-		switch {
-		case apierrors.IsNotFound(err):
-			svc = nil
-		case err != nil:
-			return upstreamResult{}, fmt.Errorf("getting Service %s/%s: %w", ns, name, err)
-		}
+// readDependencies reads what the spec names: data planes, the upstreams' Services and
+// certificates, the proxy's last good record and its Deployment.
+func (r *Reconciler) readDependencies(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation) error {
+	planes := &v1alpha1.GatewayDataPlaneList{}
+	if err := r.Client.List(ctx, planes); err != nil {
+		return fmt.Errorf("listing GatewayDataPlanes: %w", err)
 	}
-	res := checkUpstream(namespace, u, svc)
-	if !res.valid() || u.TLS == nil {
-		return res, nil
-	}
-	cc, err := checkCertificates(ctx, r.certs, namespace, u, now, r.ExpiryWarning)
-	if err != nil {
-		return upstreamResult{}, err
-	}
-	if cc.reason != "" {
-		res.reason, res.message = cc.reason, cc.message
-	} else {
-		res.message = fmt.Sprintf("upstream %q: the gateway reaches it through the proxy, which verifies its certificate", u.Name)
-	}
-	res.warning, res.notAfter, res.certRefs = cc.expiring, cc.notAfter, cc.refs
-	return res, nil
-}
-
-// conflict says, when an older GatewayTenant of the namespace (by creation time, then name:
-// Gateway API's rule) exposes a Service port this tenant also names, which one and what; empty
-// otherwise. One tenant owns a Service port: two could open the same pods both directly and
-// through a proxy, around its verification.
-func (r *Reconciler) conflict(ctx context.Context, tenant *v1alpha1.GatewayTenant) (string, error) {
-	tenants := &v1alpha1.GatewayTenantList{}
-	if err := r.Client.List(ctx, tenants, client.InNamespace(tenant.Namespace)); err != nil {
-		return "", fmt.Errorf("listing GatewayTenants of namespace %s: %w", tenant.Namespace, err)
-	}
-	mine := map[string]bool{}
+	obs.planes = planes.Items
+	obs.services, obs.certs = map[string]*corev1.Service{}, map[string]certMaterial{}
 	for _, u := range tenant.Spec.Upstreams {
-		mine[serviceTarget(u)] = true
-	}
-	var winner *v1alpha1.GatewayTenant
-	var shared string
-	for i := range tenants.Items {
-		t := &tenants.Items[i]
-		if t.Name == tenant.Name || !t.DeletionTimestamp.IsZero() || !olderThan(t, tenant) || (winner != nil && olderThan(winner, t)) {
+		name, ns := splitHost(u.Host)
+		if ns != tenant.Namespace {
 			continue
 		}
-		for _, u := range t.Spec.Upstreams {
-			if mine[serviceTarget(u)] {
-				winner, shared = t, serviceTarget(u)
-				break
+		if _, seen := obs.services[name]; !seen {
+			svc := &corev1.Service{}
+			err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, svc)
+			switch {
+			case apierrors.IsNotFound(err):
+				svc = nil
+			case err != nil:
+				return fmt.Errorf("getting Service %s/%s: %w", ns, name, err)
+			}
+			if svc != nil {
+				obs.services[name] = svc
+			}
+		}
+		if u.TLS != nil {
+			m, err := readCertificates(ctx, r.certSource(), tenant.Namespace, u)
+			if err != nil {
+				return err
+			}
+			obs.certs[u.Name] = m
+		}
+	}
+	if !hasTLS(tenant) {
+		return nil
+	}
+	var err error
+	if obs.lastGood, err = r.lastGoodUpstreams(ctx, tenant); err != nil {
+		return err
+	}
+	dep := &appsv1.Deployment{}
+	err = r.Client.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: proxyName(tenant.Name)}, dep)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("getting the proxy Deployment: %w", err)
+	case metav1.IsControlledBy(dep, tenant):
+		obs.deployment = dep
+	}
+	return nil
+}
+
+// readDataPath reads the latest proxy reading of the tenant (from memory) and counts the
+// ready endpoints of its plain upstreams' Services (from the cache): no request to the API
+// server.
+func (r *Reconciler) readDataPath(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation) error {
+	if r.ProxyStates != nil && hasTLS(tenant) {
+		obs.reading, _ = r.ProxyStates.Get(client.ObjectKeyFromObject(tenant))
+		obs.readProxy = true
+	}
+	obs.endpoints = map[string]int{}
+	for _, u := range tenant.Spec.Upstreams {
+		svc, ns := splitHost(u.Host)
+		if _, seen := obs.endpoints[svc]; seen || u.TLS != nil || ns != tenant.Namespace {
+			continue
+		}
+		n, err := r.readyEndpoints(ctx, types.NamespacedName{Namespace: ns, Name: svc})
+		if err != nil {
+			return err
+		}
+		obs.endpoints[svc] = n
+	}
+	return nil
+}
+
+// readyEndpoints counts the ready endpoints of a Service, once per address.
+func (r *Reconciler) readyEndpoints(ctx context.Context, svc types.NamespacedName) (int, error) {
+	list := &discoveryv1.EndpointSliceList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(svc.Namespace), client.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}); err != nil {
+		return 0, fmt.Errorf("listing the EndpointSlices of Service %s: %w", svc, err)
+	}
+	ready := map[string]bool{}
+	for _, s := range list.Items {
+		for _, ep := range s.Endpoints {
+			if (ep.Conditions.Ready == nil || *ep.Conditions.Ready) && len(ep.Addresses) > 0 {
+				ready[ep.Addresses[0]] = true
 			}
 		}
 	}
-	if winner == nil {
-		return "", nil
-	}
-	return fmt.Sprintf("GatewayTenant %q already exposes %s: it is older (created %s), and one GatewayTenant owns a Service port. "+
-		"Nothing is written for %q: move its upstreams into %q, or expose another Service or port",
-		winner.Name, shared, winner.CreationTimestamp.UTC().Format(time.RFC3339), tenant.Name, winner.Name), nil
-}
-
-// serviceTarget is the Service port an upstream names, "<host> port <port>".
-func serviceTarget(u v1alpha1.Upstream) string {
-	return fmt.Sprintf("%s port %d", u.Host, u.Port)
-}
-
-// olderThan orders tenants by creation time, then by name.
-func olderThan(a, b *v1alpha1.GatewayTenant) bool {
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
-	}
-	return a.Name < b.Name
+	return len(ready), nil
 }
 
 // lastGoodUpstreams reads, from the proxy ConfigMap, the TLS upstreams as the proxy last
 // served them, by name; empty when there is no proxy.
 func (r *Reconciler) lastGoodUpstreams(ctx context.Context, tenant *v1alpha1.GatewayTenant) (map[string]upstreamResult, error) {
-	if !hasTLS(tenant) {
-		return nil, nil
-	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: tenant.Namespace, Name: proxyName(tenant.Name)}}
 	err := r.getOwnedMeta(ctx, cm) // the record is an annotation: metadata is enough
 	switch {
@@ -184,4 +210,77 @@ func (r *Reconciler) lastGoodUpstreams(ctx context.Context, tenant *v1alpha1.Gat
 		return nil, nil
 	}
 	return decodeLastGood(cm.Annotations[annotationLastGood]), nil
+}
+
+// judge computes what the reads mean. Pure.
+func (obs *observation) judge(tenant *v1alpha1.GatewayTenant) {
+	obs.dataPlane = resolveDataPlane(&tenant.Spec, obs.planes)
+	obs.upstreams = judgeUpstreams(tenant.Namespace, tenant.Spec.Upstreams, obs.services, obs.certs, obs.now, obs.expiryWarning)
+	obs.served = proxyUpstreams(tenant, withLastGood(obs.upstreams, obs.lastGood))
+	obs.proxyHost = proxyName(tenant.Name) + "." + tenant.Namespace + ".svc"
+	if len(obs.served) == 0 {
+		return
+	}
+	obs.config, obs.configErr = renderProxyConfig(obs.served)
+	if !obs.readProxy || obs.configErr != nil {
+		return
+	}
+	obs.verdicts = map[string]proxystate.Verdict{}
+	for _, pu := range obs.served {
+		obs.verdicts[pu.upstream.Name] = obs.reading.Verdict(pu.upstream.Name, obs.config.revision)
+	}
+}
+
+// hasTLS says whether any upstream of the spec speaks TLS.
+func (obs *observation) hasTLS() bool {
+	return slices.ContainsFunc(obs.upstreams, func(u upstreamResult) bool { return u.upstream.TLS != nil })
+}
+
+// nextCheck is how long until a certificate of an upstream (its CA and client certificates,
+// and the one it presents to the proxy) next enters the warning window or expires; zero when
+// there is none.
+func (obs *observation) nextCheck() time.Duration {
+	var next time.Duration
+	at := func(notAfter time.Time) {
+		for _, t := range []time.Time{notAfter.Add(-obs.expiryWarning), notAfter} {
+			if d := t.Sub(obs.now); d > 0 && (next == 0 || d < next) {
+				next = d
+			}
+		}
+	}
+	for _, u := range obs.upstreams {
+		if !u.notAfter.IsZero() {
+			at(u.notAfter)
+		}
+	}
+	for _, v := range obs.verdicts {
+		if v.Presented != nil {
+			at(v.Presented.NotAfter)
+		}
+	}
+	if next > 0 {
+		next += time.Second // land just past the boundary
+	}
+	return next
+}
+
+// servedAs is how the proxy serves the upstream named name, nil when it does not.
+func (obs *observation) servedAs(name string) *proxyUpstream {
+	for i := range obs.served {
+		if obs.served[i].upstream.Name == name {
+			return &obs.served[i]
+		}
+	}
+	return nil
+}
+
+// keptPolicy says whether the NetworkPolicy a plain upstream had when it was last valid is
+// still in place.
+func (obs *observation) keptPolicy(tenant, upstream string) bool {
+	for _, np := range obs.policies {
+		if np.Name == networkPolicyName(tenant, upstream) {
+			return true
+		}
+	}
+	return false
 }

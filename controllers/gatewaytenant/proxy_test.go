@@ -170,6 +170,80 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 		Expect(condition(Default, t, v1alpha1.ConditionProxyReady).Reason).To(Equal(v1alpha1.ReasonNotRequired))
 	})
 
+	It("stays Ready through a rolling update while replicas serve, and says the proxy is progressing", func() {
+		newService(ns, "secure")
+		certificates(ns)
+		t := newTenant(ns, []v1alpha1.Upstream{tlsUpstream(ns, "secure")})
+		becomeAvailable(ns)
+		expectReady(t)
+		key := client.ObjectKey{Namespace: ns, Name: "my-api-proxy"}
+		rolling := func(st appsv1.DeploymentStatus) {
+			Eventually(func() error {
+				dep := get(ns, "my-api-proxy", &appsv1.Deployment{})
+				st.ObservedGeneration = dep.Generation
+				dep.Status = st
+				return k8sClient.Status().Update(ctx, dep)
+			}).Should(Succeed())
+		}
+		progressing := func(g Gomega) metav1.Condition {
+			c := condition(g, t, v1alpha1.ConditionProxyReady)
+			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonProxyProgressing))
+			g.Expect(c.Message).NotTo(MatchRegexp(`(\d+) of (\d+) replicas updated and available`))
+			ready := condition(g, t, v1alpha1.ConditionReady)
+			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "old replicas still serve: %s", ready.Message)
+			return c
+		}
+
+		By("changing the configuration: a new revision the Deployment controller has not seen yet")
+		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Upstreams[0].TLS.VerifyDepth = ptr.To[int32](0) })
+		Eventually(func(g Gomega) {
+			dep := get(ns, "my-api-proxy", &appsv1.Deployment{})
+			g.Expect(dep.Status.ObservedGeneration).To(BeNumerically("<", dep.Generation))
+			g.Expect(progressing(g).Status).To(Equal(metav1.ConditionTrue))
+		}).Should(Succeed())
+
+		By("rolling: one new replica, two available")
+		rolling(appsv1.DeploymentStatus{Replicas: 3, UpdatedReplicas: 1, ReadyReplicas: 2, AvailableReplicas: 2})
+		Eventually(func(g Gomega) {
+			c := progressing(g)
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(c.Message).To(ContainSubstring("1 of 2 replicas updated"))
+		}).Should(Succeed())
+
+		By("no replica available: the gateway's traffic does not get through")
+		rolling(appsv1.DeploymentStatus{Replicas: 2, UpdatedReplicas: 2})
+		Eventually(func(g Gomega) {
+			c := condition(g, t, v1alpha1.ConditionProxyReady)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonProxyProgressing))
+			g.Expect(condition(g, t, v1alpha1.ConditionReady).Reason).To(Equal(v1alpha1.ReasonProxyProgressing))
+		}).Should(Succeed())
+
+		By("done")
+		Eventually(func() error { return controlplane.MarkDeploymentAvailable(ctx, k8sClient, key) }).Should(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(condition(g, t, v1alpha1.ConditionProxyReady).Reason).To(Equal(v1alpha1.ReasonReady))
+		}).Should(Succeed())
+		expectReady(t)
+	})
+
+	It("records what it created, in one Normal event", func() {
+		newService(ns, "plain")
+		newService(ns, "secure")
+		certificates(ns)
+		t := newTenant(ns, []v1alpha1.Upstream{upstream(ns, "plain"), tlsUpstream(ns, "secure")})
+		Eventually(func(g Gomega) {
+			notes := tenantEventNotes(ns, v1alpha1.EventReasonCreated)
+			g.Expect(notes).To(HaveLen(1))
+			for _, child := range []string{"NetworkPolicy my-api.plain-from-gateway", "NetworkPolicy my-api-proxy", "Deployment my-api-proxy",
+				"ConfigMap my-api-proxy", "Service my-api-proxy"} {
+				g.Expect(notes[0]).To(ContainSubstring(child))
+			}
+		}).Should(Succeed())
+		becomeAvailable(ns)
+		expectReady(t)
+	})
+
 	It("reverts hand edits of the proxy's Deployment, Service and disruption budget, and then writes nothing", func() {
 		newService(ns, "secure")
 		certificates(ns)

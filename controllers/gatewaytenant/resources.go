@@ -1,13 +1,12 @@
 package gatewaytenant
 
 // The desired objects of a tenant, as pure functions of the tenant and what was observed: no
-// client, no scheme. apply.go writes them.
+// client, no scheme. write.go writes them by the rule of apply.go.
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,10 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
 )
 
 // labelNamespaceName is set by the API server on every namespace to its name; tenants
@@ -136,7 +133,7 @@ type ProxySettings struct {
 	// MaxReplicas and MaxResources bound what a tenant may ask for; zero and absent: no bound.
 	MaxReplicas  int32
 	MaxResources corev1.ResourceList
-	// Monitoring says how the cluster's Prometheus reaches the proxies (daytwo.go).
+	// Monitoring says how the cluster's Prometheus reaches the proxies (monitoring.go).
 	Monitoring MonitoringSettings
 	// ClusterDNS is where the proxy resolves its upstreams' names; its egress policy opens
 	// it. The zero value means KubeDNS.
@@ -211,70 +208,12 @@ func proxyMeta(tenant *v1alpha1.GatewayTenant, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: tenant.Namespace, Labels: proxyLabels(tenant.Name)}
 }
 
-// proxyConfig renders the proxy's configuration file, with its revision (see proxyRevision).
-func proxyConfig(ups []proxyUpstream) ([]byte, error) {
-	cfg, err := proxyConfigObject(ups)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Revision = configRevision(cfg)
-	return yaml.Marshal(cfg)
-}
-
-// proxyConfigObject is the proxy's configuration without its revision.
-func proxyConfigObject(ups []proxyUpstream) (proxy.Config, error) {
-	cfg := proxy.Config{
-		APIVersion: proxy.APIVersion,
-		Kind:       proxy.Kind,
-		Admin:      proxy.Admin{Address: ":" + strconv.Itoa(proxyAdminPort)},
-	}
-	for _, u := range ups {
-		t := u.upstream.TLS
-		ut := &proxy.UpstreamTLS{
-			ServerName:  u.upstream.Host,
-			MinVersion:  string(t.MinVersion),
-			SystemRoots: usesWellKnown(t, gwapiv1.WellKnownCACertificatesSystem),
-		}
-		if usesWellKnown(t, v1alpha1.WellKnownCAOpenShiftServiceCA) {
-			ut.CAFiles = append(ut.CAFiles, fmt.Sprintf("%s/%s/service-ca/%s", proxyUpstreamDir, u.upstream.Name, serviceCAKey))
-		}
-		if t.Validation.Hostname != nil {
-			ut.ServerName = string(*t.Validation.Hostname)
-		}
-		for i := range t.Validation.CACertificateRefs {
-			ut.CAFiles = append(ut.CAFiles, fmt.Sprintf("%s/%s/ca-%d/%s", proxyUpstreamDir, u.upstream.Name, i, caCertKey))
-		}
-		for _, san := range t.Validation.SubjectAltNames {
-			ut.SubjectAltNames = append(ut.SubjectAltNames, proxy.SubjectAltName{
-				Type: proxy.SubjectAltNameType(san.Type), Hostname: string(san.Hostname), URI: string(san.URI),
-			})
-		}
-		if t.VerifyDepth != nil {
-			ut.VerifyDepth = ptr.To(int(*t.VerifyDepth))
-		}
-		if t.ClientCertificateRef != nil {
-			dir := proxyUpstreamDir + "/" + u.upstream.Name + "/client/"
-			ut.ClientCertificate = &proxy.ClientCertificate{CertFile: dir + corev1.TLSCertKey, KeyFile: dir + corev1.TLSPrivateKeyKey}
-		}
-		cfg.Upstreams = append(cfg.Upstreams, proxy.Upstream{
-			Name:    u.upstream.Name,
-			Listen:  ":" + strconv.Itoa(int(u.listenPort)),
-			Address: net.JoinHostPort(u.upstream.Host, strconv.Itoa(int(u.upstream.Port))),
-			TLS:     ut,
-		})
-	}
-	if err := cfg.Validate(); err != nil {
-		return proxy.Config{}, fmt.Errorf("rendered proxy configuration is invalid: %w", err)
-	}
-	return cfg, nil
-}
-
 // proxyConfigMap holds the proxy's configuration and the record of the upstreams it serves,
 // from which an upstream whose spec turns invalid keeps being served.
-func proxyConfigMap(tenant *v1alpha1.GatewayTenant, config []byte, ups []proxyUpstream) *corev1.ConfigMap {
+func proxyConfigMap(tenant *v1alpha1.GatewayTenant, config proxyConfig, ups []proxyUpstream) *corev1.ConfigMap {
 	meta := proxyMeta(tenant, proxyName(tenant.Name))
 	meta.Annotations = map[string]string{annotationLastGood: encodeLastGood(ups)}
-	return &corev1.ConfigMap{ObjectMeta: meta, Data: map[string]string{proxyConfigKey: string(config)}}
+	return &corev1.ConfigMap{ObjectMeta: meta, Data: map[string]string{proxyConfigKey: string(config.data)}}
 }
 
 func proxyServiceAccount(tenant *v1alpha1.GatewayTenant) *corev1.ServiceAccount {
@@ -352,9 +291,8 @@ func tcpPort(port int32) networkingv1.NetworkPolicyPort {
 // proxyDeployment runs the proxy under the restricted Pod Security profile and OpenShift's
 // restricted-v2 SCC as they stand: non-root with no fixed UID, no privilege escalation, no
 // capabilities, the runtime's seccomp profile, a read-only root filesystem.
-func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config []byte, s ProxySettings) *appsv1.Deployment {
+func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config proxyConfig, s ProxySettings) *appsv1.Deployment {
 	name := proxyName(tenant.Name)
-	sum := sha256.Sum256(config)
 	podLabels := proxyLabels(tenant.Name)
 	for k, v := range proxySelector(tenant.Name) {
 		podLabels[k] = v
@@ -390,7 +328,7 @@ func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      podLabels,
-					Annotations: map[string]string{annotationConfigHash: hex.EncodeToString(sum[:8])},
+					Annotations: map[string]string{annotationConfigHash: config.hash()},
 				},
 				Spec: corev1.PodSpec{
 					ServiceAccountName:           name,
@@ -478,10 +416,11 @@ func usesWellKnown(t *v1alpha1.UpstreamTLS, wk gwapiv1.WellKnownCACertificatesTy
 	return t.Validation.WellKnownCACertificates != nil && *t.Validation.WellKnownCACertificates == wk
 }
 
-// desiredNetworkPolicies are the policies of the valid upstreams: gateway to pods for plain
-// ones; gateway to proxy, proxy to pods (ingress of the pods, egress of the proxy), proxy to
-// the cluster DNS, and the monitoring namespaces to the proxy's admin port for TLS ones.
-func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, s ProxySettings) []*networkingv1.NetworkPolicy {
+// desiredNetworkPolicies are the policies of the served upstreams: gateway to pods for valid
+// plain ones; gateway to proxy, proxy to pods (ingress of the pods, egress of the proxy),
+// proxy to the cluster DNS, and the operator's and the monitoring namespaces to the proxy's
+// admin port for the TLS ones the proxy serves.
+func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, s ProxySettings, operatorNamespace string) []*networkingv1.NetworkPolicy {
 	peers := gatewayPeers(obs.dataPlane.environments)
 	var out []*networkingv1.NetworkPolicy
 	for _, u := range obs.upstreams {
@@ -489,14 +428,26 @@ func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, s 
 			out = append(out, upstreamNetworkPolicy(tenant, u, peers))
 		}
 	}
-	for _, pu := range obs.proxyUpstreams {
+	for _, pu := range obs.served {
 		out = append(out, upstreamProxyPolicy(tenant, pu))
 	}
-	if len(obs.proxyUpstreams) > 0 {
-		admin := []*networkingv1.NetworkPolicyPeer{operatorPeer(obs.operatorNamespace), monitoringPeer(s.Monitoring)}
-		out = append(out, proxyPolicy(tenant, obs.proxyUpstreams, peers, admin, s.clusterDNS()))
+	if len(obs.served) > 0 {
+		admin := []*networkingv1.NetworkPolicyPeer{operatorPeer(operatorNamespace), monitoringPeer(s.Monitoring)}
+		out = append(out, proxyPolicy(tenant, obs.served, peers, admin, s.clusterDNS()))
 	}
 	return out
+}
+
+// operatorPeer is the operator's namespace, admitted to the proxy's admin port only, so that
+// the operator can read the proxy's state where namespaces deny ingress by default; nil when
+// the operator's namespace is not known.
+func operatorPeer(operatorNamespace string) *networkingv1.NetworkPolicyPeer {
+	if operatorNamespace == "" {
+		return nil
+	}
+	return &networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
+		MatchLabels: map[string]string{labelNamespaceName: operatorNamespace},
+	}}
 }
 
 // hasTLS says whether any upstream of the spec speaks TLS.

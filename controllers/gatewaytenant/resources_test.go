@@ -83,13 +83,13 @@ func TestProxyConfigRendersWhatTheProxyLoads(t *testing.T) {
 		t.Validation.WellKnownCACertificates = ptr.To(gwapiv1.WellKnownCACertificatesSystem)
 	})
 	results := []upstreamResult{full, system}
-	data, err := proxyConfig(proxyUpstreams(tenantWith(results...), results))
+	rendered, err := renderProxyConfig(proxyUpstreams(tenantWith(results...), results))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := proxy.ParseConfig(data)
+	cfg, err := proxy.ParseConfig(rendered.data)
 	if err != nil {
-		t.Fatalf("the proxy refuses the rendered configuration: %v\n%s", err, data)
+		t.Fatalf("the proxy refuses the rendered configuration: %v\n%s", err, rendered.data)
 	}
 	if len(cfg.Upstreams) != 2 {
 		t.Fatalf("%d upstreams rendered, want 2", len(cfg.Upstreams))
@@ -126,7 +126,7 @@ func TestProxyDeploymentRunsRestrictedAndRollsOnConfigChange(t *testing.T) {
 	tenant := tenantWith(up)
 	ups := proxyUpstreams(tenant, []upstreamResult{up})
 	settings := ProxySettings{Image: "example/proxy:1", Replicas: 3}
-	dep := proxyDeployment(tenant, ups, []byte("a"), settings)
+	dep := proxyDeployment(tenant, ups, proxyConfig{data: []byte("a")}, settings)
 
 	if *dep.Spec.Replicas != 3 || dep.Spec.Template.Spec.Containers[0].Image != "example/proxy:1" {
 		t.Errorf("replicas %d image %q, want the settings'", *dep.Spec.Replicas, dep.Spec.Template.Spec.Containers[0].Image)
@@ -165,8 +165,8 @@ func TestProxyDeploymentRunsRestrictedAndRollsOnConfigChange(t *testing.T) {
 		t.Errorf("projected files %q, want %q", got, want)
 	}
 
-	same := proxyDeployment(tenant, ups, []byte("a"), settings)
-	changed := proxyDeployment(tenant, ups, []byte("b"), settings)
+	same := proxyDeployment(tenant, ups, proxyConfig{data: []byte("a")}, settings)
+	changed := proxyDeployment(tenant, ups, proxyConfig{data: []byte("b")}, settings)
 	hash := func(d *appsv1.Deployment) string { return d.Spec.Template.Annotations[annotationConfigHash] }
 	if hash(dep) != hash(same) || hash(dep) == hash(changed) {
 		t.Errorf("config hash %q / %q / %q: must follow the configuration and nothing else", hash(dep), hash(same), hash(changed))
@@ -197,9 +197,9 @@ func TestCheckExpiry(t *testing.T) {
 			wantReason: v1alpha1.ReasonCertificateExpired},
 	} {
 		t.Run(c.desc, func(t *testing.T) {
-			got := checkExpiry(certCheck{}, "u", c.certs, now, 30*day)
+			got := checkExpiry(certCheck{}, c.certs, now, 30*day)
 			if got.reason != c.wantReason {
-				t.Fatalf("reason %q (%s), want %q", got.reason, got.message, c.wantReason)
+				t.Fatalf("reason %q (%s), want %q", got.reason, got.detail, c.wantReason)
 			}
 			if c.wantWarning == "" && got.expiring != "" || !strings.Contains(got.expiring, c.wantWarning) {
 				t.Errorf("warning %q, want %q", got.expiring, c.wantWarning)
@@ -215,7 +215,7 @@ func TestNextCertificateCheck(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	warning := 30 * 24 * time.Hour
 	obs := func(notAfters ...time.Time) *observation {
-		o := &observation{now: now}
+		o := &observation{now: now, expiryWarning: warning}
 		for _, na := range notAfters {
 			o.upstreams = append(o.upstreams, upstreamResult{notAfter: na})
 		}
@@ -234,7 +234,7 @@ func TestNextCertificateCheck(t *testing.T) {
 		{"expired: nothing left to wait for", obs(now.Add(-time.Hour)), 0},
 	} {
 		t.Run(c.desc, func(t *testing.T) {
-			if got := nextCertificateCheck(c.obs, warning); got != c.want {
+			if got := c.obs.nextCheck(); got != c.want {
 				t.Errorf("got %s, want %s", got, c.want)
 			}
 		})

@@ -1,14 +1,12 @@
 package gatewaytenant
 
 import (
-	"context"
 	"fmt"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
@@ -22,6 +20,39 @@ func DefaultProxyResources() corev1.ResourceRequirements {
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("256Mi")},
 	}
+}
+
+// Validate says why the settings' defaults are not within their own maximums: a tenant that
+// sets nothing would get more than a tenant may ask for. The manager refuses to start then.
+func (s ProxySettings) Validate() error {
+	if s.MaxReplicas > 0 && s.Replicas > s.MaxReplicas {
+		return fmt.Errorf("the default replicas %d are above the maximum %d; lower the default or raise the maximum", s.Replicas, s.MaxReplicas)
+	}
+	res := proxyResources(s)
+	for _, kind := range []struct {
+		name string
+		list corev1.ResourceList
+	}{{"requests", res.Requests}, {"limits", res.Limits}} {
+		for _, name := range sortedNames(kind.list) {
+			v := kind.list[name]
+			if m, ok := s.MaxResources[name]; ok && v.Cmp(m) > 0 {
+				return fmt.Errorf("the default %s.%s %s is above the maximum %s=%s; lower the default or raise the maximum",
+					kind.name, name, v.String(), name, m.String())
+			}
+		}
+	}
+	return requestsWithinLimits(res, "the default")
+}
+
+// requestsWithinLimits says which request of res is above its limit; what names whose.
+func requestsWithinLimits(res corev1.ResourceRequirements, what string) error {
+	for _, name := range sortedNames(res.Requests) {
+		req := res.Requests[name]
+		if limit, ok := res.Limits[name]; ok && req.Cmp(limit) > 0 {
+			return fmt.Errorf("%s %s request %s is above its limit %s", what, name, req.String(), limit.String())
+		}
+	}
+	return nil
 }
 
 // proxySize is the replicas and resources of one tenant's proxy.
@@ -56,13 +87,7 @@ func (s ProxySettings) sizeFor(tenant *v1alpha1.GatewayTenant) (proxySize, error
 			return size, err
 		}
 	}
-	for _, name := range sortedNames(size.resources.Requests) {
-		req := size.resources.Requests[name]
-		if limit, ok := size.resources.Limits[name]; ok && req.Cmp(limit) > 0 {
-			return size, fmt.Errorf("spec.proxy.resources: the %s request %s is above its limit %s", name, req.String(), limit.String())
-		}
-	}
-	return size, nil
+	return size, requestsWithinLimits(size.resources, "spec.proxy.resources: the")
 }
 
 // overlay sets the tenant's values into list, refusing any above the platform's maximum.
@@ -89,13 +114,11 @@ func sortedNames(l corev1.ResourceList) []corev1.ResourceName {
 	return names
 }
 
-// storedSize is the size of the proxy as it runs, for a tenant whose new size is refused:
-// the proxy keeps it. fallback when there is no proxy yet.
-func (r *Reconciler) storedSize(ctx context.Context, tenant *v1alpha1.GatewayTenant, fallback proxySize) (proxySize, error) {
-	dep := &appsv1.Deployment{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: proxyName(tenant.Name)}, dep)
-	if err != nil {
-		return fallback, client.IgnoreNotFound(err)
+// storedSize is the size of the proxy as it runs (dep, as read; nil when there is none), for
+// a tenant whose new size is refused: the proxy keeps it. fallback when there is no proxy yet.
+func storedSize(dep *appsv1.Deployment, fallback proxySize) proxySize {
+	if dep == nil {
+		return fallback
 	}
 	size := fallback
 	if dep.Spec.Replicas != nil {
@@ -106,5 +129,5 @@ func (r *Reconciler) storedSize(ctx context.Context, tenant *v1alpha1.GatewayTen
 			size.resources = *c.Resources.DeepCopy()
 		}
 	}
-	return size, nil
+	return size
 }

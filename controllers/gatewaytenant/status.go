@@ -1,97 +1,54 @@
 package gatewaytenant
 
+// The tenant's status, computed once from what was observed and what the write phase did: one
+// function per condition, each called once, and per-upstream views (upstreams.go). Every
+// message is rendered once from what the observation and the outcome hold. Pure.
+
 import (
 	"fmt"
-	"slices"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
 
-// computeStatus returns the tenant's new status from the old one and an observation. The old
-// status is only read for the last transition times, which meta.SetStatusCondition keeps
-// when a condition does not change.
-func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation) v1alpha1.GatewayTenantStatus {
+// computeStatus returns the tenant's new status from the old one, the observation and the
+// outcome of the write phase. The old status is read for the last transition times, which
+// meta.SetStatusCondition keeps when a condition does not change, for the rule against
+// flapping of Verified, and for where the gateway reaches a plain upstream kept at its last
+// good spec.
+func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation, out *outcome, tenant string) v1alpha1.GatewayTenantStatus {
 	st := v1alpha1.GatewayTenantStatus{
 		ObservedGeneration: obs.generation,
 		Conditions:         append([]metav1.Condition(nil), old.Conditions...),
 	}
-	if obs.dataPlane.plane != nil {
-		st.DataPlane = obs.dataPlane.plane.Name
-	}
-	set := func(conds *[]metav1.Condition, c metav1.Condition) {
+	set := func(c metav1.Condition) {
 		c.ObservedGeneration = obs.generation
-		meta.SetStatusCondition(conds, c)
+		meta.SetStatusCondition(&st.Conditions, c)
 	}
-
-	if obs.conflict != "" {
+	if obs.conflict != nil {
 		// An older tenant owns a Service port this one names: every condition says so, and
 		// no upstream has a status, since nothing serves them.
 		for _, typ := range []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionNetworkPolicyReady,
 			v1alpha1.ConditionProxyReady, v1alpha1.ConditionReady} {
-			set(&st.Conditions, condition(typ, false, v1alpha1.ReasonConflicted, obs.conflict))
+			set(condition(typ, false, v1alpha1.ReasonConflicted, obs.conflict.message()))
 		}
 		return st
 	}
-	accepted := acceptedCondition(obs)
-	resolved := resolvedRefsCondition(obs)
-	netpol := networkPolicyCondition(obs)
-	for _, u := range obs.upstreams {
-		us := v1alpha1.UpstreamStatus{Name: u.upstream.Name, Conditions: oldUpstreamConditions(old, u.upstream.Name)}
-		us.GatewayHost, us.GatewayPort = gatewayAddress(obs, u)
-		c := condition(v1alpha1.ConditionReady, u.valid(), u.reason, u.message)
-		if u.valid() && u.warning != "" {
-			c.Reason, c.Message = v1alpha1.ReasonCertificateExpiringSoon, u.warning
-		}
-		var verified *metav1.Condition
-		if v, ok := obs.dataPath.verdicts[u.upstream.Name]; ok {
-			vc := verifiedCondition(u.upstream.Name, v, meta.FindStatusCondition(us.Conditions, v1alpha1.ConditionVerified))
-			set(&us.Conditions, vc)
-			verified = &vc
-		} else {
-			meta.RemoveStatusCondition(&us.Conditions, v1alpha1.ConditionVerified)
-		}
-		if u.valid() {
-			c = dataPathReady(u, c, verified, obs.dataPath, obs.now)
-		}
-		set(&us.Conditions, c)
-		st.Upstreams = append(st.Upstreams, us)
+	if obs.dataPlane.plane != nil {
+		st.DataPlane = obs.dataPlane.plane.Name
 	}
-
-	chain := []metav1.Condition{accepted, resolved, netpol, proxyReadyCondition(obs)}
-	for _, c := range append(chain, dataPathSummary(summarise(obs, chain...), st.Upstreams)) {
-		set(&st.Conditions, c)
-	}
+	views := upstreamViews(old, obs, tenant)
+	st.Upstreams = upstreamStatuses(old, views, obs.generation)
+	set(acceptedCondition(obs))
+	set(resolvedRefsCondition(obs))
+	set(networkPolicyReadyCondition(obs, out, views))
+	set(proxyReadyCondition(obs, out))
+	set(readyCondition(st.Conditions, views))
 	return st
-}
-
-// gatewayAddress is what the tenant writes in the gateway for an upstream: the upstream itself
-// when it is plain, the proxy Service when it speaks TLS, nothing while it is invalid.
-func gatewayAddress(obs *observation, u upstreamResult) (string, int32) {
-	if !u.valid() {
-		return "", 0
-	}
-	if u.upstream.TLS == nil {
-		return u.upstream.Host, u.upstream.Port
-	}
-	for _, pu := range obs.proxyUpstreams {
-		if pu.upstream.Name == u.upstream.Name {
-			return obs.proxyHost, pu.servicePort
-		}
-	}
-	return "", 0
-}
-
-func oldUpstreamConditions(old *v1alpha1.GatewayTenantStatus, name string) []metav1.Condition {
-	for _, u := range old.Upstreams {
-		if u.Name == name {
-			return append([]metav1.Condition(nil), u.Conditions...)
-		}
-	}
-	return nil
 }
 
 func condition(typ string, ok bool, reason, message string) metav1.Condition {
@@ -102,15 +59,17 @@ func condition(typ string, ok bool, reason, message string) metav1.Condition {
 	return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: message}
 }
 
+// acceptedCondition is Accepted: the data plane and environments resolve.
 func acceptedCondition(obs *observation) metav1.Condition {
 	return condition(v1alpha1.ConditionAccepted, obs.dataPlane.accepted(), obs.dataPlane.reason, obs.dataPlane.message)
 }
 
+// resolvedRefsCondition is ResolvedRefs: every upstream is valid.
 func resolvedRefsCondition(obs *observation) metav1.Condition {
 	var invalid []string
 	for _, u := range obs.upstreams {
 		if !u.valid() {
-			invalid = append(invalid, u.message)
+			invalid = append(invalid, u.message())
 		}
 	}
 	if len(invalid) > 0 {
@@ -121,19 +80,24 @@ func resolvedRefsCondition(obs *observation) metav1.Condition {
 		fmt.Sprintf("all %d upstreams resolved", len(obs.upstreams)))
 }
 
-func networkPolicyCondition(obs *observation) metav1.Condition {
+// networkPolicyReadyCondition is NetworkPolicyReady: the NetworkPolicies of every upstream the
+// gateway reaches (valid, or kept at its last good spec) are in place.
+func networkPolicyReadyCondition(obs *observation, out *outcome, views []upstreamView) metav1.Condition {
 	const typ = v1alpha1.ConditionNetworkPolicyReady
 	if !obs.dataPlane.accepted() {
 		return condition(typ, false, obs.dataPlane.reason,
 			"NetworkPolicies are left as they are until the data plane resolves: "+obs.dataPlane.message)
 	}
-	if obs.applyErr != nil {
-		return condition(typ, false, v1alpha1.ReasonApplyFailed, "writing objects failed, retrying: "+obs.applyErr.Error())
+	if err := out.errOf(partPolicies); err != nil {
+		return condition(typ, false, v1alpha1.ReasonApplyFailed, "writing NetworkPolicies failed, retrying: "+err.Error())
 	}
 	var names []string
-	for _, u := range obs.upstreams {
-		if u.valid() {
-			names = append(names, u.upstream.Name)
+	for _, v := range views {
+		switch v.served {
+		case servedValid:
+			names = append(names, v.result.upstream.Name)
+		case servedLastGood:
+			names = append(names, v.result.upstream.Name+" (last good spec)")
 		}
 	}
 	if len(names) == 0 {
@@ -143,59 +107,96 @@ func networkPolicyCondition(obs *observation) metav1.Condition {
 		fmt.Sprintf("gateway environments %s may reach upstreams [%s]", environmentNames(obs.dataPlane.environments), strings.Join(names, ", ")))
 }
 
-// reachableMessage begins the message of a True Ready condition; dataPathSummary narrows it
-// when the data path is not known to work yet.
-const reachableMessage = "all %d upstreams are reachable from the gateway"
-
-// summarise is the Ready condition: the first condition that is not True decides it.
-func summarise(obs *observation, chain ...metav1.Condition) metav1.Condition {
-	for _, c := range chain {
-		if c.Status != metav1.ConditionTrue {
-			return condition(v1alpha1.ConditionReady, false, c.Reason, c.Message)
-		}
-	}
-	msg := fmt.Sprintf(reachableMessage, len(obs.upstreams))
-	var warnings []string
-	for _, u := range obs.upstreams {
-		if u.warning != "" {
-			warnings = append(warnings, u.warning)
-		}
-	}
-	if len(warnings) > 0 {
-		// Still Ready: traffic gets through. The reason shows in kubectl get, and an event
-		// is raised when it appears.
-		return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonCertificateExpiringSoon,
-			msg+", but "+strings.Join(warnings, "; "))
-	}
-	return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady, msg)
-}
-
-// proxyReadyCondition is ProxyReady: the proxy Deployment has all its replicas available for
-// its latest generation.
-func proxyReadyCondition(obs *observation) metav1.Condition {
+// proxyReadyCondition is ProxyReady: the proxy serves every TLS upstream it should. While it
+// rolls out it stays True as long as replicas (old or new) are available: the gateway's
+// traffic gets through.
+func proxyReadyCondition(obs *observation, out *outcome) metav1.Condition {
 	const typ = v1alpha1.ConditionProxyReady
+	dep := out.deployment
+	if dep == nil {
+		dep = obs.deployment // not written: as it stands
+	}
 	switch {
-	case !slices.ContainsFunc(obs.upstreams, func(u upstreamResult) bool { return u.upstream.TLS != nil }):
+	case !obs.hasTLS():
 		return condition(typ, true, v1alpha1.ReasonNotRequired, "no upstream uses TLS, so no proxy runs")
-	case len(obs.proxyUpstreams) == 0:
+	case len(obs.served) == 0:
 		return condition(typ, false, v1alpha1.ReasonNoValidUpstreams, "no TLS upstream is valid, so the proxy is left as it is")
-	case obs.proxySizeErr != nil:
-		return condition(typ, false, v1alpha1.ReasonProxySizeNotAllowed, obs.proxySizeErr.Error()+"; the proxy keeps the size it had")
-	case obs.proxyDeployment == nil:
+	case out.sizeRefused != nil:
+		return condition(typ, false, v1alpha1.ReasonProxySizeNotAllowed, out.sizeRefused.Error()+"; the proxy keeps the size it had")
+	case out.errOf(partProxy) != nil:
+		return condition(typ, false, v1alpha1.ReasonApplyFailed, "writing the proxy's objects failed, retrying: "+out.errOf(partProxy).Error())
+	case dep == nil:
 		return condition(typ, false, v1alpha1.ReasonProxyProgressing, "the proxy Deployment is not written yet")
 	}
-	dep := obs.proxyDeployment
+	if r := rolloutOf(dep); !r.done() {
+		return condition(typ, r.available > 0, v1alpha1.ReasonProxyProgressing, r.message())
+	}
+	if out.held != nil {
+		return condition(typ, true, v1alpha1.ReasonProxyOutdated, out.held.message())
+	}
+	return condition(typ, true, v1alpha1.ReasonReady, fmt.Sprintf("proxy Deployment %s: %d replicas available", dep.Name, dep.Status.AvailableReplicas))
+}
+
+// rollout is where a Deployment's rollout stands, from its spec and status.
+type rollout struct {
+	name                     string
+	want, updated, available int32
+	observed                 bool // the Deployment controller has seen the latest spec
+}
+
+func rolloutOf(dep *appsv1.Deployment) rollout {
 	want := int32(1)
 	if dep.Spec.Replicas != nil {
 		want = *dep.Spec.Replicas
 	}
 	st := dep.Status
-	if st.ObservedGeneration < dep.Generation || st.UpdatedReplicas < want || st.AvailableReplicas < want {
-		return condition(typ, false, v1alpha1.ReasonProxyProgressing,
-			fmt.Sprintf("proxy Deployment %s: %d of %d replicas updated and available", dep.Name, min(st.UpdatedReplicas, st.AvailableReplicas), want))
+	return rollout{name: dep.Name, want: want, updated: st.UpdatedReplicas, available: st.AvailableReplicas,
+		observed: st.ObservedGeneration >= dep.Generation}
+}
+
+func (r rollout) done() bool { return r.observed && r.updated >= r.want && r.available >= r.want }
+
+func (r rollout) message() string {
+	switch {
+	case !r.observed:
+		return fmt.Sprintf("proxy Deployment %s rolls out a change the Deployment controller has not picked up yet; %d replicas of the previous one available",
+			r.name, r.available)
+	case r.updated < r.want:
+		return fmt.Sprintf("proxy Deployment %s rolls out: %d of %d replicas updated, %d available", r.name, r.updated, r.want, r.available)
 	}
-	if o := obs.proxyOutdated; o != nil {
-		return condition(typ, true, v1alpha1.ReasonProxyOutdated, outdatedMessage(o))
+	return fmt.Sprintf("proxy Deployment %s: %d of %d replicas available", r.name, r.available, r.want)
+}
+
+// readyCondition is Ready: the first of the tenant's conditions that is not True decides it,
+// then the first upstream that is not Ready. When True, it says "reachable" only of what is:
+// it names the upstreams whose data path is not known to work yet, and warns of certificates
+// that expire soon.
+func readyCondition(conditions []metav1.Condition, views []upstreamView) metav1.Condition {
+	for _, typ := range []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionNetworkPolicyReady, v1alpha1.ConditionProxyReady} {
+		if c := meta.FindStatusCondition(conditions, typ); c != nil && c.Status != metav1.ConditionTrue {
+			return condition(v1alpha1.ConditionReady, false, c.Reason, c.Message)
+		}
 	}
-	return condition(typ, true, v1alpha1.ReasonReady, fmt.Sprintf("proxy Deployment %s: %d replicas available", dep.Name, st.AvailableReplicas))
+	var notes, warnings []string
+	for _, v := range views {
+		if v.ready.Status == metav1.ConditionFalse {
+			return condition(v1alpha1.ConditionReady, false, v.ready.Reason, v.ready.Message)
+		}
+		if v.note != "" {
+			notes = append(notes, v.note)
+		}
+		if v.warning != "" {
+			warnings = append(warnings, v.warning)
+		}
+	}
+	msg := fmt.Sprintf("all %d upstreams are reachable from the gateway", len(views))
+	if len(notes) > 0 {
+		msg = fmt.Sprintf("all %d upstreams are configured; %s", len(views), strings.Join(notes, "; "))
+	}
+	if len(warnings) == 0 {
+		return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady, msg)
+	}
+	// Still Ready: traffic gets through. The reason shows in kubectl get, and an event is
+	// raised when it appears.
+	return condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonCertificateExpiringSoon, msg+", but "+strings.Join(warnings, "; "))
 }

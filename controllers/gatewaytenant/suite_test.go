@@ -67,11 +67,10 @@ var _ = BeforeSuite(func() {
 		ProbeAddr:                "0",
 		DataPlanePreset:          "silver",
 		Proxy:                    gatewaytenant.ProxySettings{Image: proxyImage, Replicas: 2},
-		NewClient:                countingClient,
 		CertificateExpiryWarning: expiryWarning,
 		OperatorNamespace:        operatorNamespace,
-		ProxyStatePoll: manager.ProxyStatePoll{Interval: proxyPollInterval, AdminPort: proxyAdminPort,
-			DialContext: dialReplica},
+		ProxyStatePoll:           manager.ProxyStatePoll{Interval: proxyPollInterval},
+		Harness:                  &manager.Harness{NewClient: countingClient, ProxyAdminPort: proxyAdminPort, DialProxy: dialReplica},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {

@@ -14,18 +14,20 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 )
 
-// upstreamResult is what the reconciler learned about one upstream: whether it is usable and,
-// when it is, which pods and ports the gateway must reach.
+// upstreamResult is what one upstream of the spec is, judged against what was read: usable
+// or not and why, and, when usable, which pods and ports the gateway must reach.
 type upstreamResult struct {
 	upstream v1alpha1.Upstream
 	// podSelector and ports are set when the upstream is valid.
 	podSelector map[string]string
 	ports       []networkingv1.NetworkPolicyPort
-	// reason is ReasonReady when the upstream is valid, the reason it is not otherwise.
-	reason  string
-	message string
-	// warning, on a valid upstream, says a certificate expires soon; notAfter is the soonest
-	// expiry of its certificates (zero for plain upstreams).
+	// reason is ReasonReady when the upstream is valid, the reason it is not otherwise;
+	// detail says what is wrong (or, when valid, how the gateway reaches it), without the
+	// upstream's name.
+	reason string
+	detail string
+	// warning, on a valid upstream, says a certificate expires soon (without the upstream's
+	// name); notAfter is the soonest expiry of its certificates (zero for plain upstreams).
 	warning  string
 	notAfter time.Time
 	// certRefs are the expiries of the certificates the upstream references (metrics).
@@ -33,6 +35,13 @@ type upstreamResult struct {
 }
 
 func (u upstreamResult) valid() bool { return u.reason == v1alpha1.ReasonReady }
+
+// message is what status says of the upstream: its name, then the detail.
+func (u upstreamResult) message() string { return upstreamSays(u.upstream.Name, u.detail) }
+
+// upstreamSays prefixes what is said of an upstream with its name, as every message about
+// one upstream starts.
+func upstreamSays(name, detail string) string { return fmt.Sprintf("upstream %q: %s", name, detail) }
 
 // splitHost splits an upstream host "<service>.<namespace>.svc" into its parts. The schema
 // guarantees the form; anything else yields empty parts.
@@ -52,35 +61,64 @@ func checkUpstream(namespace string, u v1alpha1.Upstream, svc *corev1.Service) u
 	switch {
 	case hostNamespace != namespace:
 		res.reason = v1alpha1.ReasonHostNotInNamespace
-		res.message = fmt.Sprintf("upstream %q: host %q names namespace %q, but a tenant can only expose Services of its own namespace %q; use %s.%s.svc",
-			u.Name, u.Host, hostNamespace, namespace, service, namespace)
+		res.detail = fmt.Sprintf("host %q names namespace %q, but a tenant can only expose Services of its own namespace %q; use %s.%s.svc",
+			u.Host, hostNamespace, namespace, service, namespace)
 	case svc == nil:
 		res.reason = v1alpha1.ReasonServiceNotFound
-		res.message = fmt.Sprintf("upstream %q: Service %q not found in namespace %q", u.Name, service, namespace)
+		res.detail = fmt.Sprintf("Service %q not found in namespace %q", service, namespace)
 	case servicePort(svc, u.Port) == nil:
 		res.reason = v1alpha1.ReasonPortNotFound
-		res.message = fmt.Sprintf("upstream %q: port %d is not a port of Service %q; its ports are %s",
-			u.Name, u.Port, service, describePorts(svc))
+		res.detail = fmt.Sprintf("port %d is not a port of Service %q; its ports are %s", u.Port, service, describePorts(svc))
 	case svc.Spec.Type == corev1.ServiceTypeExternalName:
 		res.reason = v1alpha1.ReasonExternalNameService
-		res.message = fmt.Sprintf("upstream %q: Service %q is of type ExternalName (%s): it has no pods here that a NetworkPolicy could open, "+
+		res.detail = fmt.Sprintf("Service %q is of type ExternalName (%s): it has no pods here that a NetworkPolicy could open, "+
 			"and the gateway would leave the cluster through it; point the gateway at %s directly, or use a Service with a selector",
-			u.Name, service, svc.Spec.ExternalName, svc.Spec.ExternalName)
+			service, svc.Spec.ExternalName, svc.Spec.ExternalName)
 	case servicePort(svc, u.Port).Protocol != "" && servicePort(svc, u.Port).Protocol != corev1.ProtocolTCP:
 		res.reason = v1alpha1.ReasonPortNotTCP
-		res.message = fmt.Sprintf("upstream %q: port %d of Service %q is %s; the gateway speaks HTTP over TCP only: name a TCP port",
-			u.Name, u.Port, service, servicePort(svc, u.Port).Protocol)
+		res.detail = fmt.Sprintf("port %d of Service %q is %s; the gateway speaks HTTP over TCP only: name a TCP port",
+			u.Port, service, servicePort(svc, u.Port).Protocol)
 	case len(svc.Spec.Selector) == 0:
 		res.reason = v1alpha1.ReasonServiceWithoutSelector
-		res.message = fmt.Sprintf("upstream %q: Service %q has no pod selector, so no NetworkPolicy can select its pods; give it spec.selector",
-			u.Name, service)
+		res.detail = fmt.Sprintf("Service %q has no pod selector, so no NetworkPolicy can select its pods; give it spec.selector", service)
 	default:
 		res.reason = v1alpha1.ReasonReady
-		res.message = fmt.Sprintf("upstream %q: Service %q port %d is reachable from the gateway", u.Name, service, u.Port)
+		res.detail = fmt.Sprintf("Service %q port %d is reachable from the gateway", service, u.Port)
 		res.podSelector = svc.Spec.Selector
 		res.ports = []networkingv1.NetworkPolicyPort{targetPort(servicePort(svc, u.Port))}
 	}
 	return res
+}
+
+// judgeUpstreams judges every upstream of the spec against its Service (services, by name;
+// absent: not found) and, for a TLS upstream, its certificate material, at time now. The
+// first upstream naming a Service port keeps it; a later one is refused.
+func judgeUpstreams(namespace string, spec []v1alpha1.Upstream, services map[string]*corev1.Service, certs map[string]certMaterial,
+	now time.Time, warnWithin time.Duration) []upstreamResult {
+	results := make([]upstreamResult, 0, len(spec))
+	first := map[string]string{} // Service port -> the first upstream naming it
+	for _, u := range spec {
+		target := serviceTarget(u)
+		if earlier, dup := first[target]; dup {
+			results = append(results, upstreamResult{upstream: u, reason: v1alpha1.ReasonDuplicateServicePort,
+				detail: fmt.Sprintf("upstream %q already exposes %s; remove one of the two", earlier, target)})
+			continue
+		}
+		first[target] = u.Name
+		svc, _ := splitHost(u.Host)
+		res := checkUpstream(namespace, u, services[svc])
+		if res.valid() && u.TLS != nil {
+			cc := judgeCertificates(namespace, u, certs[u.Name], now, warnWithin)
+			if cc.reason != "" {
+				res.reason, res.detail = cc.reason, cc.detail
+			} else {
+				res.detail = "the gateway reaches it through the proxy, which verifies its certificate"
+			}
+			res.warning, res.notAfter, res.certRefs = cc.expiring, cc.notAfter, cc.refs
+		}
+		results = append(results, res)
+	}
+	return results
 }
 
 // servicePort returns the port of svc whose port number is port, or nil.

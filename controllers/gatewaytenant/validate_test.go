@@ -104,10 +104,10 @@ func TestCheckUpstream(t *testing.T) {
 		t.Run(c.desc, func(t *testing.T) {
 			got := checkUpstream("ns", v1alpha1.Upstream{Name: "u", Host: c.host, Port: c.port}, c.svc())
 			if got.reason != c.wantReason {
-				t.Fatalf("reason %q, want %q (%s)", got.reason, c.wantReason, got.message)
+				t.Fatalf("reason %q, want %q (%s)", got.reason, c.wantReason, got.message())
 			}
-			if !strings.Contains(got.message, `upstream "u"`) {
-				t.Errorf("message %q does not name the upstream", got.message)
+			if !strings.Contains(got.message(), `upstream "u"`) {
+				t.Errorf("message %q does not name the upstream", got.message())
 			}
 			if c.wantPort == "" {
 				if got.ports != nil || got.podSelector != nil {

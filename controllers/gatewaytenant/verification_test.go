@@ -227,6 +227,19 @@ func tenantEvents(ns string) []string {
 	return out
 }
 
+// tenantEventNotes are the notes of the Normal events of reason recorded on tenant my-api.
+func tenantEventNotes(ns, reason string) []string {
+	list := &eventsv1.EventList{}
+	Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "GatewayTenant" && e.Type == corev1.EventTypeNormal && e.Reason == reason {
+			out = append(out, e.Note)
+		}
+	}
+	return out
+}
+
 var _ = Describe("Verification of TLS upstreams by the proxy replicas", Ordered, func() {
 	var bin string
 	BeforeAll(func() {

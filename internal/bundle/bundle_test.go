@@ -96,6 +96,9 @@ func TestClassifyRefuses(t *testing.T) {
 		{"binding to a missing role", "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: b, namespace: x}\n" +
 			"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: nothere}\nsubjects: [{kind: ServiceAccount, name: sa}]\n",
 			"does not hold"},
+		{"binding a group to a missing role", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\n" +
+			"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: nothere}\nsubjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: system:authenticated}]\n",
+			"ClusterRoleBinding b binds ClusterRole nothere, which config/default does not hold"},
 		{"unbound Role", "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: lonely, namespace: x}\nrules: []\n",
 			"Role lonely of config/default cannot ship"},
 	} {
@@ -109,5 +112,32 @@ func TestClassifyRefuses(t *testing.T) {
 				t.Errorf("classify error = %v, want one containing %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// A binding that grants groups of people (every authenticated user reads data planes) ships
+// as an object with its ClusterRole; it grants the operator nothing.
+func TestClassifyShipsBindingsForPeople(t *testing.T) {
+	objs, err := Render("../../config/default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := classify(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped := map[string]bool{}
+	for _, o := range p.extras {
+		shipped[o.GetKind()+"/"+o.GetName()] = true
+	}
+	for _, want := range []string{"ClusterRoleBinding/gatewaytenant-dataplane-readers", "ClusterRole/gatewaytenant-dataplane-reader"} {
+		if !shipped[want] {
+			t.Errorf("%s does not ship as an object of the bundle; shipped: %v", want, shipped)
+		}
+	}
+	for _, perm := range p.clusterPermissions {
+		if perm.ServiceAccountName != "gatewaytenant-controller-manager" {
+			t.Errorf("cluster permissions for %s: only the manager's ServiceAccount gets any", perm.ServiceAccountName)
+		}
 	}
 }

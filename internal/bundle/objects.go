@@ -17,7 +17,7 @@ import (
 // bundleKinds are the kinds of config/default that go into the bundle as objects of their
 // own (OLM installs them beside the CSV). Anything else that is not turned into the CSV's
 // install strategy is refused: a NetworkPolicy, say, cannot ship in a bundle.
-var bundleKinds = map[string]bool{"Service": true, "ClusterRole": true, "ConfigMap": true}
+var bundleKinds = map[string]bool{"Service": true, "ClusterRole": true, "ClusterRoleBinding": true, "ConfigMap": true}
 
 // parts are config/default sorted into what the bundle makes of them.
 type parts struct {
@@ -32,13 +32,14 @@ type parts struct {
 // classify turns config/default into the bundle's parts. The Namespace and the
 // ServiceAccounts are left out: OLM creates them. Roles and ClusterRoles bound to a
 // ServiceAccount become the CSV's permissions; unbound ClusterRoles ship as objects, unbound
-// Roles are refused.
+// Roles are refused. A ClusterRoleBinding to groups of users (not ServiceAccounts) ships as
+// an object, with its ClusterRole.
 func classify(objs []*unstructured.Unstructured) (*parts, error) {
 	p := &parts{}
 	roles := map[string]rbacv1.Role{}
 	clusterRoles := map[string]rbacv1.ClusterRole{}
 	var bindings []rbacv1.RoleBinding
-	var clusterBindings []rbacv1.ClusterRoleBinding
+	var clusterBindings, groupBindings []rbacv1.ClusterRoleBinding
 	var others []*unstructured.Unstructured
 	for _, o := range objs {
 		var err error
@@ -65,6 +66,11 @@ func classify(objs []*unstructured.Unstructured) (*parts, error) {
 		case "ClusterRoleBinding":
 			var b rbacv1.ClusterRoleBinding
 			err = fromUnstructured(o, &b)
+			if err == nil && forGroups(b.Subjects) {
+				others = append(others, o)
+				groupBindings = append(groupBindings, b)
+				break
+			}
 			clusterBindings = append(clusterBindings, b)
 		default:
 			others = append(others, o)
@@ -77,6 +83,11 @@ func classify(objs []*unstructured.Unstructured) (*parts, error) {
 		return nil, fmt.Errorf("config/default has no Deployment")
 	}
 
+	for _, b := range groupBindings {
+		if _, ok := clusterRoles[b.RoleRef.Name]; b.RoleRef.Kind != "ClusterRole" || !ok {
+			return nil, fmt.Errorf("ClusterRoleBinding %s binds %s %s, which config/default does not hold", b.Name, b.RoleRef.Kind, b.RoleRef.Name)
+		}
+	}
 	bound, err := p.grantBound(roles, clusterRoles, bindings, clusterBindings)
 	if err != nil {
 		return nil, err
@@ -147,6 +158,12 @@ func grant(perms *[]v1alpha1.StrategyDeploymentPermissions, binding string, subj
 		return strings.Compare(a.ServiceAccountName, b.ServiceAccountName)
 	})
 	return nil
+}
+
+// forGroups says whether a binding's subjects are all groups of users: it grants people, not
+// the operator, and OLM installs it as an object of the bundle.
+func forGroups(subjects []rbacv1.Subject) bool {
+	return len(subjects) > 0 && !slices.ContainsFunc(subjects, func(s rbacv1.Subject) bool { return s.Kind != rbacv1.GroupKind })
 }
 
 func fromUnstructured(u *unstructured.Unstructured, into any) error {

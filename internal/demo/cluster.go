@@ -92,7 +92,8 @@ func StartCluster(ctx context.Context, dir string) (_ *Cluster, err error) {
 		CertificateExpiryWarning: 30 * 24 * time.Hour,
 		OperatorNamespace:        OperatorNamespace,
 		// The proxy's state is read every 2s instead of 30s, so that the story moves on.
-		ProxyStatePoll: manager.ProxyStatePoll{Interval: 2 * time.Second, DialContext: c.dialProxy},
+		ProxyStatePoll: manager.ProxyStatePoll{Interval: 2 * time.Second},
+		Harness:        &manager.Harness{DialProxy: c.dialProxy},
 	})
 	if err != nil {
 		cancel()

@@ -3,23 +3,18 @@
 package manager
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"slices"
 	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
@@ -76,12 +71,9 @@ type Options struct {
 	// warned (condition reason CertificateExpiringSoon).
 	CertificateExpiryWarning time.Duration
 	// ProxyRolloutsPerMinute bounds how many proxies change image a minute (0: no bound), in
-	// bursts of up to ProxyRolloutBurst.
+	// bursts of up to ProxyRolloutBurst (gatewaytenant.DefaultRolloutBurst when zero).
 	ProxyRolloutsPerMinute float64
 	ProxyRolloutBurst      int
-	// SecondManager lets a test start another manager in the same process after one stopped
-	// (controller-runtime refuses a controller name twice by default).
-	SecondManager bool
 	// Workers is how many tenants are reconciled at once (DefaultWorkers when zero).
 	Workers int
 	// ClientQPS and ClientBurst limit the manager's requests to the API server on the client
@@ -89,8 +81,6 @@ type Options struct {
 	// fairness.
 	ClientQPS   float32
 	ClientBurst int
-	// NewClient, when set, builds the manager's client (tests wrap it to count writes).
-	NewClient client.NewClientFunc
 	// OperatorNamespace is the manager's own namespace: the NetworkPolicy of each proxy
 	// admits it to the proxy's admin port. Empty: no such policy is written (the proxies'
 	// state can then only be read where ingress is not denied by default).
@@ -98,6 +88,10 @@ type Options struct {
 	// ProxyStatePoll configures how the proxies' state is read; zero fields take the
 	// defaults of proxystate.Poller.
 	ProxyStatePoll ProxyStatePoll
+
+	// Harness holds the seams of the tests and the demo, which run the real manager in one
+	// process against a local control plane (harness.go); nil in production.
+	Harness *Harness
 }
 
 // ProxyStatePoll configures the reading of the proxies' state reports.
@@ -106,12 +100,6 @@ type ProxyStatePoll struct {
 	Interval time.Duration
 	// QPS bounds the requests to all proxies together (default 50 per second).
 	QPS float32
-	// AdminPort is the port the proxies' state is read from (default 9090, the port the
-	// operator renders); tests that run proxies on loopback point it elsewhere.
-	AdminPort int
-	// DialContext, when set, connects to a proxy pod's address (tests map pod addresses,
-	// which the API server refuses on loopback, to loopback ones).
-	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
@@ -142,6 +130,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
 	}
+	if err := o.Proxy.Validate(); err != nil {
+		return nil, fmt.Errorf("proxy settings: %w", err)
+	}
 	var tlsOpts []func(*tls.Config)
 	if !o.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
@@ -151,38 +142,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	// Before the manager exists: detection reads the API directly, not through a cache.
-	preset, err := dataplane.Choose(ctx, cfg, dataplane.Options{
-		Preset: o.DataPlanePreset, Detect: o.DetectDataPlanePreset, Domains: o.PresetDomains,
-	})
+	preset, err := learnPlatform(ctx, cfg, &o)
 	if err != nil {
-		return nil, fmt.Errorf("choosing the data-plane preset: %w", err)
-	}
-	log := ctrl.Log.WithName("platform")
-	if preset.Preset != "" {
-		log.Info("Keeping the default GatewayDataPlane of a preset", "preset", preset.Preset, "reason", preset.Reason)
-	} else {
-		log.Info("Keeping no preset GatewayDataPlane", "reason", preset.Reason)
-	}
-
-	if o.Proxy.Monitoring.PodMonitors {
-		if o.Proxy.Monitoring.PodMonitors, err = hasPodMonitors(cfg); err != nil {
-			return nil, err
-		}
-		if !o.Proxy.Monitoring.PodMonitors {
-			log.Info("No PodMonitors for the proxies: the monitoring.coreos.com/v1 PodMonitor CRD is not installed")
-		}
-	}
-	if o.Proxy.ClusterDNS.Namespace == "" {
-		dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("creating discovery client: %w", err)
-		}
-		dns, why, err := gatewaytenant.DetectClusterDNS(dc)
-		if err != nil {
-			return nil, fmt.Errorf("detecting the cluster DNS: %w", err)
-		}
-		o.Proxy.ClusterDNS = dns
-		log.Info("Proxies may reach the cluster DNS", "clusterDNS", dns.String(), "reason", why)
+		return nil, err
 	}
 
 	scheme := Scheme()
@@ -203,8 +165,8 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 			// time; the manager watches only their metadata.
 			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
 		}},
-		NewClient:  o.NewClient,
-		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(o.SecondManager)},
+		NewClient:  o.Harness.newClient(),
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(o.Harness.secondManager())},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
@@ -216,9 +178,18 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		return nil, err
 	}
 
+	if err := addControllers(ctx, mgr, scheme, o, preset); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// addControllers registers the domain metrics and every controller: the tenants', the data
+// planes' environments, the proxy state poller and, with a preset, the preset's.
+func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Scheme, o Options, preset dataplane.Choice) error {
 	certs := domainmetrics.NewCertificates()
 	if err := registerMetrics(&domainmetrics.Tenants{Reader: mgr.GetCache(), Timeout: 10 * time.Second}, certs.Collector()); err != nil {
-		return nil, err
+		return err
 	}
 
 	states := proxystate.NewStore()
@@ -236,48 +207,29 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		ProxyStates:       states,
 		OperatorNamespace: o.OperatorNamespace,
 		Certificates:      certs,
-		Rollout:           gatewaytenant.NewRollout(o.ProxyRolloutsPerMinute, o.ProxyRolloutBurst),
+		Rollout:           gatewaytenant.NewRollout(o.ProxyRolloutsPerMinute, cmp.Or(o.ProxyRolloutBurst, gatewaytenant.DefaultRolloutBurst)),
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
-		return nil, fmt.Errorf("setting up GatewayTenant controller: %w", err)
+		return fmt.Errorf("setting up GatewayTenant controller: %w", err)
 	}
 	if err := (&dataplane.EnvironmentsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("setting up GatewayDataPlane environments: %w", err)
+		return fmt.Errorf("setting up GatewayDataPlane environments: %w", err)
 	}
-	poller := &proxystate.Poller{Client: mgr.GetClient(), Store: states, Interval: o.ProxyStatePoll.Interval,
-		AdminPort: o.ProxyStatePoll.AdminPort}
-	if dial := o.ProxyStatePoll.DialContext; dial != nil {
-		poller.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: dial}}
-	}
+	poller := &proxystate.Poller{Client: mgr.GetClient(), Store: states, Interval: o.ProxyStatePoll.Interval}
+	o.Harness.reachProxies(poller)
 	if o.ProxyStatePoll.QPS > 0 {
 		poller.Limiter = flowcontrol.NewTokenBucketRateLimiter(o.ProxyStatePoll.QPS, max(1, int(o.ProxyStatePoll.QPS)))
 	}
 	if err := poller.SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("setting up the proxy state poller: %w", err)
+		return fmt.Errorf("setting up the proxy state poller: %w", err)
 	}
 	if preset.Preset != "" {
 		presets := &dataplane.PresetReconciler{Client: mgr.GetClient(), Preset: preset.Preset, Reason: preset.Reason}
 		if err := presets.SetupWithManager(mgr); err != nil {
-			return nil, fmt.Errorf("setting up data-plane preset: %w", err)
+			return fmt.Errorf("setting up data-plane preset: %w", err)
 		}
 	}
-	return mgr, nil
-}
-
-// hasPodMonitors says whether the API server serves monitoring.coreos.com/v1 PodMonitors.
-func hasPodMonitors(cfg *rest.Config) (bool, error) {
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return false, err
-	}
-	resources, err := dc.ServerResourcesForGroupVersion(monitoringv1.SchemeGroupVersion.String())
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("discovering %s: %w", monitoringv1.SchemeGroupVersion, err)
-	}
-	return slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == monitoringv1.PodMonitorName }), nil
+	return nil
 }
 
 // registerMetrics registers the manager's domain metrics with controller-runtime's registry,

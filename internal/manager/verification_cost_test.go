@@ -78,7 +78,7 @@ func TestVerificationCost(t *testing.T) {
 		Proxy:                    gatewaytenant.ProxySettings{Image: "registry.example/op:test", Replicas: replicas},
 		CertificateExpiryWarning: 24 * time.Hour,
 		OperatorNamespace:        "gatewaytenant-system",
-		ProxyStatePoll:           manager.ProxyStatePoll{AdminPort: adminPort, DialContext: dial},
+		Harness:                  &manager.Harness{ProxyAdminPort: adminPort, DialProxy: dial},
 	})
 	if err != nil {
 		t.Fatal(err)

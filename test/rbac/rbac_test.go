@@ -250,7 +250,7 @@ func (w *world) start(t *testing.T, g grant) (*run, error) {
 		Proxy: gatewaytenant.ProxySettings{Image: "op:1", Replicas: 2,
 			Monitoring: gatewaytenant.MonitoringSettings{NamespaceSelector: selector, PodMonitors: true}},
 		CertificateExpiryWarning: 24 * time.Hour,
-		SecondManager:            true,
+		Harness:                  &manager.Harness{SecondManager: true},
 	})
 	if err != nil {
 		cancel()

@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -53,9 +55,10 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// shippedTenantRoles are the ClusterRoles of the plain install that aggregate into the
-// built-in roles.
-func shippedTenantRoles(t *testing.T) []*rbacv1.ClusterRole {
+// shippedTenantRBAC is what the plain install ships for tenants: the ClusterRoles aggregated
+// into the built-in roles, and the ClusterRoles and bindings it grants to every
+// authenticated user (reading GatewayDataPlanes).
+func shippedTenantRBAC(t *testing.T) []client.Object {
 	t.Helper()
 	root, err := harness.RepoRoot()
 	if err != nil {
@@ -65,25 +68,47 @@ func shippedTenantRoles(t *testing.T) []*rbacv1.ClusterRole {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var roles []*rbacv1.ClusterRole
+	roles := map[string]*rbacv1.ClusterRole{}
+	var bindings []*rbacv1.ClusterRoleBinding
 	for _, o := range objs {
-		if o.GetKind() != "ClusterRole" {
-			continue
+		switch o.GetKind() {
+		case "ClusterRole":
+			r := &rbacv1.ClusterRole{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, r); err != nil {
+				t.Fatal(err)
+			}
+			roles[r.Name] = r
+		case "ClusterRoleBinding":
+			b := &rbacv1.ClusterRoleBinding{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, b); err != nil {
+				t.Fatal(err)
+			}
+			if slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool { return s.Kind == rbacv1.GroupKind }) {
+				bindings = append(bindings, b)
+			}
 		}
-		l := o.GetLabels()
-		if l[aggregateTo+"admin"] == "" && l[aggregateTo+"edit"] == "" && l[aggregateTo+"view"] == "" {
-			continue
-		}
-		r := &rbacv1.ClusterRole{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, r); err != nil {
-			t.Fatal(err)
-		}
-		roles = append(roles, r)
 	}
-	if len(roles) == 0 {
-		t.Fatal("config/default ships no ClusterRole aggregated to admin, edit or view")
+	var out []client.Object
+	for _, r := range roles {
+		l := r.Labels
+		if l[aggregateTo+"admin"] != "" || l[aggregateTo+"edit"] != "" || l[aggregateTo+"view"] != "" {
+			out = append(out, r)
+		}
 	}
-	return roles
+	for _, b := range bindings {
+		r, ok := roles[b.RoleRef.Name]
+		if !ok {
+			t.Fatalf("ClusterRoleBinding %s binds ClusterRole %s, which config/default lacks", b.Name, b.RoleRef.Name)
+		}
+		if !slices.Contains(out, client.Object(r)) {
+			out = append(out, r)
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		t.Fatal("config/default ships no ClusterRole for tenants")
+	}
+	return out
 }
 
 const aggregateTo = "rbac.authorization.k8s.io/aggregate-to-"
@@ -173,8 +198,9 @@ func dataPlane(name string) *v1alpha1.GatewayDataPlane {
 
 // TestTenantRoles: one ordered story on one API server. Without the shipped roles a
 // namespace admin is refused (the failure the roles fix); with them, admin and edit
-// read and write GatewayTenants, view reads them, and nobody of the namespace touches
-// GatewayDataPlanes.
+// read and write GatewayTenants, view reads them, and everybody of the namespace reads
+// GatewayDataPlanes (their names and environments go into a tenant's spec) and nobody
+// writes them.
 func TestTenantRoles(t *testing.T) {
 	aggregate(t)
 	adminSA := boundServiceAccount(t, "team-a", "admin")
@@ -183,19 +209,26 @@ func TestTenantRoles(t *testing.T) {
 		t.Fatalf("without the shipped roles, want Forbidden for a namespace admin, got %v", err)
 	}
 
-	for _, r := range shippedTenantRoles(t) {
-		if err := admin.Create(ctx, r); err != nil {
+	for _, o := range shippedTenantRBAC(t) {
+		if err := admin.Create(ctx, o); err != nil {
 			t.Fatal(err)
+		}
+		r, ok := o.(*rbacv1.ClusterRole)
+		if !ok {
+			continue
 		}
 		for _, rule := range r.Rules {
 			for _, res := range rule.Resources {
-				if res == "gatewaydataplanes" || res == "*" {
-					t.Errorf("ClusterRole %s grants %v on %s: data planes are the platform's", r.Name, rule.Verbs, res)
+				if res == "*" || res == "gatewaydataplanes" && slices.ContainsFunc(rule.Verbs, func(v string) bool { return !readVerbs[v] }) {
+					t.Errorf("ClusterRole %s grants %v on %s: data planes are the platform's to write", r.Name, rule.Verbs, res)
 				}
 			}
 		}
 	}
 	aggregate(t)
+	if err := admin.Create(ctx, dataPlane("aps-test")); err != nil {
+		t.Fatal(err)
+	}
 
 	editSA := boundServiceAccount(t, "team-b", "edit")
 	viewSA := boundServiceAccount(t, "team-c", "view")
@@ -229,9 +262,6 @@ func TestTenantRoles(t *testing.T) {
 		if err := c.cl.Create(ctx, dataPlane("by-"+c.who)); !apierrors.IsForbidden(err) {
 			t.Errorf("%s: create GatewayDataPlane: want Forbidden, got %v", c.who, err)
 		}
-		if err := c.cl.List(ctx, &v1alpha1.GatewayDataPlaneList{}); !apierrors.IsForbidden(err) {
-			t.Errorf("%s: list GatewayDataPlanes: want Forbidden, got %v", c.who, err)
-		}
 	}
 
 	if err := viewSA.Get(ctx, client.ObjectKey{Namespace: "team-c", Name: "my-api"}, &v1alpha1.GatewayTenant{}); err != nil {
@@ -240,4 +270,40 @@ func TestTenantRoles(t *testing.T) {
 	if err := viewSA.Create(ctx, tenant("team-c", "by-view")); !apierrors.IsForbidden(err) {
 		t.Errorf("view: create GatewayTenant: want Forbidden, got %v", err)
 	}
+
+	// What the README tells a tenant whose data plane is not found: kubectl get
+	// gatewaydataplanes. Reading works for every role; no write verb does.
+	for _, c := range []struct {
+		who string
+		cl  client.Client
+	}{{"admin", adminSA}, {"edit", editSA}, {"view", viewSA}} {
+		planes := &v1alpha1.GatewayDataPlaneList{}
+		if err := c.cl.List(ctx, planes); err != nil || len(planes.Items) == 0 {
+			t.Errorf("%s: list GatewayDataPlanes: %d items, %v", c.who, len(planes.Items), err)
+		}
+		if err := c.cl.Get(ctx, client.ObjectKey{Name: "aps-test"}, &v1alpha1.GatewayDataPlane{}); err != nil {
+			t.Errorf("%s: get GatewayDataPlane: %v", c.who, err)
+		}
+		for _, verb := range []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"} {
+			if allowed := may(t, c.cl, verb, "gatewaydataplanes"); allowed != readVerbs[verb] {
+				t.Errorf("%s: %s gatewaydataplanes allowed=%v, want %v", c.who, verb, allowed, readVerbs[verb])
+			}
+		}
+	}
+}
+
+// readVerbs are the verbs that only read.
+var readVerbs = map[string]bool{"get": true, "list": true, "watch": true}
+
+// may asks the API server whether the client's user may verb the cluster-scoped resource of
+// gatewaytenant.io.
+func may(t *testing.T, cl client.Client, verb, resource string) bool {
+	t.Helper()
+	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Group: v1alpha1.GroupVersion.Group, Resource: resource, Verb: verb},
+	}}
+	if err := cl.Create(ctx, review); err != nil {
+		t.Fatal(err)
+	}
+	return review.Status.Allowed
 }

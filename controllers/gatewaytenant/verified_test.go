@@ -17,7 +17,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
 )
 
-func failure(pod string, r proxy.Reason, confirmed bool) proxystate.Failure {
+func replicaFailure(pod string, r proxy.Reason, confirmed bool) proxystate.Failure {
 	return proxystate.Failure{Pod: pod, Result: r, Message: "the proxy's words about " + string(r), Confirmed: confirmed}
 }
 
@@ -57,34 +57,34 @@ func TestVerifiedCondition(t *testing.T) {
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonUnknownAuthority, "wrong CA"
 		}},
 		{"all fail alike", func(c *tc) {
-			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonHostnameMismatch, false), failure("b", proxy.ReasonHostnameMismatch, true)}}
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonHostnameMismatch, false), replicaFailure("b", proxy.ReasonHostnameMismatch, true)}}
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonHostnameMismatch, "the proxy's words about hostname_mismatch"
 		}},
 		{"each proxy reason has its own", func(c *tc) {
-			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonExpired, false)}}
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonExpired, false)}}
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonCertificateExpired, "about expired"
 		}},
 		{"a reason the operator does not know", func(c *tc) {
-			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", "reason_of_a_newer_proxy", false)}}
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", "reason_of_a_newer_proxy", false)}}
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonVerificationFailed, "reason_of_a_newer_proxy"
 		}},
 		{"one unconfirmed failure of a verified upstream changes nothing", func(c *tc) {
-			c.verdict = proxystate.Verdict{Verified: []string{"b"}, Failing: []proxystate.Failure{failure("a", proxy.ReasonConnectFailed, false)}}
+			c.verdict = proxystate.Verdict{Verified: []string{"b"}, Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonConnectFailed, false)}}
 			c.prev = &verifiedTrue
 			c.message = "verified by 2 proxy replica(s)"
 		}},
 		{"a confirmed failure of a verified upstream counts", func(c *tc) {
-			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonExpired, true)}}
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonExpired, true)}}
 			c.prev = &verifiedTrue
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonCertificateExpired, "about expired"
 		}},
 		{"replicas disagree", func(c *tc) {
-			c.verdict = proxystate.Verdict{Verified: []string{"a"}, Failing: []proxystate.Failure{failure("b", proxy.ReasonUnknownAuthority, true)}}
+			c.verdict = proxystate.Verdict{Verified: []string{"a"}, Failing: []proxystate.Failure{replicaFailure("b", proxy.ReasonUnknownAuthority, true)}}
 			c.want, c.wantReason = metav1.ConditionFalse, v1alpha1.ReasonReplicasDisagree
 			c.message = "2 proxy replicas disagree: a: verified; b: UnknownAuthority: the proxy's words about unknown_authority"
 		}},
 		{"replicas fail differently", func(c *tc) {
-			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonUnknownAuthority, true), failure("b", proxy.ReasonTimeout, true)}}
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonUnknownAuthority, true), replicaFailure("b", proxy.ReasonTimeout, true)}}
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonReplicasDisagree, "b: Timeout"
 		}},
 	}
@@ -116,39 +116,44 @@ func TestEveryProxyReasonIsMapped(t *testing.T) {
 	}
 }
 
-func TestDataPathReady(t *testing.T) {
-	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	plain := upstreamResult{upstream: v1alpha1.Upstream{Name: "web", Host: "web.ns.svc", Port: 80}, reason: v1alpha1.ReasonReady, message: "ok"}
-	secure := upstreamResult{upstream: v1alpha1.Upstream{Name: "api", Host: "api.ns.svc", Port: 8443, TLS: &v1alpha1.UpstreamTLS{}},
-		reason: v1alpha1.ReasonReady, message: "ok"}
-	ready := condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady, "ok")
-	verified := condition(v1alpha1.ConditionVerified, true, v1alpha1.ReasonVerified, "verified by 2 proxy replica(s)")
-	pending := metav1.Condition{Type: v1alpha1.ConditionVerified, Status: metav1.ConditionUnknown, Reason: v1alpha1.ReasonAwaitingProxyReport}
-	failed := condition(v1alpha1.ConditionVerified, false, v1alpha1.ReasonHostnameMismatch, "the upstream presents CN=api and no subjectAltName")
-	dp := func(endpoints int, notAfter time.Time) dataPath {
-		return dataPath{endpoints: map[string]int{"web": endpoints}, expiryWarning: 30 * 24 * time.Hour,
-			verdicts: map[string]proxystate.Verdict{"api": {Verified: []string{"a"}, Presented: &proxy.PresentedCertificate{Subject: "CN=api", NotAfter: notAfter}}}}
-	}
+// The upstream's Ready condition follows its data path: a failed verification makes it False
+// with the same reason; an upstream certificate that expires soon and a Service without ready
+// endpoints are warnings (True with the reason).
+func TestUpstreamReadyFollowsTheDataPath(t *testing.T) {
+	now := statusNow
 	later, soon := now.Add(365*24*time.Hour), now.Add(24*time.Hour)
+	web, api := plainResult("web"), tlsResult("api", 8443)
+	api.detail = "the gateway reaches it through the proxy, which verifies its certificate"
+	withVerdict := func(v proxystate.Verdict) func(*observation) {
+		return func(o *observation) { o.verdicts = map[string]proxystate.Verdict{"api": v} }
+	}
+	verified := func(notAfter time.Time) func(*observation) {
+		return withVerdict(proxystate.Verdict{Verified: []string{"a", "b"}, Presented: &proxy.PresentedCertificate{Subject: "CN=api", NotAfter: notAfter}})
+	}
 	for _, c := range []struct {
 		desc       string
 		u          upstreamResult
-		verified   *metav1.Condition
-		dp         dataPath
+		tweak      func(*observation)
 		want       metav1.ConditionStatus
 		wantReason string
 		message    string
 	}{
-		{"plain with endpoints", plain, nil, dp(2, later), metav1.ConditionTrue, v1alpha1.ReasonReady, `Service "web" port 80 has 2 ready endpoint(s)`},
-		{"plain without endpoints: a warning", plain, nil, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonNoReadyEndpoints, `Service "web" has no ready endpoints`},
-		{"verified", secure, &verified, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonReady, "through the proxy; verified by 2 proxy replica(s)"},
-		{"verification pending", secure, &pending, dp(0, later), metav1.ConditionTrue, v1alpha1.ReasonReady, "its verification is pending (AwaitingProxyReport)"},
-		{"verification failed", secure, &failed, dp(0, later), metav1.ConditionFalse, v1alpha1.ReasonHostnameMismatch, `upstream "api": the upstream presents CN=api`},
-		{"the upstream's certificate expires soon", secure, &verified, dp(0, soon), metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon,
+		{"plain with endpoints", web, func(o *observation) { o.endpoints["web"] = 2 }, metav1.ConditionTrue, v1alpha1.ReasonReady,
+			`Service "web" port 80 has 2 ready endpoint(s)`},
+		{"plain without endpoints: a warning", web, func(o *observation) { o.endpoints["web"] = 0 }, metav1.ConditionTrue, v1alpha1.ReasonNoReadyEndpoints,
+			`Service "web" has no ready endpoints`},
+		{"proxy state not read", api, func(*observation) {}, metav1.ConditionTrue, v1alpha1.ReasonReady, "which verifies its certificate"},
+		{"verified", api, verified(later), metav1.ConditionTrue, v1alpha1.ReasonReady, "through the proxy; verified by 2 proxy replica(s)"},
+		{"verification pending", api, withVerdict(proxystate.Verdict{}), metav1.ConditionTrue, v1alpha1.ReasonReady,
+			"its verification is pending (AwaitingProxyReport)"},
+		{"verification failed", api, withVerdict(proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonHostnameMismatch, true)}}),
+			metav1.ConditionFalse, v1alpha1.ReasonHostnameMismatch, `upstream "api": the proxy's words about hostname_mismatch`},
+		{"the upstream's certificate expires soon", api, verified(soon), metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon,
 			"the upstream's own certificate CN=api expires at 2026-11-23T12:00:00Z"},
 	} {
 		t.Run(c.desc, func(t *testing.T) {
-			got := dataPathReady(c.u, ready, c.verified, c.dp, now)
+			views := upstreamViews(&v1alpha1.GatewayTenantStatus{}, observed([]upstreamResult{c.u}, nil, c.tweak), "my-api")
+			got := views[0].ready
 			if got.Status != c.want || got.Reason != c.wantReason || !strings.Contains(got.Message, c.message) {
 				t.Fatalf("got %s/%s %q, want %s/%s with %q", got.Status, got.Reason, got.Message, c.want, c.wantReason, c.message)
 			}
@@ -159,13 +164,12 @@ func TestDataPathReady(t *testing.T) {
 // TestComputeStatusWithDataPath: the tenant's Ready follows a failed verification, and a
 // True one does not call an upstream without endpoints reachable.
 func TestComputeStatusWithDataPath(t *testing.T) {
-	accepted := resolveDataPlane(&v1alpha1.GatewayTenantSpec{}, []v1alpha1.GatewayDataPlane{plane("aps-silver", true, "test")})
-	web := upstreamResult{upstream: v1alpha1.Upstream{Name: "web", Host: "web.ns.svc", Port: 80}, reason: v1alpha1.ReasonReady, message: "ok"}
-	api := upstreamResult{upstream: v1alpha1.Upstream{Name: "api", Host: "api.ns.svc", Port: 8443, TLS: &v1alpha1.UpstreamTLS{}}, reason: v1alpha1.ReasonReady, message: "ok"}
+	web, api := plainResult("web"), tlsResult("api", 8443)
 	obs := func(v proxystate.Verdict, endpoints int) *observation {
-		return &observation{generation: 3, dataPlane: accepted, upstreams: []upstreamResult{web, api},
-			proxyUpstreams: []proxyUpstream{{upstreamResult: api}}, proxyHost: "t-proxy.ns.svc", proxyDeployment: proxyDeploymentWith(2, 2, 2, 2),
-			dataPath: dataPath{endpoints: map[string]int{"web": endpoints}, verdicts: map[string]proxystate.Verdict{"api": v}}}
+		return observed([]upstreamResult{web, api}, nil, func(o *observation) {
+			o.endpoints["web"] = endpoints
+			o.verdicts = map[string]proxystate.Verdict{"api": v}
+		})
 	}
 	for _, c := range []struct {
 		desc       string
@@ -177,21 +181,26 @@ func TestComputeStatusWithDataPath(t *testing.T) {
 		{"all verified", obs(proxystate.Verdict{Verified: []string{"a"}}, 1), metav1.ConditionTrue, v1alpha1.ReasonReady, "all 2 upstreams are reachable from the gateway"},
 		{"no endpoints, pending", obs(proxystate.Verdict{}, 0), metav1.ConditionTrue, v1alpha1.ReasonReady,
 			`all 2 upstreams are configured; upstream "web" has no ready endpoints; upstream "api" awaits verification by the proxy (AwaitingProxyReport)`},
-		{"verification failed", obs(proxystate.Verdict{Failing: []proxystate.Failure{failure("a", proxy.ReasonChainTooDeep, true)}}, 1),
+		{"verification failed", obs(proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonChainTooDeep, true)}}, 1),
 			metav1.ConditionFalse, v1alpha1.ReasonChainTooDeep, `upstream "api": the proxy's words about chain_too_deep`},
-		{"the upstream's own certificate expires soon", func() *observation {
-			o := obs(proxystate.Verdict{Verified: []string{"a"}, Presented: &proxy.PresentedCertificate{Subject: "CN=api", NotAfter: time.Now().Add(time.Hour)}}, 1)
-			o.now, o.dataPath.expiryWarning = time.Now(), 24*time.Hour
+		{"the upstream's own certificate expires soon",
+			obs(proxystate.Verdict{Verified: []string{"a"}, Presented: &proxy.PresentedCertificate{Subject: "CN=api", NotAfter: statusNow.Add(time.Hour)}}, 1),
+			metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon,
+			"all 2 upstreams are reachable from the gateway, but upstream \"api\": the upstream's own certificate CN=api expires at"},
+		{"a CA expires soon, and the verification is pending", func() *observation {
+			o := obs(proxystate.Verdict{}, 1)
+			o.upstreams[1].warning = `certificate "ca" expires at 2026-11-23T12:00:00Z; renew it`
 			return o
-		}(), metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon, "all 2 upstreams are reachable from the gateway, but upstream \"api\": the upstream's own certificate CN=api expires at"},
+		}(), metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon,
+			`all 2 upstreams are configured; upstream "api" awaits verification by the proxy (AwaitingProxyReport), but upstream "api": certificate "ca" expires at`},
 	} {
 		t.Run(c.desc, func(t *testing.T) {
-			st := computeStatus(&v1alpha1.GatewayTenantStatus{}, c.obs)
-			ready := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady)
+			st := computeStatus(&v1alpha1.GatewayTenantStatus{}, c.obs, outcomeWith(available), "my-api")
+			ready := conditionOf(t, st, v1alpha1.ConditionReady)
 			if ready.Status != c.want || ready.Reason != c.wantReason || !strings.Contains(ready.Message, c.message) {
 				t.Fatalf("Ready %s/%s %q, want %s/%s with %q", ready.Status, ready.Reason, ready.Message, c.want, c.wantReason, c.message)
 			}
-			if v := meta.FindStatusCondition(st.Upstreams[1].Conditions, v1alpha1.ConditionVerified); v == nil || v.ObservedGeneration != 3 {
+			if v := meta.FindStatusCondition(st.Upstreams[1].Conditions, v1alpha1.ConditionVerified); v == nil || v.ObservedGeneration != 7 {
 				t.Fatalf("TLS upstream's Verified = %+v", v)
 			}
 			if meta.FindStatusCondition(st.Upstreams[0].Conditions, v1alpha1.ConditionVerified) != nil {
@@ -201,24 +210,24 @@ func TestComputeStatusWithDataPath(t *testing.T) {
 	}
 }
 
+// The configuration is rendered once with its revision, which follows the configuration.
 func TestProxyConfigCarriesItsRevision(t *testing.T) {
 	ups := []proxyUpstream{{upstreamResult: upstreamResult{upstream: v1alpha1.Upstream{Name: "api", Host: "api.ns.svc", Port: 8443,
 		TLS: &v1alpha1.UpstreamTLS{Validation: v1alpha1.UpstreamTLSValidation{CACertificateRefs: []v1alpha1.CACertificateReference{{Name: "ca"}}}}}}, listenPort: 8000}}
-	data, err := proxyConfig(ups)
+	rendered, err := renderProxyConfig(ups)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := proxy.ParseConfig(data)
+	cfg, err := proxy.ParseConfig(rendered.data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev := proxyRevision(ups)
-	if cfg.Revision != rev || len(rev) != 16 {
-		t.Fatalf("rendered revision %q, proxyRevision %q", cfg.Revision, rev)
+	if cfg.Revision != rendered.revision || len(rendered.revision) != 16 {
+		t.Fatalf("rendered revision %q, reported %q", cfg.Revision, rendered.revision)
 	}
 	ups[0].upstream.Port = 9443
-	if proxyRevision(ups) == rev {
-		t.Fatal("the revision does not follow the configuration")
+	if again, _ := renderProxyConfig(ups); again.revision == rendered.revision || again.hash() == rendered.hash() {
+		t.Fatal("the revision and the hash do not follow the configuration")
 	}
 }
 

@@ -3,9 +3,15 @@ package manager_test
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	. "github.com/onsi/gomega"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,8 +20,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -33,6 +41,34 @@ type dayTwo struct {
 	g   *WithT
 	env *controlplane.Environment
 	c   client.Client
+	log *logLines // what the managers logged
+}
+
+// logLines collects log lines, safe for concurrent use.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) logger() logr.Logger {
+	return funcr.New(func(prefix, args string) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.lines = append(l.lines, prefix+" "+args)
+	}, funcr.Options{})
+}
+
+// containing are the lines logged so far that contain every one of words.
+func (l *logLines) containing(words ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range l.lines {
+		if !slices.ContainsFunc(words, func(w string) bool { return !strings.Contains(line, w) }) {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 func startDayTwo(t *testing.T) *dayTwo {
@@ -44,13 +80,13 @@ func startDayTwo(t *testing.T) *dayTwo {
 	g := NewWithT(t)
 	g.SetDefaultEventuallyTimeout(60 * time.Second)
 	g.SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	return &dayTwo{t: t, g: g, env: env, c: c}
+	return &dayTwo{t: t, g: g, env: env, c: c, log: &logLines{}}
 }
 
 // run starts a manager with o (metrics and probes off, the silver preset) until stop.
 func (d *dayTwo) run(o manager.Options) (stop func()) {
-	o.MetricsAddr, o.ProbeAddr, o.DataPlanePreset, o.SecondManager = "0", "0", "silver", true
-	ctx, cancel := context.WithCancel(context.Background())
+	o.MetricsAddr, o.ProbeAddr, o.DataPlanePreset, o.Harness = "0", "0", "silver", &manager.Harness{SecondManager: true}
+	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), d.log.logger()))
 	mgr, err := manager.New(ctx, d.env.Config, o)
 	if err != nil {
 		d.t.Fatal(err)
@@ -148,6 +184,7 @@ func TestMonitoringWithAndWithoutPodMonitorCRD(t *testing.T) {
 		g.Expect(proxyReady(g, d.c, ns).Status).To(Equal(metav1.ConditionTrue))
 	}).Should(Succeed())
 	stop()
+	d.g.Expect(d.log.containing("No PodMonitors for the proxies", "not installed")).To(HaveLen(1))
 
 	// The CRD arrives (the cluster admin installs the Prometheus operator); the next
 	// manager finds it at start.
@@ -164,6 +201,16 @@ func TestMonitoringWithAndWithoutPodMonitorCRD(t *testing.T) {
 		g.Expect(pm.Spec.PodMetricsEndpoints[0].Port).To(Equal(ptr.To("admin")))
 		g.Expect(metav1.IsControlledBy(pm, tenant(g, d.c, ns))).To(BeTrue())
 	}).Should(Succeed())
+	d.g.Expect(d.log.containing("A PodMonitor for each proxy", "installed")).To(HaveLen(1), "the manager says what it does")
+
+	// The PodMonitor as stored holds what the operator means, and no empty fields of the Go
+	// type (an empty bearerTokenSecret reads as a reference to a Secret named "").
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(monitoringv1.SchemeGroupVersion.WithKind(monitoringv1.PodMonitorsKind))
+	d.g.Expect(d.c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "api-proxy"}, u)).To(Succeed())
+	endpoints, _, err := unstructured.NestedSlice(u.Object, "spec", "podMetricsEndpoints")
+	d.g.Expect(err).NotTo(HaveOccurred())
+	d.g.Expect(endpoints).To(Equal([]any{map[string]any{"port": "admin", "path": "/metrics"}}))
 }
 
 func tenant(g Gomega, c client.Client, ns string) *v1alpha1.GatewayTenant {
@@ -172,22 +219,29 @@ func tenant(g Gomega, c client.Client, ns string) *v1alpha1.GatewayTenant {
 	return t
 }
 
-// An operator upgrade changes the proxy image of every tenant; with one rollout an hour and
-// a burst of one, exactly one proxy changes image, and every other tenant says in ProxyReady
-// that it still runs the old image and why.
-func TestProxyImageRolloutIsBounded(t *testing.T) {
-	d := startDayTwo(t)
-	const tenants = 4
-	stop := d.run(manager.Options{Proxy: gatewaytenant.ProxySettings{Image: "op:1", Replicas: 1}})
+// proxiesOn runs a manager with the proxy image until n TLS tenants have their proxies
+// available, stops it, and returns the tenants' namespaces: the cluster before an upgrade.
+func (d *dayTwo) proxiesOn(image string, n int) []string {
+	stop := d.run(manager.Options{Proxy: gatewaytenant.ProxySettings{Image: image, Replicas: 1}})
+	defer stop()
 	var namespaces []string
-	for range tenants {
+	for range n {
 		namespaces = append(namespaces, d.tlsTenant())
 	}
 	for _, ns := range namespaces {
 		d.g.Eventually(func(g Gomega) { d.proxy(g, ns) }).Should(Succeed())
 		d.available(ns)
 	}
-	stop()
+	return namespaces
+}
+
+// An operator upgrade changes the proxy image of every tenant; with one rollout an hour and
+// a burst of one, exactly one proxy changes image, and every other tenant says in ProxyReady
+// that it still runs the old image and why.
+func TestProxyImageRolloutIsBounded(t *testing.T) {
+	d := startDayTwo(t)
+	const tenants = 4
+	namespaces := d.proxiesOn("op:1", tenants)
 
 	d.run(manager.Options{Proxy: gatewaytenant.ProxySettings{Image: "op:2", Replicas: 1},
 		ProxyRolloutsPerMinute: 1.0 / 60, ProxyRolloutBurst: 1})
@@ -215,6 +269,39 @@ func TestProxyImageRolloutIsBounded(t *testing.T) {
 		}
 		g.Expect(n).To(Equal(1))
 	}, 3*time.Second).Should(Succeed())
+}
+
+// With the default burst, an upgrade changes no more proxy images a minute than
+// --proxy-rollouts-per-minute says: at 2 a minute, five tenants do not all change at once,
+// and those that wait say so.
+func TestProxyImageRolloutPerMinuteWithTheDefaultBurst(t *testing.T) {
+	d := startDayTwo(t)
+	const tenants, perMinute = 5, 2
+	namespaces := d.proxiesOn("op:1", tenants)
+
+	start := time.Now()
+	d.run(manager.Options{Proxy: gatewaytenant.ProxySettings{Image: "op:2", Replicas: 1}, ProxyRolloutsPerMinute: perMinute})
+	// Counted against the minutes begun since the manager started, however slow the machine.
+	withinPromise := func(g Gomega) int {
+		changed := 0
+		for _, ns := range namespaces {
+			if _, image := d.proxy(g, ns); image == "op:2" {
+				changed++
+			}
+		}
+		minutes := int(math.Ceil(time.Since(start).Minutes()))
+		g.Expect(changed).To(BeNumerically("<=", perMinute*minutes), "%d image changes in %d minute(s)", changed, minutes)
+		return changed
+	}
+	d.g.Eventually(func(g Gomega) {
+		g.Expect(withinPromise(g)).To(BeNumerically(">=", 1))
+		for _, ns := range namespaces {
+			if _, image := d.proxy(g, ns); image == "op:1" {
+				g.Expect(proxyReady(g, d.c, ns).Reason).To(Equal(v1alpha1.ReasonProxyOutdated))
+			}
+		}
+	}).Should(Succeed())
+	d.g.Consistently(func(g Gomega) { withinPromise(g) }, 5*time.Second).Should(Succeed())
 }
 
 // A tenant sizes its proxy within the platform's bounds: the Deployment follows; beyond them

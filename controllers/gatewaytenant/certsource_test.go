@@ -73,11 +73,11 @@ func newMemoWorld(t *testing.T) *memoWorld {
 
 func (w *memoWorld) check(t *testing.T) certCheck {
 	t.Helper()
-	res, err := checkCertificates(context.Background(), w.memo, "team", w.up, time.Now(), time.Hour)
+	m, err := readCertificates(context.Background(), w.memo, "team", w.up)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res
+	return judgeCertificates("team", w.up, m, time.Now(), time.Hour)
 }
 
 func (w *memoWorld) expectReads(t *testing.T, ca, clientCert int) {
@@ -96,7 +96,7 @@ func TestMemoReadsCertificatesOnlyWhenTheyChange(t *testing.T) {
 	w := newMemoWorld(t)
 	for range 3 {
 		if res := w.check(t); res.reason != "" {
-			t.Fatalf("valid references: %s %s", res.reason, res.message)
+			t.Fatalf("valid references: %s %s", res.reason, res.detail)
 		}
 	}
 	w.expectReads(t, 1, 1)
@@ -112,7 +112,7 @@ func TestMemoReadsCertificatesOnlyWhenTheyChange(t *testing.T) {
 	if res := w.check(t); res.reason != v1alpha1.ReasonInvalidCACertificateRef {
 		t.Errorf("after the CA ConfigMap broke: reason %q, want %q", res.reason, v1alpha1.ReasonInvalidCACertificateRef)
 	}
-	w.expectReads(t, 2, 1) // the broken CA stops the check before the client certificate
+	w.expectReads(t, 2, 1) // the client certificate Secret did not change
 
 	cm.Data[caCertKey] = string(w.root.CertPEM())
 	if err := w.api.Update(context.Background(), cm); err != nil {
@@ -120,7 +120,7 @@ func TestMemoReadsCertificatesOnlyWhenTheyChange(t *testing.T) {
 	}
 	for range 2 {
 		if res := w.check(t); res.reason != "" {
-			t.Errorf("after the CA ConfigMap was mended: %s %s", res.reason, res.message)
+			t.Errorf("after the CA ConfigMap was mended: %s %s", res.reason, res.detail)
 		}
 	}
 	w.expectReads(t, 3, 1)
