@@ -145,7 +145,7 @@ func (u *upstream) check(ctx context.Context) (Reason, error) {
 	}
 	defer func() { _ = raw.Close() }()
 	cfg := u.tls.Clone()
-	cfg.NextProtos = []string{"h2", "http/1.1"} // as the main transport offers
+	cfg.NextProtos = []string{"http/1.1"} // as traffic offers
 	tickets := &ticketSignal{conn: raw}
 	cfg.ClientSessionCache = tickets // never resumes: each check is a full handshake
 	conn := tls.Client(raw, cfg)

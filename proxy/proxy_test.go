@@ -87,15 +87,20 @@ func TestStreamingResponse(t *testing.T) {
 	}
 }
 
-// TestHTTP2Upstream: an upstream offering h2 by ALPN is spoken to in HTTP/2.
-func TestHTTP2Upstream(t *testing.T) {
+// TestUpstreamOfferingHTTP2: the proxy offers only http/1.1 by ALPN (docs/proxy.md,
+// "Upstream protocol"), so an upstream that also offers h2 is spoken to in HTTP/1.1, on the
+// fast path.
+func TestUpstreamOfferingHTTP2(t *testing.T) {
 	f := newFixture(t)
 	up := startH2Upstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, r.Proto)
 	}))
 	p := startProxy(t, testConfig(up.Listener.Addr().String(), f.files["root.crt"]))
-	if code, body := get(t, p.url("echo", "/")); code != 200 || string(body) != "HTTP/2.0" {
-		t.Fatalf("got %d %q, want 200 HTTP/2.0", code, body)
+	if code, body := get(t, p.url("echo", "/")); code != 200 || string(body) != "HTTP/1.1" {
+		t.Fatalf("got %d %q, want 200 HTTP/1.1", code, body)
+	}
+	if n := p.servers[0].handoffs.Load(); n != 0 {
+		t.Errorf("%d request(s) handed to net/http, want none", n)
 	}
 }
 

@@ -82,6 +82,11 @@ var reasonMessages = map[Reason]string{
 	ReasonBadKeyUsage:               "the upstream certificate is not allowed for server authentication (extended key usage)",
 	ReasonClosedUnconfirmed:         "the upstream closed the connection before confirming the client certificate; the request may have reached it",
 	ReasonUpstreamError:             "the upstream connection failed",
+	ReasonBadRequest:                "the request is malformed or its framing is ambiguous (RFC 9112)",
+	ReasonUnsupportedTransferCoding: "the request's Transfer-Encoding is not exactly \"chunked\"",
+	ReasonMalformedChunkedBody:      "the request's chunked body is malformed (RFC 9112 section 7.1)",
+	ReasonRequestHeaderTooLarge:     "the request head is larger than 64 KiB",
+	ReasonIncompleteRequestBody:     "the request body ended before its announced end",
 }
 
 // Message is a one-line explanation of the reason for people.
@@ -333,4 +338,27 @@ func isTimeout(err error) bool {
 	}
 	ne, ok := errors.AsType[net.Error](err)
 	return ok && ne.Timeout()
+}
+
+// Reasons of a request refused for the client's (the gateway's) fault. They are the
+// "reason" of the 400, 431 or 501 answer and the reason label of
+// gatewaytenant_proxy_client_errors_total, and never count as upstream failures.
+const (
+	// ReasonBadRequest: the request head is malformed or its framing is ambiguous.
+	ReasonBadRequest Reason = "bad_request"
+	// ReasonUnsupportedTransferCoding: a Transfer-Encoding other than exactly "chunked" (501).
+	ReasonUnsupportedTransferCoding Reason = "unsupported_transfer_coding"
+	// ReasonMalformedChunkedBody: the chunked request body breaks RFC 9112 section 7.1.
+	ReasonMalformedChunkedBody Reason = "malformed_chunked_body"
+	// ReasonRequestHeaderTooLarge: the request head is over 64 KiB (431).
+	ReasonRequestHeaderTooLarge Reason = "request_header_too_large"
+	// ReasonIncompleteRequestBody: the gateway closed the connection, or stopped sending,
+	// before the end of the request body; what was forwarded of it is abandoned.
+	ReasonIncompleteRequestBody Reason = "incomplete_request_body"
+)
+
+// ClientErrorReasons lists the reasons of requests refused for the gateway's fault.
+var ClientErrorReasons = []Reason{
+	ReasonBadRequest, ReasonUnsupportedTransferCoding, ReasonMalformedChunkedBody,
+	ReasonRequestHeaderTooLarge, ReasonIncompleteRequestBody,
 }
