@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // burstConnections is how many new gateway connections TestBurst opens at once.
@@ -44,7 +46,7 @@ func TestBurst(t *testing.T) {
 	go func() { _ = srv.ServeTLS(acceptCounter{Listener: ln, n: &upstreamConns}, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })
 	p := startProxy(t, testConfig(ln.Addr().String(), f.files["root.crt"]))
-	eventually(t, "the first active check", func() bool { return p.fetchState(t, "echo").Result == ResultOK })
+	eventually(t, "the first active check", func() bool { return p.fetchState(t, "echo").Result == contract.ResultOK })
 	before := upstreamConns.Load()
 
 	addr := p.ListenAddr("echo").String()

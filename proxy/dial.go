@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // Dialing an upstream: TCP connect, TLS handshake and verification, for every connection
@@ -146,7 +148,7 @@ func verdictWait(handshake time.Duration) time.Duration {
 
 // handshakeReason classifies a failed handshake (of traffic or of the active check); see
 // classifyFailure, the one classification of upstream failures.
-func handshakeReason(err error, certRequested bool) Reason {
+func handshakeReason(err error, certRequested bool) contract.Reason {
 	return classifyFailure(err, stageHandshake, connFacts{certRequested: certRequested})
 }
 
@@ -166,7 +168,7 @@ func (u *upstream) getClientCertificate(cri *tls.CertificateRequestInfo) (*tls.C
 	return &tls.Certificate{}, nil
 }
 
-func (u *upstream) failed(ctx context.Context, reason Reason, err error) error {
+func (u *upstream) failed(ctx context.Context, reason contract.Reason, err error) error {
 	// An attempt abandoned because its request went away says nothing about the upstream.
 	if !errors.Is(err, context.Canceled) && !errors.Is(ctx.Err(), context.Canceled) {
 		u.recordFailure(reason, err)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // docs/proxy.md is checked against the code: the example parses, and every metric and
@@ -35,7 +37,7 @@ func TestDocExampleParses(t *testing.T) {
 		t.Fatal("docs/proxy.md has no yaml example")
 	}
 	example, _, _ := strings.Cut(rest, "```")
-	if _, err := ParseConfig([]byte(example)); err != nil {
+	if _, err := contract.ParseConfig([]byte(example)); err != nil {
 		t.Fatalf("the example of docs/proxy.md does not parse: %v", err)
 	}
 }

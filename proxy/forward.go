@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/internal/h1"
 )
 
@@ -50,12 +51,12 @@ func (fc *frontConn) serveRequest() (keep, handedOff bool) {
 
 // headFault is the reason of a refused request head; "" when the connection closed or
 // timed out before a whole head arrived (nothing to answer).
-func headFault(err error) Reason {
+func headFault(err error) contract.Reason {
 	switch {
 	case errors.Is(err, h1.ErrHeadTooLarge):
-		return ReasonRequestHeaderTooLarge
+		return contract.ReasonRequestHeaderTooLarge
 	case errors.Is(err, h1.ErrMalformed), errors.Is(err, h1.ErrObsFold), errors.Is(err, h1.ErrBadLength):
-		return ReasonBadRequest
+		return contract.ReasonBadRequest
 	}
 	return ""
 }
@@ -66,21 +67,21 @@ func headFault(err error) Reason {
 func (fc *frontConn) framing() (h1.Framing, *proxyError) {
 	r := &fc.req
 	if bytes.Equal(r.First3, []byte("HTTP/1.1")) && r.NHost != 1 {
-		return h1.Framing{}, clientError(ReasonBadRequest, errors.New("an HTTP/1.1 request needs exactly one Host field"))
+		return h1.Framing{}, clientError(contract.ReasonBadRequest, errors.New("an HTTP/1.1 request needs exactly one Host field"))
 	}
 	fr, err := h1.RequestFraming(r)
 	switch {
 	case errors.Is(err, h1.ErrUnsupportedCoding):
-		return fr, clientError(ReasonUnsupportedTransferCoding, err)
+		return fr, clientError(contract.ReasonUnsupportedTransferCoding, err)
 	case err != nil:
-		return fr, clientError(ReasonBadRequest, err)
+		return fr, clientError(contract.ReasonBadRequest, err)
 	case fr.Body == h1.BodyChunked:
 		received, _ := fc.br.Peek(fc.br.Buffered())
 		if fc.firstOff < fc.firstLen { // not yet pulled into the reader
 			received = append(bytes.Clone(received), fc.first[fc.firstOff:fc.firstLen]...)
 		}
 		if _, err := h1.ScanChunked(received); err != nil {
-			return fr, clientError(ReasonMalformedChunkedBody, err)
+			return fr, clientError(contract.ReasonMalformedChunkedBody, err)
 		}
 	}
 	return fr, nil
@@ -118,7 +119,7 @@ type exchange struct {
 	pool       *h1.Pool
 	bodyLeft   int64 // request body bytes not yet read from the gateway
 	code       int
-	reason     Reason
+	reason     contract.Reason
 	relay      h1.Relay
 	keepClient bool
 }
@@ -143,7 +144,7 @@ func (x *exchange) run() {
 		if clientErr {
 			uc.Close()
 			// The gateway's body broke off: nobody reads an answer.
-			x.code, x.reason, x.keepClient = http.StatusBadRequest, ReasonIncompleteRequestBody, false
+			x.code, x.reason, x.keepClient = http.StatusBadRequest, contract.ReasonIncompleteRequestBody, false
 			return
 		}
 		if err == nil {

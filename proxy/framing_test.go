@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // Request framing (RFC 9112 sections 6.1-6.3 and 7.1), tried with raw bytes against the real
@@ -139,8 +141,8 @@ const (
 type framingCase struct {
 	name   string
 	raw    string
-	codes  []int  // answers, in order
-	reason Reason // of a refusal (the last answer)
+	codes  []int           // answers, in order
+	reason contract.Reason // of a refusal (the last answer)
 	closed bool
 	// upstream is exactly what the upstream receives; "" for nothing.
 	upstream string
@@ -152,13 +154,13 @@ var framingCases = []framingCase{
 	{name: "same Content-Length twice is one", raw: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
 		codes: []int{200}, upstream: fastHead + fastXF + "Content-Length: 3\r\n\r\nabc"},
 	{name: "two different Content-Lengths", raw: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-		codes: []int{400}, reason: ReasonBadRequest, closed: true},
+		codes: []int{400}, reason: contract.ReasonBadRequest, closed: true},
 	{name: "Content-Length list of one value", raw: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nabcde",
-		codes: []int{400}, reason: ReasonBadRequest, closed: true},
+		codes: []int{400}, reason: contract.ReasonBadRequest, closed: true},
 	{name: "Content-Length list of two values", raw: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\nabcdef",
-		codes: []int{400}, reason: ReasonBadRequest, closed: true},
+		codes: []int{400}, reason: contract.ReasonBadRequest, closed: true},
 	{name: "negative Content-Length", raw: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
-		codes: []int{400}, reason: ReasonBadRequest, closed: true},
+		codes: []int{400}, reason: contract.ReasonBadRequest, closed: true},
 	{name: "CL+TE: chunked wins, connection closed", raw: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 		codes: []int{200}, closed: true, upstream: chunkHead + "3\r\nabc\r\n0\r\n\r\n"},
 	{name: "TE+CL: chunked wins, connection closed", raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
@@ -169,27 +171,27 @@ var framingCases = []framingCase{
 	{name: "chunked", raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 		codes: []int{200}, closed: true, upstream: chunkHead + "3\r\nabc\r\n0\r\n\r\n"},
 	{name: "chunked, identity", raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-		codes: []int{501}, reason: ReasonUnsupportedTransferCoding, closed: true},
+		codes: []int{501}, reason: contract.ReasonUnsupportedTransferCoding, closed: true},
 	{name: "unknown coding", raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\nabc",
-		codes: []int{501}, reason: ReasonUnsupportedTransferCoding, closed: true},
+		codes: []int{501}, reason: contract.ReasonUnsupportedTransferCoding, closed: true},
 	{name: "two Transfer-Encoding fields", raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-		codes: []int{501}, reason: ReasonUnsupportedTransferCoding, closed: true},
+		codes: []int{501}, reason: contract.ReasonUnsupportedTransferCoding, closed: true},
 	{name: "obs-fold", raw: "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n",
-		codes: []int{400}, reason: ReasonBadRequest, closed: true},
+		codes: []int{400}, reason: contract.ReasonBadRequest, closed: true},
 	{name: "obs-folded Transfer-Encoding", raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-		codes: []int{400}, reason: ReasonBadRequest, closed: true},
+		codes: []int{400}, reason: contract.ReasonBadRequest, closed: true},
 	{name: "bare LF line ends", raw: "GET / HTTP/1.1\nHost: a\n\n",
 		codes: []int{200}, upstream: "GET / HTTP/1.1\r\nHost: ADDR\r\n" + fastXF + "\r\n"},
 	{name: "HTTP/1.0 with Transfer-Encoding", raw: "POST / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc",
-		codes: []int{400}, reason: ReasonBadRequest, closed: true},
+		codes: []int{400}, reason: contract.ReasonBadRequest, closed: true},
 	{name: "chunk-size overflow", raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000003\r\nabc\r\n0\r\n\r\n",
-		codes: []int{400}, reason: ReasonMalformedChunkedBody, closed: true},
+		codes: []int{400}, reason: contract.ReasonMalformedChunkedBody, closed: true},
 	{name: "chunk extension", raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b\r\nabc\r\n0\r\n\r\n",
 		codes: []int{200}, closed: true, upstream: chunkHead + "3\r\nabc\r\n0\r\n\r\n"},
 	{name: "chunk extension ending in bare LF", raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b\nabc\r\n0\r\n\r\n",
-		codes: []int{400}, reason: ReasonMalformedChunkedBody, closed: true},
+		codes: []int{400}, reason: contract.ReasonMalformedChunkedBody, closed: true},
 	{name: "chunk data not ended by CRLF", raw: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n",
-		codes: []int{400}, reason: ReasonMalformedChunkedBody, closed: true},
+		codes: []int{400}, reason: contract.ReasonMalformedChunkedBody, closed: true},
 	{name: "announced trailer", raw: "POST / HTTP/1.1\r\nHost: a\r\nTrailer: X-T\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n",
 		codes: []int{200}, closed: true,
 		upstream: "POST / HTTP/1.1\r\nHost: ADDR\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n" + fastXF + "\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"},
@@ -222,7 +224,7 @@ func TestRequestFraming(t *testing.T) {
 				}
 			}
 			if tc.reason != "" {
-				var eb errorBody
+				var eb contract.ErrorBody
 				if err := json.Unmarshal([]byte(bodies[len(bodies)-1]), &eb); err != nil || eb.Reason != tc.reason {
 					t.Errorf("refusal body %q, want reason %q", bodies[len(bodies)-1], tc.reason)
 				}
@@ -266,28 +268,28 @@ func TestClientErrorsAreTheGatewaysFault(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if eb := decodeErrorBody(t, body); resp.StatusCode != 400 || eb.Reason != ReasonMalformedChunkedBody {
-		t.Errorf("a late malformed chunk got %d %s, want 400 %s", resp.StatusCode, body, ReasonMalformedChunkedBody)
+	if eb := decodeErrorBody(t, body); resp.StatusCode != 400 || eb.Reason != contract.ReasonMalformedChunkedBody {
+		t.Errorf("a late malformed chunk got %d %s, want 400 %s", resp.StatusCode, body, contract.ReasonMalformedChunkedBody)
 	}
 
-	want := map[Reason]float64{ReasonIncompleteRequestBody: 0}
+	want := map[contract.Reason]float64{contract.ReasonIncompleteRequestBody: 0}
 	for _, tc := range framingCases {
 		if tc.reason != "" {
 			want[tc.reason]++
 		}
 	}
-	want[ReasonMalformedChunkedBody]++
-	for _, r := range ClientErrorReasons {
+	want[contract.ReasonMalformedChunkedBody]++
+	for _, r := range contract.ClientErrorReasons {
 		if got := metricValue(t, p.metrics.clientErrors.WithLabelValues("echo", string(r))); got != want[r] {
 			t.Errorf("client_errors_total{reason=%s} = %v, want %v", r, got, want[r])
 		}
 	}
-	for _, r := range HandshakeFailureReasons {
+	for _, r := range contract.HandshakeFailureReasons {
 		if n := p.failures(t, "echo", r); n != 0 {
 			t.Errorf("handshake failures{reason=%s} = %v, want 0", r, n)
 		}
 	}
-	if st := p.fetchState(t, "echo"); st.Result != ResultOK || st.ConsecutiveFailures != 0 {
+	if st := p.fetchState(t, "echo"); st.Result != contract.ResultOK || st.ConsecutiveFailures != 0 {
 		t.Errorf("state after client errors: %s (%d failures), want ok", st.Result, st.ConsecutiveFailures)
 	}
 	if got := p.requests(t, "echo", "502"); got != 0 {

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -73,10 +74,10 @@ func newMetrics() *metrics {
 // initUpstream creates the series of an upstream at zero, so that dashboards and alerts see
 // them before the first event.
 func (m *metrics) initUpstream(name string, mtls bool) {
-	for _, r := range HandshakeFailureReasons {
+	for _, r := range contract.HandshakeFailureReasons {
 		m.handshakeFailures.WithLabelValues(name, string(r))
 	}
-	for _, r := range ClientErrorReasons {
+	for _, r := range contract.ClientErrorReasons {
 		m.clientErrors.WithLabelValues(name, string(r))
 	}
 	kinds := []string{kindCA}

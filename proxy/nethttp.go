@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // The net/http engine: httputil.ReverseProxy over an http.Transport, for the requests the
@@ -56,7 +58,7 @@ func (u *upstream) exchangeFailed(r *http.Request, err error, conn *upstreamConn
 		}
 	}
 	if r.Context().Err() != nil { // the caller went away; nobody reads the answer
-		return &proxyError{reason: ReasonUpstreamError, status: http.StatusBadGateway, err: err}
+		return &proxyError{reason: contract.ReasonUpstreamError, status: http.StatusBadGateway, err: err}
 	}
 	return u.exchangeError(err, conn.facts())
 }
@@ -90,9 +92,9 @@ func (b *bodyWatch) failed() error {
 func requestBodyError(r *http.Request, err error) *proxyError {
 	var ne net.Error
 	if len(r.TransferEncoding) > 0 && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &ne) {
-		return clientError(ReasonMalformedChunkedBody, err)
+		return clientError(contract.ReasonMalformedChunkedBody, err)
 	}
-	return clientError(ReasonIncompleteRequestBody, err)
+	return clientError(contract.ReasonIncompleteRequestBody, err)
 }
 
 // rewrite applies the engine policy's Host and X-Forwarded-* rules (policy.go).
@@ -161,8 +163,8 @@ var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
 type statusWriter struct {
 	http.ResponseWriter
 	code   int
-	bytes  int64  // body bytes written
-	reason Reason // of the proxy's own error answer
+	bytes  int64           // body bytes written
+	reason contract.Reason // of the proxy's own error answer
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -8,23 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // The engine policy: what the proxy does to every request, whichever engine forwards it
 // (the fast path, forward.go, or net/http, nethttp.go). Both engines call these functions
 // and nothing else decides these things.
-
-// ErrorBody is the JSON body of the proxy's own answers: 502/504 when the upstream cannot
-// be reached, 400/431/501 when the gateway's request is refused (docs/proxy.md).
-type ErrorBody struct {
-	Message   string `json:"message"`
-	Reason    Reason `json:"reason"`
-	Upstream  string `json:"upstream"`
-	RequestID string `json:"request_id"`
-}
-
-// errorBody is the name the engine's own code and tests use.
-type errorBody = ErrorBody
 
 // errorHeaders are the fields of every error answer besides its framing.
 var errorHeaders = [...][2]string{{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}}
@@ -33,7 +23,7 @@ var errorHeaders = [...][2]string{{"Content-Type", "application/json"}, {"Cache-
 // classifyFailure) or the gateway's fault (client: nothing was forwarded, or what was is
 // abandoned; never counted against the upstream).
 type proxyError struct {
-	reason Reason
+	reason contract.Reason
 	status int // of the answer
 	err    error
 	client bool
@@ -43,12 +33,12 @@ func (e *proxyError) Error() string { return string(e.reason) + ": " + describe(
 func (e *proxyError) Unwrap() error { return e.err }
 
 // clientError is the answer to a request refused for the gateway's fault.
-func clientError(reason Reason, err error) *proxyError {
+func clientError(reason contract.Reason, err error) *proxyError {
 	status := http.StatusBadRequest
 	switch reason {
-	case ReasonUnsupportedTransferCoding:
+	case contract.ReasonUnsupportedTransferCoding:
 		status = http.StatusNotImplemented
-	case ReasonRequestHeaderTooLarge:
+	case contract.ReasonRequestHeaderTooLarge:
 		status = http.StatusRequestHeaderFieldsTooLarge
 	}
 	return &proxyError{reason: reason, status: status, err: err, client: true}
@@ -56,7 +46,7 @@ func clientError(reason Reason, err error) *proxyError {
 
 // errorAnswer is the JSON body of an error answer, newline-terminated.
 func (u *upstream) errorAnswer(pe *proxyError, requestID string) []byte {
-	body, _ := json.Marshal(ErrorBody{Message: pe.reason.Message(), Reason: pe.reason, Upstream: u.name, RequestID: requestID})
+	body, _ := json.Marshal(contract.ErrorBody{Message: pe.reason.Message(), Reason: pe.reason, Upstream: u.name, RequestID: requestID})
 	return append(body, '\n')
 }
 
@@ -98,7 +88,7 @@ func appendForwardedFor(dst []byte, gateway [][]byte, clientIP string) []byte {
 
 // finish counts an answered request (every answer, the proxy's own included) and writes
 // its access log line when the access log is on. path has no query string.
-func (u *upstream) finish(method, path string, code int, reason Reason, reqID string, bytes int64, took time.Duration) {
+func (u *upstream) finish(method, path string, code int, reason contract.Reason, reqID string, bytes int64, took time.Duration) {
 	u.codes.inc(code)
 	u.requestDuration.Observe(took.Seconds())
 	if c, ok := u.clientErrors[reason]; ok {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/internal/h1"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -40,9 +41,9 @@ type upstream struct {
 	log      *slog.Logger
 	metrics  *metrics
 	codes    *codeCounters
-	failures map[Reason]prometheus.Counter
+	failures map[contract.Reason]prometheus.Counter
 	// clientErrors count the requests refused for the gateway's fault, by reason.
-	clientErrors map[Reason]prometheus.Counter
+	clientErrors map[contract.Reason]prometheus.Counter
 	duration     prometheus.Observer // of handshakes
 	proxy        *httputil.ReverseProxy
 
@@ -56,7 +57,7 @@ type upstream struct {
 
 	healthy   atomic.Bool // last outcome was a success: the fast path of recordSuccess
 	stateMu   sync.Mutex
-	lastState Reason // "" healthy, stateUnknown before the first outcome
+	lastState contract.Reason // "" healthy, stateUnknown before the first outcome
 
 	track *tracker // what the state report says about this upstream; see state.go
 }
@@ -74,8 +75,8 @@ type transportPair struct {
 // a semaphore in its dial function) instead of opening one upstream connection each.
 const maxDials = 8
 
-func newUpstream(u *Upstream, mat *material, clock func() time.Time, t Timeouts, log *slog.Logger, m *metrics) *upstream {
-	minVersion, _ := tlsVersion(u.TLS.MinVersion) // validated
+func newUpstream(u *contract.Upstream, mat *material, clock func() time.Time, t Timeouts, log *slog.Logger, m *metrics) *upstream {
+	minVersion, _ := contract.TLSVersion(u.TLS.MinVersion) // validated
 	ups := &upstream{
 		name:     u.Name,
 		target:   &url.URL{Scheme: "https", Host: u.Address},
@@ -85,9 +86,9 @@ func newUpstream(u *Upstream, mat *material, clock func() time.Time, t Timeouts,
 		log:      log.With("upstream", u.Name, "address", u.Address),
 		metrics:  m,
 		codes:    &codeCounters{upstream: u.Name, vec: m.requests},
-		failures: map[Reason]prometheus.Counter{},
+		failures: map[contract.Reason]prometheus.Counter{},
 
-		clientErrors: map[Reason]prometheus.Counter{},
+		clientErrors: map[contract.Reason]prometheus.Counter{},
 		duration:     m.handshakeDuration.WithLabelValues(u.Name),
 
 		requestDuration: m.requestDuration.WithLabelValues(u.Name),
@@ -95,10 +96,10 @@ func newUpstream(u *Upstream, mat *material, clock func() time.Time, t Timeouts,
 		lastState:       stateUnknown,
 		track:           newTracker(u, clock),
 	}
-	for _, r := range HandshakeFailureReasons {
+	for _, r := range contract.HandshakeFailureReasons {
 		ups.failures[r] = m.handshakeFailures.WithLabelValues(u.Name, string(r))
 	}
-	for _, r := range ClientErrorReasons {
+	for _, r := range contract.ClientErrorReasons {
 		ups.clientErrors[r] = m.clientErrors.WithLabelValues(u.Name, string(r))
 	}
 	v := newVerifier(&mat.roots, u.TLS, clock)
@@ -167,7 +168,7 @@ func (u *upstream) poolDial(p *h1.Pool) (*h1.Conn, error) {
 
 func poolError(err error) error {
 	if errors.Is(err, h1.ErrWaitTimeout) { // the dials ahead took too long: not a verdict
-		return &proxyError{reason: ReasonTimeout, status: http.StatusBadGateway, err: err}
+		return &proxyError{reason: contract.ReasonTimeout, status: http.StatusBadGateway, err: err}
 	}
 	return err // nil, or a *proxyError of dialTLS
 }

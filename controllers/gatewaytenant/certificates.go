@@ -14,7 +14,7 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // Keys of the objects certificates are read from.
@@ -71,7 +71,7 @@ func checkCertificates(ctx context.Context, src certSource, namespace string, u 
 		certs = append(certs, got.certs...)
 		if len(got.certs) > 0 {
 			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindCA,
-				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: proxy.EarliestNotAfter(got.certs)})
+				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: contract.EarliestNotAfter(got.certs)})
 		}
 	}
 	if wk := u.TLS.Validation.WellKnownCACertificates; wk != nil {
@@ -113,7 +113,7 @@ func checkCertificates(ctx context.Context, src certSource, namespace string, u 
 		certs = append(certs, got.certs...)
 		if len(got.certs) > 0 {
 			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindClient,
-				Ref: "Secret/" + ref.Name, NotAfter: proxy.EarliestNotAfter(got.certs)})
+				Ref: "Secret/" + ref.Name, NotAfter: contract.EarliestNotAfter(got.certs)})
 		}
 	}
 	return checkExpiry(res, u.Name, certs, now, warnWithin), nil
@@ -175,7 +175,7 @@ func readCARef(ctx context.Context, src certSource, namespace string, ref v1alph
 	case !found:
 		return nil, v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q has no key %q", kind, ref.Name, caCertKey), nil
 	}
-	certs, perr := proxy.ParseCertificates(data)
+	certs, perr := contract.ParseCertificates(data)
 	if perr != nil {
 		return nil, v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q key %q: %v", kind, ref.Name, caCertKey, perr), nil
 	}
@@ -209,7 +209,7 @@ func readClientCertificate(ctx context.Context, src certSource, namespace, name 
 	case s.Type != corev1.SecretTypeTLS:
 		return nil, fmt.Sprintf("clientCertificateRef: Secret %q has type %q; it must be %q (kubectl create secret tls)", name, s.Type, corev1.SecretTypeTLS), nil
 	}
-	_, chain, err := proxy.ParseClientCertificate(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
+	_, chain, err := contract.ParseClientCertificate(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
 	if err != nil {
 		return nil, fmt.Sprintf("clientCertificateRef: Secret %q: %v", name, err), nil
 	}
@@ -236,7 +236,7 @@ func checkWellKnownCA(ctx context.Context, src certSource, namespace string, wk 
 	case err != nil:
 		return nil, "", "", fmt.Errorf("reading ConfigMap %s/%s: %w", namespace, serviceCAConfigMap, err)
 	}
-	certs, perr := proxy.ParseCertificates([]byte(cm.Data[serviceCAKey]))
+	certs, perr := contract.ParseCertificates([]byte(cm.Data[serviceCAKey]))
 	if perr != nil {
 		return nil, v1alpha1.ReasonServiceCAUnavailable, fmt.Sprintf("the OpenShift service CA is not available yet: ConfigMap %q key %q: %v",
 			serviceCAConfigMap, serviceCAKey, perr), nil

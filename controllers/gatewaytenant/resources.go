@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // labelNamespaceName is set by the API server on every namespace to its name; tenants
@@ -114,14 +114,14 @@ const (
 	proxyConfigKey   = "proxy.yaml"
 	proxyConfigDir   = "/etc/gatewaytenant/config"
 	proxyUpstreamDir = "/etc/gatewaytenant/upstreams"
-	proxyAdminPort   = 9090
+	proxyAdminPort   = contract.AdminPort
 	// proxyFirstListenPort is the container port of the first upstream; upstream i of the
 	// spec listens on proxyFirstListenPort+i, so ports stay put when others come and go.
 	proxyFirstListenPort = 8000
 	// annotationConfigHash on the pod template rolls the proxy when its configuration changes.
 	// Certificates are not in it: the proxy reloads those from the mounted files.
 	annotationConfigHash = "gatewaytenant.io/config-hash"
-	componentProxy       = "proxy"
+	componentProxy       = contract.Component
 )
 
 // ProxySettings are the operator-wide settings of every tenant's proxy.
@@ -198,7 +198,7 @@ func proxyName(tenant string) string {
 
 func proxyLabels(tenant string) map[string]string {
 	l := tenantLabels(tenant)
-	l["app.kubernetes.io/component"] = componentProxy
+	l[contract.LabelComponent] = componentProxy
 	return l
 }
 
@@ -222,15 +222,15 @@ func proxyConfig(ups []proxyUpstream) ([]byte, error) {
 }
 
 // proxyConfigObject is the proxy's configuration without its revision.
-func proxyConfigObject(ups []proxyUpstream) (proxy.Config, error) {
-	cfg := proxy.Config{
-		APIVersion: proxy.APIVersion,
-		Kind:       proxy.Kind,
-		Admin:      proxy.Admin{Address: ":" + strconv.Itoa(proxyAdminPort)},
+func proxyConfigObject(ups []proxyUpstream) (contract.Config, error) {
+	cfg := contract.Config{
+		APIVersion: contract.APIVersion,
+		Kind:       contract.Kind,
+		Admin:      contract.Admin{Address: ":" + strconv.Itoa(proxyAdminPort)},
 	}
 	for _, u := range ups {
 		t := u.upstream.TLS
-		ut := &proxy.UpstreamTLS{
+		ut := &contract.UpstreamTLS{
 			ServerName:  u.upstream.Host,
 			MinVersion:  string(t.MinVersion),
 			SystemRoots: usesWellKnown(t, gwapiv1.WellKnownCACertificatesSystem),
@@ -245,8 +245,8 @@ func proxyConfigObject(ups []proxyUpstream) (proxy.Config, error) {
 			ut.CAFiles = append(ut.CAFiles, fmt.Sprintf("%s/%s/ca-%d/%s", proxyUpstreamDir, u.upstream.Name, i, caCertKey))
 		}
 		for _, san := range t.Validation.SubjectAltNames {
-			ut.SubjectAltNames = append(ut.SubjectAltNames, proxy.SubjectAltName{
-				Type: proxy.SubjectAltNameType(san.Type), Hostname: string(san.Hostname), URI: string(san.URI),
+			ut.SubjectAltNames = append(ut.SubjectAltNames, contract.SubjectAltName{
+				Type: contract.SubjectAltNameType(san.Type), Hostname: string(san.Hostname), URI: string(san.URI),
 			})
 		}
 		if t.VerifyDepth != nil {
@@ -254,9 +254,9 @@ func proxyConfigObject(ups []proxyUpstream) (proxy.Config, error) {
 		}
 		if t.ClientCertificateRef != nil {
 			dir := proxyUpstreamDir + "/" + u.upstream.Name + "/client/"
-			ut.ClientCertificate = &proxy.ClientCertificate{CertFile: dir + corev1.TLSCertKey, KeyFile: dir + corev1.TLSPrivateKeyKey}
+			ut.ClientCertificate = &contract.ClientCertificate{CertFile: dir + corev1.TLSCertKey, KeyFile: dir + corev1.TLSPrivateKeyKey}
 		}
-		cfg.Upstreams = append(cfg.Upstreams, proxy.Upstream{
+		cfg.Upstreams = append(cfg.Upstreams, contract.Upstream{
 			Name:    u.upstream.Name,
 			Listen:  ":" + strconv.Itoa(int(u.listenPort)),
 			Address: net.JoinHostPort(u.upstream.Host, strconv.Itoa(int(u.upstream.Port))),
@@ -264,7 +264,7 @@ func proxyConfigObject(ups []proxyUpstream) (proxy.Config, error) {
 		})
 	}
 	if err := cfg.Validate(); err != nil {
-		return proxy.Config{}, fmt.Errorf("rendered proxy configuration is invalid: %w", err)
+		return contract.Config{}, fmt.Errorf("rendered proxy configuration is invalid: %w", err)
 	}
 	return cfg, nil
 }

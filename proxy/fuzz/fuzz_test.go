@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // docExample is the configuration example of docs/proxy.md (its first yaml block).
@@ -36,7 +36,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" +
 		"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := proxy.ParseConfig(data)
+		cfg, err := contract.ParseConfig(data)
 		if err != nil {
 			return
 		}
@@ -47,7 +47,7 @@ func FuzzParseConfig(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := proxy.ParseConfig(j); err != nil {
+		if _, err := contract.ParseConfig(j); err != nil {
 			t.Fatalf("accepted configuration does not round-trip: %v\n%s", err, j)
 		}
 	})
