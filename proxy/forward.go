@@ -61,15 +61,12 @@ func headFault(err error) contract.Reason {
 	return ""
 }
 
-// framing applies the framing rules (h1.RequestFraming) to the request just read, and
+// framing applies the Host and framing rules (h1.CheckRequest) to the request just read, and
 // checks the part of a chunked body already received, so that a malformed one is refused
 // before anything of it is forwarded.
 func (fc *frontConn) framing() (h1.Framing, *proxyError) {
 	r := &fc.req
-	if bytes.Equal(r.First3, []byte("HTTP/1.1")) && r.NHost != 1 {
-		return h1.Framing{}, clientError(contract.ReasonBadRequest, errors.New("an HTTP/1.1 request needs exactly one Host field"))
-	}
-	fr, err := h1.RequestFraming(r)
+	fr, err := h1.CheckRequest(r)
 	switch {
 	case errors.Is(err, h1.ErrUnsupportedCoding):
 		return fr, clientError(contract.ReasonUnsupportedTransferCoding, err)
@@ -107,7 +104,7 @@ const maxFastBody = 64 << 10
 // up to maxFastBody, no protocol upgrade and no Expect. The rest goes to net/http.
 func (fc *frontConn) fastPathFits(fr h1.Framing) bool {
 	r := &fc.req
-	return bytes.Equal(r.First3, []byte("HTTP/1.1")) && h1.ValidToken(r.First1) && h1.ValidTarget(r.First2) &&
+	return !fc.f.netHTTPOnly && bytes.Equal(r.First3, []byte("HTTP/1.1")) && h1.ValidToken(r.First1) && h1.ValidTarget(r.First2) &&
 		fr.Body != h1.BodyChunked && !r.Upgrade && !r.Expect && fr.Length <= maxFastBody &&
 		!bytes.Equal(r.First1, []byte("CONNECT"))
 }

@@ -35,6 +35,9 @@ type frontend struct {
 	conns    map[*frontConn]struct{}
 	closing  atomic.Bool
 	handoffs atomic.Int64 // connections given to net/http (tests check which engine ran)
+	// netHTTPOnly hands every request that passed the framing rules to net/http: the
+	// differential fuzzer compares the two engines with it.
+	netHTTPOnly bool
 }
 
 // Connection states of the fast path.

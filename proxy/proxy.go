@@ -51,6 +51,7 @@ type options struct {
 	timeouts       Timeouts
 	reloadInterval time.Duration
 	fileWatch      bool
+	netHTTPOnly    bool // every request through the net/http engine (the differential fuzzer)
 }
 
 // Option configures New.
@@ -139,7 +140,9 @@ func New(cfg *contract.Config, opts ...Option) (*Proxy, error) {
 		ups := newUpstream(u, mat, o.clock, o.timeouts, o.log, p.metrics)
 		ups.accessLog = c.AccessLog
 		p.upstreams = append(p.upstreams, ups)
-		p.servers = append(p.servers, newFrontend(ups, p.newServer(ups), o.timeouts.ReadHeader, idleTimeout))
+		fe := newFrontend(ups, p.newServer(ups), o.timeouts.ReadHeader, idleTimeout)
+		fe.netHTTPOnly = o.netHTTPOnly
+		p.servers = append(p.servers, fe)
 	}
 	p.admin = p.newServer(p.adminHandler())
 	if err := p.listen(); err != nil {

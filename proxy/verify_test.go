@@ -25,7 +25,7 @@ type fixture struct {
 	files       map[string]string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{dir: t.TempDir(), chain: newChain(t), files: map[string]string{}}
 	cert := must[*pki.Cert](t)

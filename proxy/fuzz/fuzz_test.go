@@ -1,6 +1,8 @@
-// Package fuzz fuzzes the proxy's configuration parser. It is a package of its own so that
-// the fuzzing build instruments only the proxy and what it imports, not the test helpers of
-// the proxy's own tests (make fuzz, part of make test).
+// Package fuzz fuzzes the proxy's configuration parser and the fast path's head reader (the
+// engines are fuzzed against each other in the proxy package, FuzzEngines, which needs its
+// test helpers). It is a package of its own so that the fuzzing build instruments only the
+// code under test, not the test helpers of the proxy's own tests (make fuzz, part of make
+// test).
 package fuzz
 
 import (

@@ -3,6 +3,8 @@ package h1
 import (
 	"bytes"
 	"errors"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Request framing: where a request's body ends (RFC 9112 sections 6.1-6.3), decided once,
@@ -39,6 +41,22 @@ type Framing struct {
 	// Content-Length and Transfer-Encoding is processed by Transfer-Encoding alone (as
 	// net/http does) and its connection closed (RFC 9112 6.1 MUST; net/http keeps it).
 	Close bool
+}
+
+// ErrBadHost: a Host field missing from an HTTP/1.1 request, repeated, or not a valid
+// host[:port] (as net/http's server refuses them).
+var ErrBadHost = errors.New("missing, repeated or malformed Host field")
+
+// CheckRequest applies the rules a request head must pass before anything of it is
+// forwarded: its Host field, then its framing (RequestFraming).
+func CheckRequest(h *Head) (Framing, error) {
+	if h.NHost > 1 || (h.NHost == 0 && bytes.Equal(h.First3, http11)) {
+		return Framing{}, ErrBadHost
+	}
+	if host := h.Get(hHost); host != nil && !httpguts.ValidHostHeader(string(host)) {
+		return Framing{}, ErrBadHost
+	}
+	return RequestFraming(h)
 }
 
 // RequestFraming decides the framing of a parsed request head (Read has already refused

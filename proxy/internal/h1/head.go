@@ -14,7 +14,7 @@ import (
 // MaxHead bounds a message head (request or status line and fields).
 const MaxHead = 64 << 10
 
-// MaxFields bounds the number of header fields of a head.
+// MaxFields bounds the number of header fields of a head (more: ErrHeadTooLarge).
 const MaxFields = 128
 
 // Errors of Read. Every one but io.EOF and a read error of the connection means the head
@@ -107,7 +107,7 @@ func (h *Head) parse() error {
 			return ErrObsFold // RFC 9112 5.2: refused, never folded
 		}
 		if len(h.Fields) == MaxFields {
-			return ErrMalformed
+			return ErrHeadTooLarge
 		}
 		name, value, ok := bytes.Cut(line, []byte{':'})
 		if !ok || !ValidToken(name) {
