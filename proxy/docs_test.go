@@ -46,7 +46,7 @@ func TestMetricsDocumented(t *testing.T) {
 	doc := readDoc(t)
 	for _, name := range []string{"requests_total", "upstream_handshake_failures_total",
 		"upstream_handshake_duration_seconds", "certificate_not_after_timestamp_seconds", "reloads_total",
-		"request_duration_seconds"} {
+		"request_duration_seconds", "client_errors_total"} {
 		if !containsLine(doc, metricPrefix+name) {
 			t.Errorf("metric %s%s is not documented", metricPrefix, name)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"testing"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
@@ -55,7 +56,9 @@ func TestClassify(t *testing.T) {
 // TestReasonsDocumented: every reason has a message and is listed in docs/proxy.md.
 func TestReasonsDocumented(t *testing.T) {
 	doc := readDoc(t)
-	for _, r := range append(contract.HandshakeFailureReasons, contract.ReasonUpstreamError, contract.ReasonClosedUnconfirmed) {
+	reasons := slices.Concat(contract.HandshakeFailureReasons, contract.ClientErrorReasons,
+		[]contract.Reason{contract.ReasonUpstreamError, contract.ReasonClosedUnconfirmed})
+	for _, r := range reasons {
 		if r.Message() == string(r) {
 			t.Errorf("reason %s has no message", r)
 		}
