@@ -38,7 +38,9 @@ func (fc *frontConn) serveRequest() (keep, handedOff bool) {
 		fc.handOff()
 		return false, true
 	}
-	_ = fc.c.SetReadDeadline(time.Time{}) // bodies may take their time, as with net/http
+	if fr.Length > int64(fc.received()) {
+		_ = fc.c.SetReadDeadline(time.Time{}) // bodies may take their time, as with net/http
+	}
 	x := exchange{fc: fc, u: fc.f.u, pool: fc.f.u.transports.Load().fast, bodyLeft: fr.Length}
 	x.run()
 	took := time.Since(start)
@@ -238,11 +240,11 @@ func (x *exchange) send(uc *h1.Conn) (err error, clientErr bool) {
 	return err, clientErr
 }
 
-// readHead reads the response head within the response header timeout. Interim answers
-// (1xx but 101) are relayed to the gateway as they come.
+// readHead reads the response head within the response header timeout (relayAnswer lifts
+// the deadline when the body needs more reads). Interim answers (1xx but 101) are relayed to
+// the gateway as they come.
 func (x *exchange) readHead(uc *h1.Conn) error {
 	_ = uc.Conn.SetReadDeadline(time.Now().Add(x.u.timeouts.ResponseHeader))
-	defer func() { _ = uc.Conn.SetReadDeadline(time.Time{}) }()
 	resp := &x.fc.resp
 	for {
 		if err := resp.Read(uc.Br); err != nil {
@@ -294,6 +296,9 @@ func (x *exchange) relayAnswer(uc *h1.Conn) {
 	reusable := !resp.ConnClose && bytes.Equal(resp.First1, []byte("HTTP/1.1")) && framing != h1.BodyUntilClose
 	x.keepClient = !x.fc.req.ConnClose && !x.fc.f.closing.Load()
 	x.writeHead(&framing, !x.keepClient)
+	if framing != h1.BodyNone && (framing != h1.BodyLength || resp.ContentLength > int64(uc.Br.Buffered())) {
+		_ = uc.Conn.SetReadDeadline(time.Time{}) // bodies may take their time
+	}
 	x.relay.Dst = x.fc.bw
 	var err error
 	switch framing {

@@ -195,6 +195,8 @@ func (fc *frontConn) serve() {
 			}
 		} else if !fc.state.CompareAndSwap(connIdle, connActive) {
 			return
+		} else {
+			_ = fc.c.SetReadDeadline(time.Now().Add(fc.f.readHeader)) // a pipelined request's head
 		}
 		var keep bool
 		keep, handedOff = fc.serveRequest()
@@ -213,12 +215,24 @@ func (fc *frontConn) awaitRequest() bool {
 		return false
 	}
 	fc.firstLen, fc.firstOff = n, 0
-	_ = fc.c.SetReadDeadline(time.Now().Add(fc.f.readHeader))
+	if !wholeHead(fc.first[:n]) { // else no more reads for the head: spare the deadline's cost
+		_ = fc.c.SetReadDeadline(time.Now().Add(fc.f.readHeader))
+	}
 	fc.br = readers.Get().(*bufio.Reader)
 	fc.br.Reset(fc)
 	fc.bw = writers.Get().(*bufio.Writer)
 	fc.bw.Reset(fc.c)
 	return true
+}
+
+// wholeHead: b holds a whole request head (it reaches the empty line).
+func wholeHead(b []byte) bool {
+	return bytes.Contains(b, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
+}
+
+// received is how many bytes of the connection were read and not consumed yet.
+func (fc *frontConn) received() int {
+	return fc.br.Buffered() + fc.firstLen - fc.firstOff
 }
 
 func (fc *frontConn) release() {
