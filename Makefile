@@ -49,13 +49,17 @@ vet:
 test: verify-generated vet control-plane fuzz ## Run every test against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS=$(CONTROL_PLANE) go test $(GO_TEST_FLAGS) ./...
 
-# The proxy's configuration parser is fuzzed for FUZZTIME on top of its seed corpus on every
-# make test (CI), so that a crash found once stays a test case (proxy/testdata/fuzz).
-FUZZTIME ?= 30s
+# The proxy's fuzzers run for FUZZTIME each on top of their seed corpus on every make test
+# (CI), about a minute in all, so that a crash found once stays a test case (testdata/fuzz
+# of proxy/fuzz and proxy): the configuration parser, the fast path's head reader against
+# net/http's, and the two engines against each other (docs/proxy.md, "Fuzzing").
+FUZZTIME ?= 20s
 
 .PHONY: fuzz
-fuzz: ## Fuzz the proxy's configuration parser for FUZZTIME (default 30s).
+fuzz: ## Fuzz the proxy's configuration parser, head reader and engines for FUZZTIME each (default 20s).
 	go test ./proxy/fuzz -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME)
+	go test ./proxy/fuzz -run '^$$' -fuzz '^FuzzHeadParser$$' -fuzztime $(FUZZTIME)
+	go test ./proxy -run '^$$' -fuzz '^FuzzEngines$$' -fuzztime $(FUZZTIME)
 
 ##@ Build
 

@@ -7,7 +7,8 @@
 #   hack/bench-proxy.sh            # two to five minutes; prints markdown tables
 #
 # Paths: direct (wrk straight to the upstream over TLS), proxy (HTTP/1.1 upstream), proxy-h2
-# (the upstream offers h2), proxy-1cpu (GOMAXPROCS=1), nginx, haproxy.
+# (the upstream offers h2 too; the proxy offers only http/1.1 by ALPN since 2026-12, so this
+# measures that choice), proxy-1cpu (GOMAXPROCS=1), nginx, haproxy.
 #
 # Environment: PATHS (a subset of the paths above, space separated; the ratios need nginx
 # and direct), DURATION (wrk, default 10s), CONNECTIONS (64), THREADS (2), RATE (1000),

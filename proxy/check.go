@@ -5,11 +5,11 @@ import (
 	"crypto/tls"
 	"math/rand/v2"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -20,46 +20,16 @@ import (
 // handshaken with the upstream, so that a wrong CA or name is known before the gateway
 // sends anything. Outcomes go to the same state as real traffic's (upstream.transition).
 
-// DefaultCheckInterval is the period of the active check of an idle, verified upstream.
-const DefaultCheckInterval = 30 * time.Second
-
-// Bounds of verification.interval, and the pacing of checks after a failure: the first
-// failure after a success is checked again after at most confirmDelay (so that a reader
-// can tell a blip from a failure), then the delay doubles from the interval up to 4 times it.
+// The pacing of checks after a failure: the first failure after a success is checked
+// again after at most confirmDelay (so that a reader can tell a blip from a failure, the
+// contract's confirmation rule), then the delay doubles from the interval up to 4 times it.
 const (
-	minCheckInterval = 100 * time.Millisecond
-	maxCheckInterval = time.Hour
-	confirmDelay     = 5 * time.Second
-	maxBackoff       = 2 // doublings
+	confirmDelay = 5 * time.Second
+	maxBackoff   = 2 // doublings
 	// mtlsConfirmWait bounds the wait for the upstream's verdict on the client certificate
 	// after a TLS 1.3 handshake (see confirmClientCertificate).
 	mtlsConfirmWait = 3 * time.Second
 )
-
-// Verification configures the active checks.
-type Verification struct {
-	// interval is the period of the check while the upstream is idle and verified (with
-	// ±10% jitter); failures are checked again sooner, then less often. Default 30s,
-	// 100ms to 1h.
-	// +optional
-	Interval *Duration `json:"interval,omitempty"`
-}
-
-func (v Verification) interval() time.Duration {
-	if v.Interval == nil {
-		return DefaultCheckInterval
-	}
-	return v.Interval.Duration
-}
-
-func (v *validator) verification(revision string, c Verification) {
-	if len(revision) > 128 || strings.ContainsFunc(revision, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		v.add("revision", "at most 128 printable characters")
-	}
-	if d := c.Interval; d != nil && (d.Duration < minCheckInterval || d.Duration > maxCheckInterval) {
-		v.add("verification.interval", "must be between %s and %s", minCheckInterval, maxCheckInterval)
-	}
-}
 
 // runChecks checks every upstream until ctx ends.
 func (p *Proxy) runChecks(ctx context.Context) {
@@ -68,10 +38,10 @@ func (p *Proxy) runChecks(ctx context.Context) {
 		Help: "Active checks of upstreams (a TLS handshake, no request), by result: ok or the failure reason.",
 	}, []string{"upstream", "result"})
 	p.metrics.registry.MustRegister(checks)
-	interval := p.cfg.Verification.interval()
+	interval := p.cfg.Verification.IntervalOrDefault()
 	var wg sync.WaitGroup
 	for _, u := range p.upstreams {
-		checks.WithLabelValues(u.name, string(ResultOK))
+		checks.WithLabelValues(u.name, string(contract.ResultOK))
 		wg.Go(func() { u.checkLoop(ctx, interval, checks) })
 	}
 	wg.Wait()
@@ -129,23 +99,23 @@ func jitter(d time.Duration) time.Duration {
 	return d - d/10 + rand.N(d/5+1)
 }
 
-func checkResult(r Reason) string {
+func checkResult(r contract.Reason) string {
 	if r == "" {
-		return string(ResultOK)
+		return string(contract.ResultOK)
 	}
 	return string(r)
 }
 
 // check connects and handshakes like real traffic, sends nothing and closes. It returns ""
 // on success, otherwise the reason and error.
-func (u *upstream) check(ctx context.Context) (Reason, error) {
+func (u *upstream) check(ctx context.Context) (contract.Reason, error) {
 	raw, err := u.dialer.DialContext(ctx, "tcp", u.target.Host)
 	if err != nil {
 		return classifyFailure(err, stageConnect, connFacts{}), err
 	}
 	defer func() { _ = raw.Close() }()
 	cfg := u.tls.Clone()
-	cfg.NextProtos = []string{"h2", "http/1.1"} // as the main transport offers
+	cfg.NextProtos = []string{"http/1.1"} // as traffic offers
 	tickets := &ticketSignal{conn: raw}
 	cfg.ClientSessionCache = tickets // never resumes: each check is a full handshake
 	conn := tls.Client(raw, cfg)
@@ -170,7 +140,7 @@ func (u *upstream) check(ctx context.Context) (Reason, error) {
 // ticket (which servers send only once the client is authenticated) or any data means
 // accepted; so does silence until the wait is over. A close without an alert on a
 // connection where nothing was sent is taken for a refusal, as for traffic.
-func confirmClientCertificate(conn *tls.Conn, tickets *ticketSignal, wait time.Duration) (Reason, error) {
+func confirmClientCertificate(conn *tls.Conn, tickets *ticketSignal, wait time.Duration) (contract.Reason, error) {
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
 	var b [1]byte
 	n, err := conn.Read(b[:])

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // docs/proxy.md is checked against the code: the example parses, and every metric and
@@ -35,7 +37,7 @@ func TestDocExampleParses(t *testing.T) {
 		t.Fatal("docs/proxy.md has no yaml example")
 	}
 	example, _, _ := strings.Cut(rest, "```")
-	if _, err := ParseConfig([]byte(example)); err != nil {
+	if _, err := contract.ParseConfig([]byte(example)); err != nil {
 		t.Fatalf("the example of docs/proxy.md does not parse: %v", err)
 	}
 }
@@ -44,7 +46,7 @@ func TestMetricsDocumented(t *testing.T) {
 	doc := readDoc(t)
 	for _, name := range []string{"requests_total", "upstream_handshake_failures_total",
 		"upstream_handshake_duration_seconds", "certificate_not_after_timestamp_seconds", "reloads_total",
-		"request_duration_seconds"} {
+		"request_duration_seconds", "client_errors_total"} {
 		if !containsLine(doc, metricPrefix+name) {
 			t.Errorf("metric %s%s is not documented", metricPrefix, name)
 		}

@@ -1,58 +1,100 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/internal/h1"
 )
 
 // The fast path's exchange: forward one request on the gateway connection's goroutine to
 // a pooled HTTP/1.1 upstream connection and relay the answer. It keeps the behaviour of
-// the net/http path: Host rewrite, X-Forwarded-*, hop-by-hop headers, streaming bodies
+// the net/http engine: Host rewrite, X-Forwarded-*, hop-by-hop headers, streaming bodies
 // (flushed whenever the upstream has nothing more buffered, so event streams are not held
-// back), trailers, the 502/504 JSON answers, reasons, metrics and the access log.
+// back), trailers, and the engine policy (policy.go) for error answers, metrics and logs.
 
-// serveRequest reads and forwards one request. keep: the connection may carry another;
-// handedOff: it now belongs to net/http.
+// serveRequest reads, checks and forwards one request. keep: the connection may carry
+// another; handedOff: it now belongs to net/http.
 func (fc *frontConn) serveRequest() (keep, handedOff bool) {
 	start := time.Now()
-	if err := fc.req.read(fc.br); err != nil {
-		if errors.Is(err, errMalformed) || errors.Is(err, errHeadTooLarge) {
-			fc.handOff() // net/http answers it (400, 431) as before
-			return false, true
+	if err := fc.req.Read(fc.br); err != nil {
+		if reason := headFault(err); reason != "" {
+			fc.refuse(clientError(reason, err), start)
 		}
-		return false, false // closed, or too slow
+		return false, false // refused, closed, or too slow
 	}
-	pool := fc.f.u.transports.Load().fast
-	if !fc.fastPathFits() || pool.h2.Load() {
+	fr, pe := fc.framing()
+	if pe != nil {
+		fc.refuse(pe, start)
+		return false, false
+	}
+	if !fc.fastPathFits(fr) {
 		fc.handOff()
 		return false, true
 	}
-	_ = fc.c.SetReadDeadline(time.Time{}) // bodies may take their time, as with net/http
-	x := exchange{fc: fc, u: fc.f.u, pool: pool, bodyLeft: max(fc.req.contentLength, 0)}
-	if !x.run() {
-		fc.handOff()
-		return false, true
+	if fr.Length > int64(fc.received()) {
+		_ = fc.c.SetReadDeadline(time.Time{}) // bodies may take their time, as with net/http
 	}
+	x := exchange{fc: fc, u: fc.f.u, pool: fc.f.u.transports.Load().fast, bodyLeft: fr.Length}
+	x.run()
 	took := time.Since(start)
-	x.u.observe(x.code, took) // before the answer's last bytes leave: counted when it is seen
+	x.finish(took) // before the answer's last bytes leave: counted when it is seen
 	if fc.bw.Flush() != nil {
 		x.keepClient = false
 	}
-	if x.u.accessLog {
-		x.logAccess(took)
-	}
 	return x.keepClient, false
+}
+
+// headFault is the reason of a refused request head; "" when the connection closed or
+// timed out before a whole head arrived (nothing to answer).
+func headFault(err error) contract.Reason {
+	switch {
+	case errors.Is(err, h1.ErrHeadTooLarge):
+		return contract.ReasonRequestHeaderTooLarge
+	case errors.Is(err, h1.ErrMalformed), errors.Is(err, h1.ErrObsFold), errors.Is(err, h1.ErrBadLength):
+		return contract.ReasonBadRequest
+	}
+	return ""
+}
+
+// framing applies the Host and framing rules (h1.CheckRequest) to the request just read, and
+// checks the part of a chunked body already received, so that a malformed one is refused
+// before anything of it is forwarded.
+func (fc *frontConn) framing() (h1.Framing, *proxyError) {
+	r := &fc.req
+	fr, err := h1.CheckRequest(r)
+	switch {
+	case errors.Is(err, h1.ErrUnsupportedCoding):
+		return fr, clientError(contract.ReasonUnsupportedTransferCoding, err)
+	case err != nil:
+		return fr, clientError(contract.ReasonBadRequest, err)
+	case fr.Body == h1.BodyChunked:
+		received, _ := fc.br.Peek(fc.br.Buffered())
+		if fc.firstOff < fc.firstLen { // not yet pulled into the reader
+			received = append(bytes.Clone(received), fc.first[fc.firstOff:fc.firstLen]...)
+		}
+		if _, err := h1.ScanChunked(received); err != nil {
+			return fr, clientError(contract.ReasonMalformedChunkedBody, err)
+		}
+	}
+	return fr, nil
+}
+
+// refuse answers a request refused for the gateway's fault and closes the connection:
+// what follows the fault on it cannot be framed.
+func (fc *frontConn) refuse(pe *proxyError, start time.Time) {
+	u := fc.f.u
+	reqID := requestID(func(name string) string { return string(fc.req.Get([]byte(name))) })
+	writeErrorAnswer(fc, pe, u.errorAnswer(pe, reqID), false)
+	u.finish(string(fc.req.First1), string(pathOf(fc.req.First2)), pe.status, pe.reason,
+		string(fc.req.Get(hXRequestID)), 0, time.Since(start))
+	_ = fc.bw.Flush()
 }
 
 // maxFastBody: larger request bodies go through net/http, whose Transport reads the answer
@@ -60,70 +102,64 @@ func (fc *frontConn) serveRequest() (keep, handedOff bool) {
 // in the socket buffers before the upstream could answer.
 const maxFastBody = 64 << 10
 
-// fastPathFits: an HTTP/1.1 request in origin form with one Host, a body (if any) of known
-// length up to maxFastBody, no protocol upgrade and no Expect.
-func (fc *frontConn) fastPathFits() bool {
+// fastPathFits: an HTTP/1.1 request in origin form with a body (if any) of a known length
+// up to maxFastBody, no protocol upgrade and no Expect. The rest goes to net/http.
+func (fc *frontConn) fastPathFits(fr h1.Framing) bool {
 	r := &fc.req
-	return bytes.Equal(r.first3, []byte("HTTP/1.1")) && validToken(r.first1) && validTarget(r.first2) &&
-		r.nHost == 1 && !r.transferEnc && !r.upgrade && !r.expect && r.contentLength <= maxFastBody &&
-		!bytes.Equal(r.first1, []byte("CONNECT"))
+	return !fc.f.netHTTPOnly && bytes.Equal(r.First3, []byte("HTTP/1.1")) && h1.ValidToken(r.First1) && h1.ValidTarget(r.First2) &&
+		fr.Body != h1.BodyChunked && !r.Upgrade && !r.Expect && fr.Length <= maxFastBody &&
+		!bytes.Equal(r.First1, []byte("CONNECT"))
 }
 
 // exchange is one request on the fast path.
 type exchange struct {
 	fc         *frontConn
 	u          *upstream
-	pool       *h1Pool
+	pool       *h1.Pool
 	bodyLeft   int64 // request body bytes not yet read from the gateway
 	code       int
-	reason     Reason
-	bytes      int64 // response body bytes relayed
+	reason     contract.Reason
+	relay      h1.Relay
 	keepClient bool
 }
 
-// run forwards the request; false means it must be handed off (the upstream turned out to
-// speak h2) before anything of it was sent.
-func (x *exchange) run() bool {
+// run forwards the request and relays the answer, or answers it with an error.
+func (x *exchange) run() {
 	for attempt := 0; ; attempt++ {
-		uc, reused, err := x.pool.get(x.u)
-		if errors.Is(err, errUpstreamSpeaksH2) {
-			return false
-		}
+		uc, reused, err := x.u.poolConn(x.pool)
 		if err != nil {
-			x.answerError(err.(*upstreamError))
-			return true
+			x.answerError(err)
+			return
 		}
-		if reused && !x.replayable() && !uc.alive() {
-			uc.close()
-			uc, err = x.pool.dial(x.u)
-			if errors.Is(err, errUpstreamSpeaksH2) {
-				return false
-			}
+		if reused && !x.replayable() && !upstreamConnOf(uc).alive() {
+			uc.Close()
+			uc, err = x.u.poolDial(x.pool)
 			if err != nil {
-				x.answerError(err.(*upstreamError))
-				return true
+				x.answerError(err)
+				return
 			}
 		}
 		err, clientErr := x.send(uc)
 		if clientErr {
-			uc.close()
-			x.code, x.keepClient = 400, false // the gateway's body broke off; nobody reads an answer
-			return true
+			uc.Close()
+			// The gateway's body broke off: nobody reads an answer.
+			x.code, x.reason, x.keepClient = http.StatusBadRequest, contract.ReasonIncompleteRequestBody, false
+			return
 		}
 		if err == nil {
 			err = x.readHead(uc)
 		}
 		if err != nil {
-			uc.close()
+			uc.Close()
 			if reused && attempt == 0 && x.replayable() && closedBeforeAnswer(err) {
 				continue // a pooled connection the upstream had closed: once more on a new one
 			}
-			x.answerError(x.u.exchangeError(err, uc.uc.facts()))
-			return true
+			x.answerError(x.u.exchangeError(err, upstreamConnOf(uc).facts()))
+			return
 		}
 		x.u.recordSuccess()
-		x.relay(uc)
-		return true
+		x.relayAnswer(uc)
+		return
 	}
 }
 
@@ -135,102 +171,88 @@ func closedBeforeAnswer(err error) bool {
 
 // replayable: the request can be sent again on another connection (no body, idempotent).
 func (x *exchange) replayable() bool {
-	if x.fc.req.contentLength > 0 {
+	if x.fc.req.ContentLength > 0 {
 		return false
 	}
-	switch string(x.fc.req.first1) { // no allocation: compared in place
+	switch string(x.fc.req.First1) { // no allocation: compared in place
 	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
 		return true
 	}
-	return x.fc.req.get([]byte("Idempotency-Key")) != nil
+	return x.fc.req.Get([]byte("Idempotency-Key")) != nil
 }
 
 // send writes the request head and body to the upstream. clientErr: reading the body from
 // the gateway failed.
-func (x *exchange) send(uc *h1Conn) (err error, clientErr bool) {
-	r, w := &x.fc.req, uc.bw
-	w.Write(r.first1)
+func (x *exchange) send(uc *h1.Conn) (err error, clientErr bool) {
+	r, w := &x.fc.req, uc.Bw
+	w.Write(r.First1)
 	w.WriteByte(' ')
-	w.Write(r.first2)
+	w.Write(r.First2)
 	w.WriteString(" HTTP/1.1\r\nHost: ")
 	w.WriteString(x.u.target.Host)
 	w.WriteString("\r\n")
 	var host []byte
 	xfh, xfp := false, false
 	var xff [][]byte
-	for _, f := range r.fields {
+	for _, f := range r.Fields {
 		switch {
-		case bytes.EqualFold(f.name, hHost):
-			host = f.value
+		case bytes.EqualFold(f.Name, hHost):
+			host = f.Value
 			continue
-		case bytes.EqualFold(f.name, hXForwardedFor):
-			xff = append(xff, f.value)
+		case bytes.EqualFold(f.Name, hContentLength):
+			continue // written once below
+		case bytes.EqualFold(f.Name, hXForwardedFor):
+			xff = append(xff, f.Value)
 			continue
-		case bytes.EqualFold(f.name, hTe):
-			if bytes.EqualFold(f.value, []byte("trailers")) {
+		case bytes.EqualFold(f.Name, hTe):
+			if bytes.EqualFold(f.Value, []byte("trailers")) {
 				w.WriteString("Te: trailers\r\n")
 			}
 			continue
-		case r.hopByHop(f.name):
+		case r.HopByHop(f.Name):
 			continue
-		case bytes.EqualFold(f.name, hXForwardedHost):
+		case bytes.EqualFold(f.Name, hXForwardedHost):
 			xfh = true
-		case bytes.EqualFold(f.name, hXForwardedProto):
+		case bytes.EqualFold(f.Name, hXForwardedProto):
 			xfp = true
 		}
-		writeField(w, f.name, f.value)
+		h1.WriteField(w, f.Name, f.Value)
 	}
 	w.WriteString("X-Forwarded-For: ")
-	for _, v := range xff {
-		w.Write(v)
-		w.WriteString(", ")
-	}
-	w.WriteString(x.fc.clientIP)
+	w.Write(appendForwardedFor(w.AvailableBuffer(), xff, x.fc.clientIP))
 	w.WriteString("\r\n")
 	if !xfh {
-		writeField(w, hXForwardedHost, host)
+		h1.WriteField(w, hXForwardedHost, host)
 	}
 	if !xfp {
-		w.WriteString("X-Forwarded-Proto: http\r\n")
+		w.WriteString("X-Forwarded-Proto: " + forwardedProto + "\r\n")
+	}
+	if r.NLength > 0 {
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), r.ContentLength, 10))
+		w.WriteString("\r\n")
 	}
 	w.WriteString("\r\n")
-	for x.bodyLeft > 0 {
-		if w.Available() == 0 {
-			if err := w.Flush(); err != nil {
-				return err, false
-			}
-		}
-		buf := w.AvailableBuffer()[:min(int64(w.Available()), x.bodyLeft)]
-		n, rerr := x.fc.br.Read(buf)
-		_, _ = w.Write(buf[:n])
-		x.bodyLeft -= int64(n)
-		if rerr != nil && x.bodyLeft > 0 {
-			return rerr, true
-		}
+	err, clientErr = h1.SendBody(w, x.fc.br, x.bodyLeft)
+	if !clientErr {
+		x.bodyLeft = 0
 	}
-	return w.Flush(), false
+	return err, clientErr
 }
 
-func writeField(w *bufio.Writer, name, value []byte) {
-	w.Write(name)
-	w.WriteString(": ")
-	w.Write(value)
-	w.WriteString("\r\n")
-}
-
-// readHead reads the response head within the response header timeout. Interim answers
-// (1xx but 101) are relayed to the gateway as they come.
-func (x *exchange) readHead(uc *h1Conn) error {
-	_ = uc.tc.SetReadDeadline(time.Now().Add(x.u.timeouts.ResponseHeader))
-	defer func() { _ = uc.tc.SetReadDeadline(time.Time{}) }()
+// readHead reads the response head within the response header timeout (relayAnswer lifts
+// the deadline when the body needs more reads). Interim answers (1xx but 101) are relayed to
+// the gateway as they come.
+func (x *exchange) readHead(uc *h1.Conn) error {
+	_ = uc.Conn.SetReadDeadline(time.Now().Add(x.u.timeouts.ResponseHeader))
 	resp := &x.fc.resp
 	for {
-		if err := resp.read(uc.br); err != nil {
+		if err := resp.Read(uc.Br); err != nil {
 			return err
 		}
 		code, ok := statusCode(resp)
-		if !ok || code == http.StatusSwitchingProtocols || (resp.transferEnc && !resp.chunked) {
-			return errMalformed // net/http's Transport refuses these answers too
+		if !ok || code == http.StatusSwitchingProtocols || (resp.TransferEncoding() && !resp.Chunked) {
+			return h1.ErrMalformed // net/http's Transport refuses these answers too
 		}
 		x.code = code
 		if code >= 200 {
@@ -243,13 +265,13 @@ func (x *exchange) readHead(uc *h1Conn) error {
 	}
 }
 
-func statusCode(h *head) (int, bool) {
-	if !bytes.Equal(h.first1, []byte("HTTP/1.1")) && !bytes.Equal(h.first1, []byte("HTTP/1.0")) ||
-		len(h.first2) != 3 {
+func statusCode(h *h1.Head) (int, bool) {
+	if !bytes.Equal(h.First1, []byte("HTTP/1.1")) && !bytes.Equal(h.First1, []byte("HTTP/1.0")) ||
+		len(h.First2) != 3 {
 		return 0, false
 	}
 	code := 0
-	for _, c := range h.first2 {
+	for _, c := range h.First2 {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
@@ -258,38 +280,36 @@ func statusCode(h *head) (int, bool) {
 	return code, code >= 100
 }
 
-// Body framings of a response.
-const (
-	bodyNone = iota
-	bodyLength
-	bodyChunked
-	bodyUntilClose
-)
-
-// relay writes the answer's head and streams its body to the gateway.
-func (x *exchange) relay(uc *h1Conn) {
+// relayAnswer writes the answer's head and streams its body to the gateway.
+func (x *exchange) relayAnswer(uc *h1.Conn) {
 	resp := &x.fc.resp
-	framing := bodyUntilClose
+	framing := h1.BodyUntilClose
 	switch {
-	case bytes.Equal(x.fc.req.first1, []byte("HEAD")) || x.code == 204 || x.code == 304:
-		framing = bodyNone
-	case resp.transferEnc && resp.chunked:
-		framing = bodyChunked
-	case resp.transferEnc:
-	case resp.nLength > 0:
-		framing = bodyLength
+	case bytes.Equal(x.fc.req.First1, []byte("HEAD")) || x.code == 204 || x.code == 304:
+		framing = h1.BodyNone
+	case resp.Chunked:
+		framing = h1.BodyChunked
+	case resp.TransferEncoding():
+	case resp.NLength > 0:
+		framing = h1.BodyLength
 	}
-	reusable := !resp.connClose && bytes.Equal(resp.first1, []byte("HTTP/1.1")) && framing != bodyUntilClose
-	x.keepClient = !x.fc.req.connClose && !x.fc.f.closing.Load() && x.bodyLeft == 0
+	reusable := !resp.ConnClose && bytes.Equal(resp.First1, []byte("HTTP/1.1")) && framing != h1.BodyUntilClose
+	x.keepClient = !x.fc.req.ConnClose && !x.fc.f.closing.Load()
 	x.writeHead(&framing, !x.keepClient)
+	if framing != h1.BodyNone && (framing != h1.BodyLength || resp.ContentLength > int64(uc.Br.Buffered())) {
+		_ = uc.Conn.SetReadDeadline(time.Time{}) // bodies may take their time
+	}
+	x.relay.Dst = x.fc.bw
 	var err error
 	switch framing {
-	case bodyLength:
-		err = x.copyN(uc.br, resp.contentLength)
-	case bodyChunked:
-		err = x.copyChunked(uc.br)
-	case bodyUntilClose:
-		err = x.copyUntilClose(uc.br)
+	case h1.BodyLength:
+		err = x.relay.CopyN(uc.Br, resp.ContentLength)
+	case h1.BodyChunked:
+		err = x.relay.CopyChunked(uc.Br)
+	case h1.BodyUntilClose:
+		buf := copyBuffers.Get()
+		err = x.relay.CopyUntilClose(uc.Br, buf)
+		copyBuffers.Put(buf)
 	}
 	if err != nil { // broken off midway: nothing left to say, to either side
 		x.keepClient = false
@@ -297,9 +317,9 @@ func (x *exchange) relay(uc *h1Conn) {
 		x.u.log.Debug("response broken off", "error", describe(err))
 	}
 	if reusable {
-		x.pool.put(uc)
+		x.pool.Put(uc)
 	} else {
-		uc.close()
+		uc.Close()
 	}
 }
 
@@ -308,27 +328,27 @@ func (x *exchange) relay(uc *h1Conn) {
 func (x *exchange) writeHead(framing *int, closeConn bool) {
 	resp, w := &x.fc.resp, x.fc.bw
 	w.WriteString("HTTP/1.1 ")
-	w.Write(resp.first2)
+	w.Write(resp.First2)
 	w.WriteByte(' ')
-	w.Write(resp.first3)
+	w.Write(resp.First3)
 	w.WriteString("\r\n")
 	date := false
-	for _, f := range resp.fields {
+	for _, f := range resp.Fields {
 		switch {
-		case bytes.EqualFold(f.name, []byte("Trailer")):
-			if framing == nil || *framing != bodyChunked {
+		case bytes.EqualFold(f.Name, []byte("Trailer")):
+			if framing == nil || *framing != h1.BodyChunked {
 				continue
 			}
-		case bytes.EqualFold(f.name, hContentLength):
-			if framing == nil || *framing == bodyChunked || *framing == bodyUntilClose {
+		case bytes.EqualFold(f.Name, hContentLength):
+			if framing == nil || *framing == h1.BodyChunked || *framing == h1.BodyUntilClose {
 				continue
 			}
-		case resp.hopByHop(f.name):
+		case resp.HopByHop(f.Name):
 			continue
-		case bytes.EqualFold(f.name, hDate):
+		case bytes.EqualFold(f.Name, hDate):
 			date = true
 		}
-		writeField(w, f.name, f.value)
+		h1.WriteField(w, f.Name, f.Value)
 	}
 	if framing == nil {
 		w.WriteString("\r\n")
@@ -336,10 +356,10 @@ func (x *exchange) writeHead(framing *int, closeConn bool) {
 	}
 	if !date {
 		w.WriteString("Date: ")
-		w.Write(httpDate())
+		w.Write(h1.Date())
 		w.WriteString("\r\n")
 	}
-	if *framing == bodyChunked || *framing == bodyUntilClose {
+	if *framing == h1.BodyChunked || *framing == h1.BodyUntilClose {
 		w.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	if closeConn {
@@ -348,311 +368,62 @@ func (x *exchange) writeHead(framing *int, closeConn bool) {
 	w.WriteString("\r\n")
 }
 
-// flushIfDry flushes to the gateway when the upstream has nothing more buffered: the next
-// read may block, and what arrived so far must not wait for it.
-func (x *exchange) flushIfDry(src *bufio.Reader) error {
-	if src.Buffered() == 0 {
-		return x.fc.bw.Flush()
-	}
-	return nil
-}
-
-func (x *exchange) copyN(src *bufio.Reader, n int64) error {
-	w := x.fc.bw
-	for n > 0 {
-		if w.Available() == 0 {
-			if err := w.Flush(); err != nil {
-				return err
-			}
-		}
-		buf := w.AvailableBuffer()[:min(int64(w.Available()), n)]
-		m, err := src.Read(buf)
-		_, _ = w.Write(buf[:m])
-		n -= int64(m)
-		x.bytes += int64(m)
-		if err != nil && n > 0 {
-			return err
-		}
-		if n == 0 {
-			break // the last bytes leave with the final flush, after the answer is counted
-		}
-		if err := x.flushIfDry(src); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// copyChunked passes a chunked body through as it is (extensions and trailers included),
-// flushing chunk by chunk when the upstream pauses.
-func (x *exchange) copyChunked(src *bufio.Reader) error {
-	w := x.fc.bw
-	for {
-		line, err := src.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		size, ok := chunkSize(line)
-		if !ok {
-			return errMalformed
-		}
-		w.Write(line)
-		if size == 0 {
-			return x.copyTrailer(src)
-		}
-		if err := x.copyN(src, size); err != nil {
-			return err
-		}
-		crlf, err := src.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		if len(bytes.TrimRight(crlf, "\r\n")) != 0 {
-			return errMalformed
-		}
-		w.Write(crlf)
-		if err := x.flushIfDry(src); err != nil {
-			return err
-		}
-	}
-}
-
-func (x *exchange) copyTrailer(src *bufio.Reader) error {
-	for n := 0; n < maxFields+1; n++ {
-		line, err := src.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		x.fc.bw.Write(line)
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			return nil
-		}
-	}
-	return errMalformed
-}
-
-// chunkSize parses a chunk-size line ("1a;ext=x\r\n").
-func chunkSize(line []byte) (int64, bool) {
-	line = bytes.TrimRight(line, "\r\n")
-	if i := bytes.IndexByte(line, ';'); i >= 0 {
-		line = line[:i]
-	}
-	line = bytes.TrimRight(line, " \t")
-	if len(line) == 0 || len(line) > 15 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range line {
-		switch {
-		case c >= '0' && c <= '9':
-			n = n<<4 | int64(c-'0')
-		case c >= 'a' && c <= 'f':
-			n = n<<4 | int64(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			n = n<<4 | int64(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return n, true
-}
-
-// copyUntilClose relays a body delimited by the upstream closing the connection, chunked.
-func (x *exchange) copyUntilClose(src *bufio.Reader) error {
-	w := x.fc.bw
-	buf := copyBuffers.Get()
-	defer copyBuffers.Put(buf)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			w.WriteString(strconv.FormatInt(int64(n), 16))
-			w.WriteString("\r\n")
-			w.Write(buf[:n])
-			w.WriteString("\r\n")
-			x.bytes += int64(n)
-			if ferr := x.flushIfDry(src); ferr != nil {
-				return ferr
-			}
-		}
-		if err == io.EOF {
-			w.WriteString("0\r\n\r\n")
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
 // answerError answers the gateway with the JSON body of a failure.
-func (x *exchange) answerError(ue *upstreamError) {
-	x.code, x.reason = ue.status, ue.reason
-	x.keepClient = !x.fc.req.connClose && !x.fc.f.closing.Load() && x.bodyLeft == 0
-	body, _ := json.Marshal(errorBody{Message: ue.reason.Message(), Reason: ue.reason, Upstream: x.u.name,
-		RequestID: x.requestID()})
-	body = append(body, '\n')
-	w := x.fc.bw
+func (x *exchange) answerError(err error) {
+	pe := err.(*proxyError)
+	x.code, x.reason = pe.status, pe.reason
+	x.keepClient = !x.fc.req.ConnClose && !x.fc.f.closing.Load() && x.bodyLeft == 0
+	reqID := requestID(func(name string) string { return string(x.fc.req.Get([]byte(name))) })
+	writeErrorAnswer(x.fc, pe, x.u.errorAnswer(pe, reqID), x.keepClient)
+}
+
+// writeErrorAnswer writes an error answer to the gateway (not flushed).
+func writeErrorAnswer(fc *frontConn, pe *proxyError, body []byte, keep bool) {
+	w := fc.bw
 	w.WriteString("HTTP/1.1 ")
-	w.WriteString(strconv.Itoa(ue.status))
+	w.WriteString(strconv.Itoa(pe.status))
 	w.WriteByte(' ')
-	w.WriteString(http.StatusText(ue.status))
-	w.WriteString("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nDate: ")
-	w.Write(httpDate())
+	w.WriteString(http.StatusText(pe.status))
+	w.WriteString("\r\n")
+	for _, f := range errorHeaders {
+		w.WriteString(f[0] + ": " + f[1] + "\r\n")
+	}
+	w.WriteString("Date: ")
+	w.Write(h1.Date())
 	w.WriteString("\r\nContent-Length: ")
 	w.WriteString(strconv.Itoa(len(body)))
-	if !x.keepClient {
+	if !keep {
 		w.WriteString("\r\nConnection: close")
 	}
 	w.WriteString("\r\n\r\n")
 	w.Write(body)
 }
 
-// requestID is the gateway's request ID (X-Request-Id, X-Kong-Request-Id) or a new one.
-func (x *exchange) requestID() string {
-	for _, name := range [][]byte{hXRequestID, hXKongRequestID} {
-		if v := x.fc.req.get(name); len(v) > 0 && len(v) <= 128 {
-			return string(v)
-		}
-	}
-	return newRequestID()
-}
-
-func (x *exchange) logAccess(took time.Duration) {
-	path := x.fc.req.first2
-	if i := bytes.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
-	}
-	h := http.Header{}
-	if v := x.fc.req.get(hXRequestID); v != nil {
-		h.Set("X-Request-Id", string(v))
-	}
-	x.u.logAccess(string(x.fc.req.first1), string(path), x.code, x.reason, h, x.bytes, took)
-}
-
-// dates caches the Date field value for the current second.
-var dates atomic.Pointer[dateValue]
-
-type dateValue struct {
-	unix int64
-	b    []byte
-}
-
-func httpDate() []byte {
-	now := time.Now()
-	if d := dates.Load(); d != nil && d.unix == now.Unix() {
-		return d.b
-	}
-	d := &dateValue{unix: now.Unix(), b: now.UTC().AppendFormat(nil, http.TimeFormat)}
-	dates.Store(d)
-	return d.b
-}
-
-var errUpstreamSpeaksH2 = errors.New("the upstream speaks HTTP/2")
-
-// h1Pool holds idle HTTP/1.1 connections to one upstream, made with one generation of the
-// TLS material (retired with it). h2 turns true when the upstream negotiates h2: its
-// requests then go through net/http.
-type h1Pool struct {
-	cfg     *tls.Config
-	idleFor time.Duration
-	h2      atomic.Bool
-
-	mu      sync.Mutex
-	idle    []*h1Conn
-	retired bool
-}
-
-// h1Conn is one upstream connection of the fast path.
-type h1Conn struct {
-	tc        *tls.Conn
-	uc        *upstreamConn
-	br        *bufio.Reader
-	bw        *bufio.Writer
-	idleSince time.Time
-}
-
-func (p *h1Pool) get(u *upstream) (*h1Conn, bool, error) {
-	for {
-		c, fresh := p.pop()
-		if c == nil {
-			break
-		}
-		if fresh {
-			return c, true, nil
-		}
-		c.close() // idle too long; closed outside the lock
-	}
-	c, err := p.dial(u)
-	return c, false, err
-}
-
-// pop takes the most recently used idle connection; fresh: idle for less than idleFor.
-func (p *h1Pool) pop() (c *h1Conn, fresh bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := len(p.idle)
-	if n == 0 {
-		return nil, false
-	}
-	c = p.idle[n-1]
-	p.idle[n-1] = nil
-	p.idle = p.idle[:n-1]
-	return c, time.Since(c.idleSince) < p.idleFor
-}
-
-func (p *h1Pool) dial(u *upstream) (*h1Conn, error) {
-	conn, err := u.dialTLS(context.Background(), "tcp", u.target.Host, p.cfg)
-	if err != nil {
-		return nil, err
-	}
-	tc := conn.(*tls.Conn)
-	if tc.ConnectionState().NegotiatedProtocol == "h2" {
-		p.h2.Store(true)
-		_ = tc.Close()
-		return nil, errUpstreamSpeaksH2
-	}
-	uc, _ := tc.NetConn().(*upstreamConn)
-	return &h1Conn{tc: tc, uc: uc, br: bufio.NewReaderSize(tc, 4<<10), bw: bufio.NewWriterSize(tc, 4<<10)}, nil
-}
-
-func (p *h1Pool) put(c *h1Conn) {
-	c.idleSince = time.Now()
-	p.mu.Lock()
-	if p.retired || len(p.idle) >= maxIdleConnsPerHost || c.br.Buffered() > 0 {
-		p.mu.Unlock()
-		c.close()
+// finish applies the engine policy's accounting to the exchange.
+func (x *exchange) finish(took time.Duration) {
+	r := &x.fc.req
+	if !x.u.accessLog {
+		x.u.finish("", "", x.code, x.reason, "", x.relay.Bytes, took) // no allocation
 		return
 	}
-	p.idle = append(p.idle, c)
-	p.mu.Unlock()
+	x.u.finish(string(r.First1), string(pathOf(r.First2)), x.code, x.reason, string(r.Get(hXRequestID)), x.relay.Bytes, took)
 }
 
-// retire closes the idle connections; those in use are closed when they come back.
-func (p *h1Pool) retire() {
-	p.mu.Lock()
-	idle := p.idle
-	p.idle, p.retired = nil, true
-	p.mu.Unlock()
-	for _, c := range idle {
-		c.close()
+// pathOf is a request target without its query.
+func pathOf(target []byte) []byte {
+	if i := bytes.IndexByte(target, '?'); i >= 0 {
+		return target[:i]
 	}
+	return target
 }
 
-// closeIdle closes the idle connections and keeps the pool in use.
-func (p *h1Pool) closeIdle() {
-	p.mu.Lock()
-	idle := p.idle
-	p.idle = nil
-	p.mu.Unlock()
-	for _, c := range idle {
-		c.close()
-	}
-}
-
-func (c *h1Conn) close() { _ = c.tc.Close() }
-
-// alive checks, without blocking, that the upstream has not closed a pooled connection,
-// before a request that could not be sent again uses it.
-func (c *h1Conn) alive() bool {
-	return c.uc.alive()
-}
+var (
+	hContentLength   = []byte("Content-Length")
+	hHost            = []byte("Host")
+	hXForwardedFor   = []byte("X-Forwarded-For")
+	hXForwardedHost  = []byte("X-Forwarded-Host")
+	hXForwardedProto = []byte("X-Forwarded-Proto")
+	hXRequestID      = []byte("X-Request-Id")
+	hDate            = []byte("Date")
+	hTe              = []byte("Te")
+)

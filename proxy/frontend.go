@@ -11,15 +11,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/internal/h1"
 )
 
-// frontend serves one upstream's listener. A plain HTTP/1.1 exchange with an HTTP/1.1
-// upstream is forwarded on the connection's own goroutine, reading and writing both
-// connections itself (forward.go): no goroutine hand-offs, no request cloning, pooled
-// buffers, one write per direction where head and body fit. Anything else (a protocol
-// upgrade, Expect: 100-continue, a request body of unknown length, a head the fast path
-// does not accept, an upstream that speaks h2) hands the connection, with what was read of
-// it, to a net/http server running httputil.ReverseProxy, for the rest of its life.
+// frontend serves one upstream's listener. Every request head is read and its framing
+// decided here, by the strict rules of h1.RequestFraming; a request refused by them is
+// answered (400, 431, 501) and its connection closed. A plain HTTP/1.1 exchange is then
+// forwarded on the connection's own goroutine, reading and writing both connections itself
+// (forward.go): no goroutine hand-offs, no request cloning, pooled buffers, one write per
+// direction where head and body fit. Anything else (a protocol upgrade, Expect:
+// 100-continue, a chunked or large body, HTTP/1.0, a target not in origin form) hands the
+// connection, with what was read of it, to a net/http server running
+// httputil.ReverseProxy, which answers that one request and closes the connection.
 type frontend struct {
 	u           *upstream
 	http        *http.Server // handed-off connections
@@ -31,6 +35,9 @@ type frontend struct {
 	conns    map[*frontConn]struct{}
 	closing  atomic.Bool
 	handoffs atomic.Int64 // connections given to net/http (tests check which engine ran)
+	// netHTTPOnly hands every request that passed the framing rules to net/http: the
+	// differential fuzzer compares the two engines with it.
+	netHTTPOnly bool
 }
 
 // Connection states of the fast path.
@@ -41,6 +48,7 @@ const (
 )
 
 func newFrontend(u *upstream, hs *http.Server, readHeader, idle time.Duration) *frontend {
+	hs.SetKeepAlivesEnabled(false) // one request per handed-off connection; see nethttp.go
 	return &frontend{u: u, http: hs, readHeader: readHeader, idleTimeout: idle, conns: map[*frontConn]struct{}{}}
 }
 
@@ -151,8 +159,8 @@ type frontConn struct {
 	first    [512]byte // what ended the idle wait: most requests whole, in one read
 	firstLen int
 	firstOff int
-	req      head
-	resp     head
+	req      h1.Head
+	resp     h1.Head
 }
 
 // Read is the bufio.Reader's source: what was read while idle, then the connection.
@@ -187,6 +195,8 @@ func (fc *frontConn) serve() {
 			}
 		} else if !fc.state.CompareAndSwap(connIdle, connActive) {
 			return
+		} else {
+			_ = fc.c.SetReadDeadline(time.Now().Add(fc.f.readHeader)) // a pipelined request's head
 		}
 		var keep bool
 		keep, handedOff = fc.serveRequest()
@@ -205,12 +215,24 @@ func (fc *frontConn) awaitRequest() bool {
 		return false
 	}
 	fc.firstLen, fc.firstOff = n, 0
-	_ = fc.c.SetReadDeadline(time.Now().Add(fc.f.readHeader))
+	if !wholeHead(fc.first[:n]) { // else no more reads for the head: spare the deadline's cost
+		_ = fc.c.SetReadDeadline(time.Now().Add(fc.f.readHeader))
+	}
 	fc.br = readers.Get().(*bufio.Reader)
 	fc.br.Reset(fc)
 	fc.bw = writers.Get().(*bufio.Writer)
 	fc.bw.Reset(fc.c)
 	return true
+}
+
+// wholeHead: b holds a whole request head (it reaches the empty line).
+func wholeHead(b []byte) bool {
+	return bytes.Contains(b, []byte("\r\n\r\n")) || bytes.Contains(b, []byte("\n\n"))
+}
+
+// received is how many bytes of the connection were read and not consumed yet.
+func (fc *frontConn) received() int {
+	return fc.br.Buffered() + fc.firstLen - fc.firstOff
 }
 
 func (fc *frontConn) release() {
@@ -231,7 +253,7 @@ func (fc *frontConn) handOff() {
 	fc.f.handoffs.Add(1)
 	fc.f.untrack(fc)
 	_ = fc.c.SetReadDeadline(time.Time{})
-	hc := &handedConn{Conn: fc.c, r: io.MultiReader(bytes.NewReader(fc.req.raw), fc.br)}
+	hc := &handedConn{Conn: fc.c, r: io.MultiReader(bytes.NewReader(fc.req.Raw), fc.br)}
 	select {
 	case fc.f.handoff.ch <- hc:
 	case <-fc.f.handoff.done:

@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
 
@@ -97,17 +98,17 @@ func serverTLS(c *pki.Cert) *tls.Config {
 
 // testConfig is one upstream to addr, trusting caFile and expecting kong.example, with
 // ephemeral ports and no drain delay.
-func testConfig(addr, caFile string) *Config {
-	return &Config{
-		APIVersion: APIVersion,
-		Kind:       Kind,
-		Admin:      Admin{Address: "127.0.0.1:0"},
-		Shutdown:   Shutdown{DrainDelay: &Duration{0}, DrainTimeout: &Duration{10 * time.Second}},
-		Upstreams: []Upstream{{
+func testConfig(addr, caFile string) *contract.Config {
+	return &contract.Config{
+		APIVersion: contract.APIVersion,
+		Kind:       contract.Kind,
+		Admin:      contract.Admin{Address: "127.0.0.1:0"},
+		Shutdown:   contract.Shutdown{DrainDelay: &contract.Duration{Duration: 0}, DrainTimeout: &contract.Duration{Duration: 10 * time.Second}},
+		Upstreams: []contract.Upstream{{
 			Name:    "echo",
 			Listen:  "127.0.0.1:0",
 			Address: addr,
-			TLS:     &UpstreamTLS{CAFiles: []string{caFile}, ServerName: "kong.example"},
+			TLS:     &contract.UpstreamTLS{CAFiles: []string{caFile}, ServerName: "kong.example"},
 		}},
 	}
 }
@@ -119,7 +120,7 @@ type running struct {
 }
 
 // startProxy serves cfg until the end of the test.
-func startProxy(t testing.TB, cfg *Config, opts ...Option) *running {
+func startProxy(t testing.TB, cfg *contract.Config, opts ...Option) *running {
 	t.Helper()
 	logs := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -164,9 +165,9 @@ func get(t testing.TB, url string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-func decodeErrorBody(t testing.TB, body []byte) errorBody {
+func decodeErrorBody(t testing.TB, body []byte) contract.ErrorBody {
 	t.Helper()
-	var eb errorBody
+	var eb contract.ErrorBody
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&eb); err != nil {
@@ -195,7 +196,7 @@ func (r *running) reloads(t testing.TB, upstream, kind, result string) float64 {
 	return metricValue(t, r.metrics.reloads.WithLabelValues(upstream, kind, result))
 }
 
-func (r *running) failures(t testing.TB, upstream string, reason Reason) float64 {
+func (r *running) failures(t testing.TB, upstream string, reason contract.Reason) float64 {
 	return metricValue(t, r.metrics.handshakeFailures.WithLabelValues(upstream, string(reason)))
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // material is an upstream's trust and identity: the CA pool and the client certificate,
@@ -23,7 +24,7 @@ type material struct {
 	upstream    string
 	caFiles     []string
 	systemRoots bool
-	clientFiles *ClientCertificate
+	clientFiles *contract.ClientCertificate
 	log         *slog.Logger
 	metrics     *metrics
 
@@ -63,7 +64,7 @@ func (e *fileError) detail() string {
 }
 func (e *fileError) Unwrap() error { return e.err }
 
-func newMaterial(u *Upstream, log *slog.Logger, m *metrics) *material {
+func newMaterial(u *contract.Upstream, log *slog.Logger, m *metrics) *material {
 	mat := &material{
 		upstream:    u.Name,
 		caFiles:     u.TLS.CAFiles,
@@ -107,7 +108,7 @@ func (m *material) reloadCA() bool {
 	n := 0
 	for i, file := range m.caFiles {
 		n += len(certs[i])
-		m.metrics.notAfter.WithLabelValues(m.upstream, kindCA, file).Set(float64(EarliestNotAfter(certs[i]).Unix()))
+		m.metrics.notAfter.WithLabelValues(m.upstream, kindCA, file).Set(float64(contract.EarliestNotAfter(certs[i]).Unix()))
 	}
 	m.caState.summary = fmt.Sprintf("%d CA certificate(s) from %d file(s)", n, len(m.caFiles))
 	if m.systemRoots {
@@ -159,18 +160,10 @@ func (m *material) track(s *loadState, kind, hash string, err error) bool {
 	return true
 }
 
-// MaterialStatus is the /readyz detail of one upstream.
-type MaterialStatus struct {
-	Ready             bool     `json:"ready"`
-	CA                string   `json:"ca,omitempty"`
-	ClientCertificate string   `json:"clientCertificate,omitempty"`
-	Errors            []string `json:"errors,omitempty"`
-}
-
-func (m *material) status() MaterialStatus {
+func (m *material) status() contract.MaterialStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := MaterialStatus{Ready: m.caState.loaded && (m.clientFiles == nil || m.clientState.loaded), CA: m.caState.summary}
+	st := contract.MaterialStatus{Ready: m.caState.loaded && (m.clientFiles == nil || m.clientState.loaded), CA: m.caState.summary}
 	if m.clientFiles != nil {
 		st.ClientCertificate = m.clientState.summary
 	}
@@ -198,7 +191,7 @@ func loadCAFiles(files []string, system bool) (*x509.CertPool, string, [][]*x509
 		fmt.Fprintf(h, "%s\n%d\n", file, len(data))
 		h.Write(data)
 		if err == nil {
-			certs[i], err = ParseCertificates(data)
+			certs[i], err = contract.ParseCertificates(data)
 		}
 		if err != nil {
 			fmt.Fprintf(h, "error: %v\n", err)
@@ -225,34 +218,8 @@ func loadCAFiles(files []string, system bool) (*x509.CertPool, string, [][]*x509
 	return pool, hash, certs, nil
 }
 
-// ParseCertificates reads every CERTIFICATE block of a PEM bundle; other blocks are ignored.
-// It fails when there is none or one does not parse. The operator checks CA bundles with it,
-// so that it accepts exactly what the proxy loads.
-func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(out)+1, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate found")
-	}
-	return out, nil
-}
-
 // loadClientCertificate reads the key pair. The hash covers both files, also on failure.
-func loadClientCertificate(cc *ClientCertificate) (*tls.Certificate, string, error) {
+func loadClientCertificate(cc *contract.ClientCertificate) (*tls.Certificate, string, error) {
 	certPEM, certErr := os.ReadFile(cc.CertFile)
 	keyPEM, keyErr := os.ReadFile(cc.KeyFile)
 	h := sha256.New()
@@ -269,54 +236,22 @@ func loadClientCertificate(cc *ClientCertificate) (*tls.Certificate, string, err
 	case keyErr != nil:
 		return nil, hash, &fileError{field: "clientCertificate.keyFile", path: cc.KeyFile, err: keyErr}
 	}
-	cert, _, err := ParseClientCertificate(certPEM, keyPEM)
+	cert, _, err := contract.ParseClientCertificate(certPEM, keyPEM)
 	if err != nil {
 		return nil, hash, &fileError{field: "clientCertificate", path: cc.CertFile + ", " + cc.KeyFile, err: err}
 	}
 	return cert, hash, nil
 }
 
-// ParseClientCertificate parses a PEM certificate chain and the matching private key, as the
-// proxy loads a client certificate, and returns the pair with its leaf and the parsed chain.
-// The operator checks client certificate Secrets with it, so that it accepts exactly what the
-// proxy loads.
-func ParseClientCertificate(certPEM, keyPEM []byte) (*tls.Certificate, []*x509.Certificate, error) {
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, nil, err
-	}
-	chain := make([]*x509.Certificate, 0, len(cert.Certificate))
-	for _, der := range cert.Certificate {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, nil, err
-		}
-		chain = append(chain, c)
-	}
-	cert.Leaf = chain[0]
-	return &cert, chain, nil
-}
-
-// EarliestNotAfter is the soonest notAfter of certs; zero when there are none.
-func EarliestNotAfter(certs []*x509.Certificate) time.Time {
-	var t time.Time
-	for _, c := range certs {
-		if t.IsZero() || c.NotAfter.Before(t) {
-			t = c.NotAfter
-		}
-	}
-	return t
-}
-
 // Check validates cfg and loads every CA bundle and client certificate it names, as
 // `proxy --check` does. Errors name the field, e.g. "upstreams[0].tls.caFiles[1]: ...".
 // Material that loads but is expired or not yet valid is returned as warnings, named the
 // same way: the proxy would start, and fail those handshakes.
-func Check(cfg *Config) (warnings []error, err error) {
+func Check(cfg *contract.Config) (warnings []error, err error) {
 	return checkAt(cfg, time.Now())
 }
 
-func checkAt(cfg *Config, now time.Time) (warnings []error, err error) {
+func checkAt(cfg *contract.Config, now time.Time) (warnings []error, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -349,10 +284,10 @@ func validityWarnings(field, path string, certs []*x509.Certificate, now time.Ti
 	for _, c := range certs {
 		switch {
 		case now.After(c.NotAfter):
-			out = append(out, &FieldError{Field: field, Detail: fmt.Sprintf("%s: certificate %q expired at %s",
+			out = append(out, &contract.FieldError{Field: field, Detail: fmt.Sprintf("%s: certificate %q expired at %s",
 				path, c.Subject.String(), c.NotAfter.UTC().Format(time.RFC3339))})
 		case now.Before(c.NotBefore):
-			out = append(out, &FieldError{Field: field, Detail: fmt.Sprintf("%s: certificate %q is not valid before %s",
+			out = append(out, &contract.FieldError{Field: field, Detail: fmt.Sprintf("%s: certificate %q is not valid before %s",
 				path, c.Subject.String(), c.NotBefore.UTC().Format(time.RFC3339))})
 		}
 	}
@@ -369,7 +304,7 @@ func prefixFileErrors(prefix string, err error) []error {
 	out := make([]error, 0, len(leaves))
 	for _, e := range leaves {
 		if fe, ok := errors.AsType[*fileError](e); ok {
-			out = append(out, &FieldError{Field: prefix + fe.field, Detail: fe.detail()})
+			out = append(out, &contract.FieldError{Field: prefix + fe.field, Detail: fe.detail()})
 			continue
 		}
 		out = append(out, e)

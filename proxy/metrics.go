@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -24,6 +25,7 @@ type metrics struct {
 	registry          *prometheus.Registry
 	requests          *prometheus.CounterVec
 	handshakeFailures *prometheus.CounterVec
+	clientErrors      *prometheus.CounterVec
 	handshakeDuration *prometheus.HistogramVec
 	requestDuration   *prometheus.HistogramVec
 	notAfter          *prometheus.GaugeVec
@@ -40,6 +42,10 @@ func newMetrics() *metrics {
 		handshakeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricPrefix + "upstream_handshake_failures_total",
 			Help: "Failed upstream connection attempts (TCP connect or TLS handshake), by reason.",
+		}, []string{"upstream", "reason"}),
+		clientErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricPrefix + "client_errors_total",
+			Help: "Requests refused for the gateway's fault (malformed or ambiguous framing), by reason; never upstream failures.",
 		}, []string{"upstream", "reason"}),
 		handshakeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    metricPrefix + "upstream_handshake_duration_seconds",
@@ -60,7 +66,7 @@ func newMetrics() *metrics {
 			Help: "Loads of changed CA bundles and client certificates, by result.",
 		}, []string{"upstream", "kind", "result"}),
 	}
-	m.registry.MustRegister(m.requests, m.handshakeFailures, m.handshakeDuration, m.requestDuration, m.notAfter, m.reloads,
+	m.registry.MustRegister(m.requests, m.handshakeFailures, m.clientErrors, m.handshakeDuration, m.requestDuration, m.notAfter, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -68,8 +74,11 @@ func newMetrics() *metrics {
 // initUpstream creates the series of an upstream at zero, so that dashboards and alerts see
 // them before the first event.
 func (m *metrics) initUpstream(name string, mtls bool) {
-	for _, r := range HandshakeFailureReasons {
+	for _, r := range contract.HandshakeFailureReasons {
 		m.handshakeFailures.WithLabelValues(name, string(r))
+	}
+	for _, r := range contract.ClientErrorReasons {
+		m.clientErrors.WithLabelValues(name, string(r))
 	}
 	kinds := []string{kindCA}
 	if mtls {

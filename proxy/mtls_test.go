@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // Whether a request reached the upstream's application is decided per connection: an
@@ -38,13 +40,13 @@ func TestMTLSApplicationCloseIsNotARefusal(t *testing.T) {
 			body := readAll(t, resp)
 			_ = resp.Body.Close()
 			eb := decodeErrorBody(t, body)
-			if resp.StatusCode != http.StatusBadGateway || eb.Reason != ReasonUpstreamError {
-				t.Fatalf("got %d %+v, want 502 %s", resp.StatusCode, eb, ReasonUpstreamError)
+			if resp.StatusCode != http.StatusBadGateway || eb.Reason != contract.ReasonUpstreamError {
+				t.Fatalf("got %d %+v, want 502 %s", resp.StatusCode, eb, contract.ReasonUpstreamError)
 			}
 			if up.hits.Load() != 1 {
 				t.Fatalf("upstream handler hits = %d, want 1", up.hits.Load())
 			}
-			if n := p.failures(t, "echo", ReasonClientCertificateRejected); n != 0 {
+			if n := p.failures(t, "echo", contract.ReasonClientCertificateRejected); n != 0 {
 				t.Fatalf("client_certificate_rejected failures = %v, want 0", n)
 			}
 			checkNoGoInternals(t, p.logs.String())
@@ -66,10 +68,10 @@ func TestMTLSSilentCloseMayHaveReachedUpstream(t *testing.T) {
 	withClientCert("client")(f, cfg.Upstreams[0].TLS)
 	p := startProxy(t, cfg)
 	code, body := get(t, p.url("echo", "/"))
-	if eb := decodeErrorBody(t, body); code != http.StatusBadGateway || eb.Reason != ReasonClosedUnconfirmed {
-		t.Fatalf("got %d %+v, want 502 %s", code, eb, ReasonClosedUnconfirmed)
+	if eb := decodeErrorBody(t, body); code != http.StatusBadGateway || eb.Reason != contract.ReasonClosedUnconfirmed {
+		t.Fatalf("got %d %+v, want 502 %s", code, eb, contract.ReasonClosedUnconfirmed)
 	}
-	for _, r := range HandshakeFailureReasons {
+	for _, r := range contract.HandshakeFailureReasons {
 		if n := p.failures(t, "echo", r); n != 0 {
 			t.Fatalf("handshake failures{%s} = %v, want 0: nothing says the handshake failed", r, n)
 		}
@@ -139,8 +141,8 @@ func TestExchangeFailureLogSpeaksPlainly(t *testing.T) {
 	}))
 	p := startProxy(t, testConfig(up.Addr, f.files["root.crt"]))
 	code, body := get(t, p.url("echo", "/"))
-	if eb := decodeErrorBody(t, body); code != http.StatusBadGateway || eb.Reason != ReasonUpstreamError {
-		t.Fatalf("got %d %+v, want 502 %s", code, eb, ReasonUpstreamError)
+	if eb := decodeErrorBody(t, body); code != http.StatusBadGateway || eb.Reason != contract.ReasonUpstreamError {
+		t.Fatalf("got %d %+v, want 502 %s", code, eb, contract.ReasonUpstreamError)
 	}
 	eventually(t, "the log line", func() bool { return strings.Contains(p.logs.String(), "the upstream reset the connection") })
 	checkNoGoInternals(t, p.logs.String())
@@ -179,10 +181,10 @@ func TestMTLSCloseAfterHandshakeIsARefusal(t *testing.T) {
 	withClientCert("client")(f, cfg.Upstreams[0].TLS)
 	p := startProxy(t, cfg)
 	code, body := get(t, p.url("echo", "/"))
-	if eb := decodeErrorBody(t, body); code != http.StatusBadGateway || eb.Reason != ReasonClientCertificateRejected {
-		t.Fatalf("got %d %+v, want 502 %s", code, eb, ReasonClientCertificateRejected)
+	if eb := decodeErrorBody(t, body); code != http.StatusBadGateway || eb.Reason != contract.ReasonClientCertificateRejected {
+		t.Fatalf("got %d %+v, want 502 %s", code, eb, contract.ReasonClientCertificateRejected)
 	}
-	if n := p.failures(t, "echo", ReasonClientCertificateRejected); n < 1 {
+	if n := p.failures(t, "echo", contract.ReasonClientCertificateRejected); n < 1 {
 		t.Fatalf("client_certificate_rejected failures = %v, want at least 1", n)
 	}
 }

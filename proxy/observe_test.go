@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // TestForwardedHeaderKept: the RFC 7239 Forwarded header the gateway sets reaches the
@@ -40,8 +42,8 @@ func TestAccessLog(t *testing.T) {
 
 	cfg := testConfig(up.Addr, f.files["root.crt"])
 	cfg.AccessLog = true
-	cfg.Upstreams = append(cfg.Upstreams, Upstream{Name: "down", Listen: "127.0.0.1:0", Address: closedPort(t),
-		TLS: &UpstreamTLS{CAFiles: []string{f.files["root.crt"]}}})
+	cfg.Upstreams = append(cfg.Upstreams, contract.Upstream{Name: "down", Listen: "127.0.0.1:0", Address: closedPort(t),
+		TLS: &contract.UpstreamTLS{CAFiles: []string{f.files["root.crt"]}}})
 	p := startProxy(t, cfg)
 	req, _ := http.NewRequest(http.MethodGet, p.url("echo", "/orders/7?token=secret"), nil)
 	req.Header.Set("X-Request-Id", "req-1")

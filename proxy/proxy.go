@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // Timeouts of the upstream side and of the listeners. Zero fields take the defaults.
@@ -49,6 +51,7 @@ type options struct {
 	timeouts       Timeouts
 	reloadInterval time.Duration
 	fileWatch      bool
+	netHTTPOnly    bool // every request through the net/http engine (the differential fuzzer)
 }
 
 // Option configures New.
@@ -83,7 +86,7 @@ func WithFileWatch(on bool) Option { return func(o *options) { o.fileWatch = on 
 
 // Proxy serves every upstream of a Config and the admin endpoints.
 type Proxy struct {
-	cfg       *Config
+	cfg       *contract.Config
 	opts      options
 	log       *slog.Logger
 	metrics   *metrics
@@ -107,15 +110,15 @@ type Proxy struct {
 // New validates cfg (it is not modified), loads the TLS material and binds every listener.
 // Material that does not load yet leaves its upstream not ready (and failing closed) until
 // a reload succeeds; use Check to refuse such a configuration up front.
-func New(cfg *Config, opts ...Option) (*Proxy, error) {
+func New(cfg *contract.Config, opts ...Option) (*Proxy, error) {
 	if cfg == nil {
 		return nil, errors.New("proxy: nil configuration")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := cfg.clone()
-	c.applyDefaults()
+	c := cfg.Clone()
+	c.ApplyDefaults()
 	o := options{
 		log:            slog.New(slog.DiscardHandler),
 		clock:          time.Now,
@@ -137,7 +140,9 @@ func New(cfg *Config, opts ...Option) (*Proxy, error) {
 		ups := newUpstream(u, mat, o.clock, o.timeouts, o.log, p.metrics)
 		ups.accessLog = c.AccessLog
 		p.upstreams = append(p.upstreams, ups)
-		p.servers = append(p.servers, newFrontend(ups, p.newServer(ups), o.timeouts.ReadHeader, idleTimeout))
+		fe := newFrontend(ups, p.newServer(ups), o.timeouts.ReadHeader, idleTimeout)
+		fe.netHTTPOnly = o.netHTTPOnly
+		p.servers = append(p.servers, fe)
 	}
 	p.admin = p.newServer(p.adminHandler())
 	if err := p.listen(); err != nil {
@@ -216,12 +221,12 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	go p.runChecks(p.watchCtx)
 	errc := make(chan error, len(p.servers)+1)
 	serve := func(name string, s interface{ Serve(net.Listener) error }, ln net.Listener) {
-		p.log.Info(LogListening, LogKeyListener, name, LogKeyAddress, ln.Addr().String())
+		p.log.Info(contract.LogListening, contract.LogKeyListener, name, contract.LogKeyAddress, ln.Addr().String())
 		if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !p.draining.Load() {
 			errc <- fmt.Errorf("%s listener: %w", name, err)
 		}
 	}
-	go serve(AdminListener, p.admin, p.adminLn)
+	go serve(contract.AdminListener, p.admin, p.adminLn)
 	for i, s := range p.servers {
 		go serve(p.upstreams[i].name, s, p.listeners[i])
 	}

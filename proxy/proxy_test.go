@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // TestForwarding: Host is the upstream's, X-Forwarded-* are set, path, query and a large
@@ -87,15 +89,20 @@ func TestStreamingResponse(t *testing.T) {
 	}
 }
 
-// TestHTTP2Upstream: an upstream offering h2 by ALPN is spoken to in HTTP/2.
-func TestHTTP2Upstream(t *testing.T) {
+// TestUpstreamOfferingHTTP2: the proxy offers only http/1.1 by ALPN (docs/proxy.md,
+// "Upstream protocol"), so an upstream that also offers h2 is spoken to in HTTP/1.1, on the
+// fast path.
+func TestUpstreamOfferingHTTP2(t *testing.T) {
 	f := newFixture(t)
 	up := startH2Upstream(t, serverTLS(f.chain.Leaf), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, r.Proto)
 	}))
 	p := startProxy(t, testConfig(up.Listener.Addr().String(), f.files["root.crt"]))
-	if code, body := get(t, p.url("echo", "/")); code != 200 || string(body) != "HTTP/2.0" {
-		t.Fatalf("got %d %q, want 200 HTTP/2.0", code, body)
+	if code, body := get(t, p.url("echo", "/")); code != 200 || string(body) != "HTTP/1.1" {
+		t.Fatalf("got %d %q, want 200 HTTP/1.1", code, body)
+	}
+	if n := p.servers[0].handoffs.Load(); n != 0 {
+		t.Errorf("%d request(s) handed to net/http, want none", n)
 	}
 }
 
@@ -149,7 +156,7 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	get(t, p.url("echo", "/"))
 	code, body := get(t, p.adminURL("/readyz"))
-	var st ReadyStatus
+	var st contract.ReadyStatus
 	if err := json.Unmarshal(body, &st); err != nil || code != 200 || !st.Ready {
 		t.Fatalf("/readyz = %d %s (%v)", code, body, err)
 	}
@@ -221,7 +228,7 @@ func TestShutdownCutsAfterDrainTimeout(t *testing.T) {
 		<-release
 	}))
 	cfg := testConfig(up.Addr, f.files["root.crt"])
-	cfg.Shutdown.DrainTimeout = &Duration{100 * time.Millisecond}
+	cfg.Shutdown.DrainTimeout = &contract.Duration{Duration: 100 * time.Millisecond}
 	p := startProxy(t, cfg)
 	failed := make(chan error, 1)
 	go func() {
@@ -264,16 +271,16 @@ func TestExchangeFailures(t *testing.T) {
 		handler  http.HandlerFunc
 		opts     []Option
 		wantCode int
-		want     Reason
+		want     contract.Reason
 	}{
 		{"response headers too late", func(http.ResponseWriter, *http.Request) { <-hang },
-			[]Option{WithTimeouts(Timeouts{ResponseHeader: 200 * time.Millisecond})}, http.StatusGatewayTimeout, ReasonTimeout},
+			[]Option{WithTimeouts(Timeouts{ResponseHeader: 200 * time.Millisecond})}, http.StatusGatewayTimeout, contract.ReasonTimeout},
 		{"upstream closes the connection", func(w http.ResponseWriter, _ *http.Request) {
 			conn, _, err := http.NewResponseController(w).Hijack()
 			if err == nil {
 				_ = conn.Close()
 			}
-		}, nil, http.StatusBadGateway, ReasonUpstreamError},
+		}, nil, http.StatusBadGateway, contract.ReasonUpstreamError},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -284,7 +291,7 @@ func TestExchangeFailures(t *testing.T) {
 			if eb := decodeErrorBody(t, body); code != tc.wantCode || eb.Reason != tc.want {
 				t.Fatalf("got %d %+v, want %d %s", code, eb, tc.wantCode, tc.want)
 			}
-			for _, r := range HandshakeFailureReasons {
+			for _, r := range contract.HandshakeFailureReasons {
 				if n := p.failures(t, "echo", r); n != 0 {
 					t.Fatalf("handshake failures{%s} = %v, want 0", r, n)
 				}
@@ -304,7 +311,7 @@ func TestClientCertificateRejectedOverH2(t *testing.T) {
 	}))
 	p := startProxy(t, testConfig(up.Listener.Addr().String(), f.files["root.crt"]))
 	code, body := get(t, p.url("echo", "/"))
-	if eb := decodeErrorBody(t, body); code != http.StatusBadGateway || eb.Reason != ReasonClientCertificateRejected || hits.Load() != 0 {
+	if eb := decodeErrorBody(t, body); code != http.StatusBadGateway || eb.Reason != contract.ReasonClientCertificateRejected || hits.Load() != 0 {
 		t.Fatalf("got %d %+v with %d upstream hits", code, eb, hits.Load())
 	}
 }

@@ -12,97 +12,21 @@ import (
 	"reflect"
 	"strings"
 	"syscall"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
-
-// Reason says why the proxy could not forward a request. It is the "reason" of the JSON
-// 502 answer and the reason label of gatewaytenant_proxy_upstream_handshake_failures_total.
-type Reason string
-
-// Reasons of a failed upstream connection. All but ReasonUpstreamError are handshake
-// failures: the request was never sent.
-const (
-	// ReasonUnknownAuthority: the upstream chain does not lead to a trusted CA.
-	ReasonUnknownAuthority Reason = "unknown_authority"
-	// ReasonHostnameMismatch: the certificate matches neither serverName nor any of
-	// subjectAltNames.
-	ReasonHostnameMismatch Reason = "hostname_mismatch"
-	// ReasonExpired: a certificate of the chain is past its notAfter.
-	ReasonExpired Reason = "expired"
-	// ReasonNotYetValid: a certificate of the chain is before its notBefore.
-	ReasonNotYetValid Reason = "not_yet_valid"
-	// ReasonChainTooDeep: more intermediates than verifyDepth allows.
-	ReasonChainTooDeep Reason = "chain_too_deep"
-	// ReasonClientCertificateRejected: the upstream refused the client certificate, or
-	// required one and none is configured or loaded.
-	ReasonClientCertificateRejected Reason = "client_certificate_rejected"
-	// ReasonProtocolVersion: no TLS version both sides accept (see minVersion).
-	ReasonProtocolVersion Reason = "protocol_version"
-	// ReasonConnectFailed: no TCP connection (refused, unreachable, name not found).
-	ReasonConnectFailed Reason = "connect_failed"
-	// ReasonHandshakeFailed: the TLS handshake failed for another reason (cipher suites,
-	// curves, a malformed certificate, the upstream closing the connection).
-	ReasonHandshakeFailed Reason = "handshake_failed"
-	// ReasonUpstreamNotTLS: the upstream answered in plain text (typically plain HTTP).
-	ReasonUpstreamNotTLS Reason = "upstream_not_tls"
-	// ReasonTimeout: connect, handshake or response headers took too long.
-	ReasonTimeout Reason = "timeout"
-	// ReasonBadKeyUsage: the upstream certificate's extended key usage does not allow
-	// server authentication (for example a client certificate served by mistake).
-	ReasonBadKeyUsage Reason = "bad_key_usage"
-	// ReasonClosedUnconfirmed: the upstream closed a TLS 1.3 connection on which it had
-	// asked for a client certificate, without a word (no alert, no answer) after the
-	// request was sent: it either refused the certificate or its application closed the
-	// connection. The request may have reached the upstream. Not a handshake failure.
-	ReasonClosedUnconfirmed Reason = "closed_unconfirmed"
-	// ReasonUpstreamError: the connection was verified but the exchange failed afterwards
-	// (reset, malformed response). Not a handshake failure.
-	ReasonUpstreamError Reason = "upstream_error"
-)
-
-// HandshakeFailureReasons lists the reasons counted as handshake failures.
-var HandshakeFailureReasons = []Reason{
-	ReasonUnknownAuthority, ReasonHostnameMismatch, ReasonExpired, ReasonNotYetValid,
-	ReasonChainTooDeep, ReasonClientCertificateRejected, ReasonProtocolVersion,
-	ReasonConnectFailed, ReasonHandshakeFailed, ReasonUpstreamNotTLS, ReasonTimeout,
-	ReasonBadKeyUsage,
-}
-
-var reasonMessages = map[Reason]string{
-	ReasonUnknownAuthority:          "the upstream certificate is not signed by a trusted certificate authority",
-	ReasonHostnameMismatch:          "the upstream certificate does not match the expected name",
-	ReasonExpired:                   "the upstream certificate has expired",
-	ReasonNotYetValid:               "the upstream certificate is not valid yet",
-	ReasonChainTooDeep:              "the upstream certificate chain has more intermediates than allowed",
-	ReasonClientCertificateRejected: "the upstream rejected the client certificate",
-	ReasonProtocolVersion:           "the upstream does not support an acceptable TLS version",
-	ReasonConnectFailed:             "could not connect to the upstream",
-	ReasonHandshakeFailed:           "the TLS handshake with the upstream failed",
-	ReasonUpstreamNotTLS:            "the upstream does not speak TLS",
-	ReasonTimeout:                   "the upstream did not answer in time",
-	ReasonBadKeyUsage:               "the upstream certificate is not allowed for server authentication (extended key usage)",
-	ReasonClosedUnconfirmed:         "the upstream closed the connection before confirming the client certificate; the request may have reached it",
-	ReasonUpstreamError:             "the upstream connection failed",
-}
-
-// Message is a one-line explanation of the reason for people.
-func (r Reason) Message() string {
-	if m, ok := reasonMessages[r]; ok {
-		return m
-	}
-	return string(r)
-}
 
 // remoteAlertReasons maps alerts sent by the upstream. We verify the upstream ourselves,
 // so a certificate alert from it is about our client certificate.
-var remoteAlertReasons = func() map[string]Reason {
-	m := map[string]Reason{}
+var remoteAlertReasons = func() map[string]contract.Reason {
+	m := map[string]contract.Reason{}
 	for _, code := range []uint8{42, 43, 44, 45, 46, 48, 49, 116} {
-		m[tls.AlertError(code).Error()] = ReasonClientCertificateRejected
+		m[tls.AlertError(code).Error()] = contract.ReasonClientCertificateRejected
 	}
-	m[tls.AlertError(70).Error()] = ReasonProtocolVersion  // protocol_version
-	m[tls.AlertError(71).Error()] = ReasonProtocolVersion  // insufficient_security
-	m[tls.AlertError(40).Error()] = ReasonHandshakeFailed  // handshake_failure
-	m[tls.AlertError(112).Error()] = ReasonHandshakeFailed // unrecognized_name
+	m[tls.AlertError(70).Error()] = contract.ReasonProtocolVersion  // protocol_version
+	m[tls.AlertError(71).Error()] = contract.ReasonProtocolVersion  // insufficient_security
+	m[tls.AlertError(40).Error()] = contract.ReasonHandshakeFailed  // handshake_failure
+	m[tls.AlertError(112).Error()] = contract.ReasonHandshakeFailed // unrecognized_name
 	return m
 }()
 
@@ -126,38 +50,38 @@ type connFacts struct {
 // classifyFailure is the one mapping of an upstream failure to a Reason, for connection
 // attempts (the request path's and the active verification's) and for exchanges on
 // verified connections. It never returns "".
-func classifyFailure(err error, stage failureStage, c connFacts) Reason {
+func classifyFailure(err error, stage failureStage, c connFacts) contract.Reason {
 	reason := classify(err)
 	switch stage {
 	case stageConnect:
-		if reason != ReasonTimeout {
-			reason = ReasonConnectFailed
+		if reason != contract.ReasonTimeout {
+			reason = contract.ReasonConnectFailed
 		}
 	case stageHandshake:
 		switch {
-		case reason == "" || reason == ReasonConnectFailed:
-			reason = ReasonHandshakeFailed
-		case reason == ReasonHandshakeFailed && c.certRequested:
+		case reason == "" || reason == contract.ReasonConnectFailed:
+			reason = contract.ReasonHandshakeFailed
+		case reason == contract.ReasonHandshakeFailed && c.certRequested:
 			// TLS 1.2 servers answer a missing or unacceptable client certificate with a
 			// generic handshake_failure alert (RFC 5246 7.4.6).
-			reason = ReasonClientCertificateRejected
+			reason = contract.ReasonClientCertificateRejected
 		}
 	case stageVerdict:
 		// Closed or reset before any request was sent: the upstream refused our certificate.
-		if reason == "" || reason == ReasonConnectFailed || reason == ReasonHandshakeFailed {
-			reason = ReasonClientCertificateRejected
+		if reason == "" || reason == contract.ReasonConnectFailed || reason == contract.ReasonHandshakeFailed {
+			reason = contract.ReasonClientCertificateRejected
 		}
 	case stageExchange:
 		switch {
-		case reason != "" && reason != ReasonConnectFailed:
+		case reason != "" && reason != contract.ReasonConnectFailed:
 			// a TLS alert (with TLS 1.3 the verdict on our certificate comes after our side
 			// of the handshake) or a timeout
 		case c.tls13 && c.certRequested && !c.heardBack:
 			// Closed without a word: a refusal of our certificate (its alert lost in a reset,
 			// or never sent) or the application closing the connection. Unknowable.
-			reason = ReasonClosedUnconfirmed
+			reason = contract.ReasonClosedUnconfirmed
 		default:
-			reason = ReasonUpstreamError
+			reason = contract.ReasonUpstreamError
 		}
 	}
 	return reason
@@ -165,75 +89,75 @@ func classifyFailure(err error, stage failureStage, c connFacts) Reason {
 
 // classify maps an error of a connection attempt or round trip to a Reason. It returns ""
 // when the error says nothing specific; callers choose the fallback.
-func classify(err error) Reason {
+func classify(err error) contract.Reason {
 	if r := classifyCertificate(err); r != "" {
 		return r
 	}
 	if _, ok := errors.AsType[tls.RecordHeaderError](err); ok {
-		return ReasonUpstreamNotTLS
+		return contract.ReasonUpstreamNotTLS
 	}
 	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "remote error" && op.Err != nil {
 		if r, ok := remoteAlertReasons[op.Err.Error()]; ok {
 			return r
 		}
-		return ReasonHandshakeFailed
+		return contract.ReasonHandshakeFailed
 	}
 	msg := err.Error()
 	if strings.Contains(msg, "tls: server selected unsupported protocol version") ||
 		strings.Contains(msg, "tls: no supported versions") {
-		return ReasonProtocolVersion
+		return contract.ReasonProtocolVersion
 	}
 	if isTimeout(err) {
-		return ReasonTimeout
+		return contract.ReasonTimeout
 	}
 	if _, ok := errors.AsType[*net.DNSError](err); ok {
-		return ReasonConnectFailed
+		return contract.ReasonConnectFailed
 	}
 	if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
-		return ReasonConnectFailed
+		return contract.ReasonConnectFailed
 	}
 	return ""
 }
 
 // classifyCertificate recognises our own verification errors and crypto/x509's.
-func classifyCertificate(err error) Reason {
+func classifyCertificate(err error) contract.Reason {
 	if ve, ok := errors.AsType[*ValidityError](err); ok {
 		if ve.NotYetValid {
-			return ReasonNotYetValid
+			return contract.ReasonNotYetValid
 		}
-		return ReasonExpired
+		return contract.ReasonExpired
 	}
 	if _, ok := errors.AsType[*ChainTooDeepError](err); ok {
-		return ReasonChainTooDeep
+		return contract.ReasonChainTooDeep
 	}
 	if _, ok := errors.AsType[*NameMismatchError](err); ok {
-		return ReasonHostnameMismatch
+		return contract.ReasonHostnameMismatch
 	}
 	if _, ok := errors.AsType[x509.HostnameError](err); ok {
-		return ReasonHostnameMismatch
+		return contract.ReasonHostnameMismatch
 	}
 	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
-		return ReasonUnknownAuthority
+		return contract.ReasonUnknownAuthority
 	}
 	if _, ok := errors.AsType[*KeyUsageError](err); ok {
-		return ReasonBadKeyUsage
+		return contract.ReasonBadKeyUsage
 	}
 	if _, ok := errors.AsType[*UnknownAuthorityError](err); ok {
-		return ReasonUnknownAuthority
+		return contract.ReasonUnknownAuthority
 	}
 	if ci, ok := errors.AsType[x509.CertificateInvalidError](err); ok {
 		switch ci.Reason {
 		case x509.IncompatibleUsage:
-			return ReasonBadKeyUsage
+			return contract.ReasonBadKeyUsage
 		case x509.Expired:
 			if strings.Contains(ci.Detail, "before") {
-				return ReasonNotYetValid
+				return contract.ReasonNotYetValid
 			}
-			return ReasonExpired
+			return contract.ReasonExpired
 		case x509.TooManyIntermediates:
-			return ReasonChainTooDeep
+			return contract.ReasonChainTooDeep
 		}
-		return ReasonHandshakeFailed
+		return contract.ReasonHandshakeFailed
 	}
 	return ""
 }

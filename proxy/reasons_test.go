@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"testing"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 func TestClassify(t *testing.T) {
@@ -18,29 +21,29 @@ func TestClassify(t *testing.T) {
 	wrap := func(err error) error { return fmt.Errorf("net/http: %w", err) }
 	cases := []struct {
 		err  error
-		want Reason
+		want contract.Reason
 	}{
-		{&ValidityError{}, ReasonExpired},
-		{&ValidityError{NotYetValid: true}, ReasonNotYetValid},
-		{wrap(&ChainTooDeepError{Intermediates: 2, Max: 1}), ReasonChainTooDeep},
-		{&NameMismatchError{}, ReasonHostnameMismatch},
-		{x509.HostnameError{Certificate: &x509.Certificate{}, Host: "a"}, ReasonHostnameMismatch},
-		{wrap(x509.UnknownAuthorityError{}), ReasonUnknownAuthority},
-		{x509.CertificateInvalidError{Reason: x509.Expired, Detail: "current time X is after Y"}, ReasonExpired},
-		{x509.CertificateInvalidError{Reason: x509.Expired, Detail: "current time X is before Y"}, ReasonNotYetValid},
-		{x509.CertificateInvalidError{Reason: x509.TooManyIntermediates}, ReasonChainTooDeep},
-		{x509.CertificateInvalidError{Reason: x509.IncompatibleUsage}, ReasonBadKeyUsage},
-		{remote(42), ReasonClientCertificateRejected}, // bad_certificate
-		{remote(48), ReasonClientCertificateRejected}, // unknown_ca
-		{wrap(remote(116)), ReasonClientCertificateRejected},
-		{remote(70), ReasonProtocolVersion},
-		{remote(40), ReasonHandshakeFailed},
-		{remote(80), ReasonHandshakeFailed}, // internal_error
-		{errors.New("tls: server selected unsupported protocol version 301"), ReasonProtocolVersion},
-		{tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, ReasonUpstreamNotTLS},
-		{wrap(context.DeadlineExceeded), ReasonTimeout},
-		{&net.DNSError{Err: "no such host", Name: "a.svc", IsNotFound: true}, ReasonConnectFailed},
-		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, ReasonConnectFailed},
+		{&ValidityError{}, contract.ReasonExpired},
+		{&ValidityError{NotYetValid: true}, contract.ReasonNotYetValid},
+		{wrap(&ChainTooDeepError{Intermediates: 2, Max: 1}), contract.ReasonChainTooDeep},
+		{&NameMismatchError{}, contract.ReasonHostnameMismatch},
+		{x509.HostnameError{Certificate: &x509.Certificate{}, Host: "a"}, contract.ReasonHostnameMismatch},
+		{wrap(x509.UnknownAuthorityError{}), contract.ReasonUnknownAuthority},
+		{x509.CertificateInvalidError{Reason: x509.Expired, Detail: "current time X is after Y"}, contract.ReasonExpired},
+		{x509.CertificateInvalidError{Reason: x509.Expired, Detail: "current time X is before Y"}, contract.ReasonNotYetValid},
+		{x509.CertificateInvalidError{Reason: x509.TooManyIntermediates}, contract.ReasonChainTooDeep},
+		{x509.CertificateInvalidError{Reason: x509.IncompatibleUsage}, contract.ReasonBadKeyUsage},
+		{remote(42), contract.ReasonClientCertificateRejected}, // bad_certificate
+		{remote(48), contract.ReasonClientCertificateRejected}, // unknown_ca
+		{wrap(remote(116)), contract.ReasonClientCertificateRejected},
+		{remote(70), contract.ReasonProtocolVersion},
+		{remote(40), contract.ReasonHandshakeFailed},
+		{remote(80), contract.ReasonHandshakeFailed}, // internal_error
+		{errors.New("tls: server selected unsupported protocol version 301"), contract.ReasonProtocolVersion},
+		{tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, contract.ReasonUpstreamNotTLS},
+		{wrap(context.DeadlineExceeded), contract.ReasonTimeout},
+		{&net.DNSError{Err: "no such host", Name: "a.svc", IsNotFound: true}, contract.ReasonConnectFailed},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, contract.ReasonConnectFailed},
 		{io.ErrUnexpectedEOF, ""},
 	}
 	for _, tc := range cases {
@@ -53,7 +56,9 @@ func TestClassify(t *testing.T) {
 // TestReasonsDocumented: every reason has a message and is listed in docs/proxy.md.
 func TestReasonsDocumented(t *testing.T) {
 	doc := readDoc(t)
-	for _, r := range append(HandshakeFailureReasons, ReasonUpstreamError, ReasonClosedUnconfirmed) {
+	reasons := slices.Concat(contract.HandshakeFailureReasons, contract.ClientErrorReasons,
+		[]contract.Reason{contract.ReasonUpstreamError, contract.ReasonClosedUnconfirmed})
+	for _, r := range reasons {
 		if r.Message() == string(r) {
 			t.Errorf("reason %s has no message", r)
 		}

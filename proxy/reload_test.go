@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
 
@@ -39,7 +40,7 @@ func TestClientCertificateRotation(t *testing.T) {
 		}
 	}))
 	cfg := testConfig(up.Listener.Addr().String(), f.files["root.crt"])
-	cfg.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{CertFile: dir.Path("tls.crt"), KeyFile: dir.Path("tls.key")}
+	cfg.Upstreams[0].TLS.ClientCertificate = &contract.ClientCertificate{CertFile: dir.Path("tls.crt"), KeyFile: dir.Path("tls.key")}
 	p := startProxy(t, cfg, WithReloadInterval(0))
 	l := testutil.StartLoad(t, p.url("echo", "/"), 4)
 	l.Progress(t, 20)
@@ -73,8 +74,8 @@ func TestCARotation(t *testing.T) {
 	}}, nil)
 	stale := startUpstream(t, serverTLS(oldPKI.Leaf), nil)
 	cfg := testConfig(rotated.Addr, caDir.Path("ca.crt"))
-	cfg.Upstreams = append(cfg.Upstreams, Upstream{Name: "stale", Listen: "127.0.0.1:0", Address: stale.Addr,
-		TLS: &UpstreamTLS{CAFiles: []string{caDir.Path("ca.crt")}, ServerName: "kong.example"}})
+	cfg.Upstreams = append(cfg.Upstreams, contract.Upstream{Name: "stale", Listen: "127.0.0.1:0", Address: stale.Addr,
+		TLS: &contract.UpstreamTLS{CAFiles: []string{caDir.Path("ca.crt")}, ServerName: "kong.example"}})
 	p := startProxy(t, cfg, WithReloadInterval(0))
 	l := testutil.StartLoad(t, p.url("echo", "/"), 4)
 	l.Progress(t, 20)
@@ -98,10 +99,10 @@ func TestCARotation(t *testing.T) {
 	p.waitReloads(t, "stale", kindCA, resultSuccess, 3)
 	l.Progress(t, 20)
 	l.Finish(t)
-	expectStatus(t, p.url("stale", "/"), http.StatusBadGateway, ReasonUnknownAuthority)
+	expectStatus(t, p.url("stale", "/"), http.StatusBadGateway, contract.ReasonUnknownAuthority)
 }
 
-func expectStatus(t *testing.T, url string, code int, reason Reason) {
+func expectStatus(t *testing.T, url string, code int, reason contract.Reason) {
 	t.Helper()
 	got, body := get(t, url)
 	if got != code {
@@ -160,7 +161,7 @@ func TestStartsClosedWithoutMaterial(t *testing.T) {
 	if code, _ := get(t, p.adminURL("/readyz")); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz = %d before the CA exists, want 503", code)
 	}
-	expectStatus(t, p.url("echo", "/"), http.StatusBadGateway, ReasonUnknownAuthority)
+	expectStatus(t, p.url("echo", "/"), http.StatusBadGateway, contract.ReasonUnknownAuthority)
 	if up.hits.Load() != 0 {
 		t.Fatal("request reached the upstream")
 	}
@@ -185,7 +186,7 @@ func TestReloadTriggers(t *testing.T) {
 			up := startUpstream(t, serverTLS(f.chain.Leaf), nil)
 			caFile := writeFile(t, t.TempDir(), "ca.crt", f.other.CertPEM())
 			p := startProxy(t, testConfig(up.Addr, caFile), tc.opts...)
-			expectStatus(t, p.url("echo", "/"), http.StatusBadGateway, ReasonUnknownAuthority)
+			expectStatus(t, p.url("echo", "/"), http.StatusBadGateway, contract.ReasonUnknownAuthority)
 			if err := os.WriteFile(caFile, f.chain.Root.CertPEM(), 0o600); err != nil {
 				t.Fatal(err)
 			}

@@ -10,96 +10,24 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // The state report: what the proxy knows about the data path of each upstream, from its
 // active checks (check.go) and from real traffic, served as JSON on the admin listener.
 // The operator reads it and writes it into the tenant's status; anything else may too.
 
-// StatePath is the admin listener's path of the StateReport.
-const StatePath = "/state"
-
-// StateKind is the kind of the StateReport; its apiVersion is APIVersion. A reader refuses
-// a report of another apiVersion or kind.
-const StateKind = "StateReport"
-
-// Results of an upstream besides the failure reasons.
-const (
-	// ResultOK: the last verification (active check or traffic) succeeded.
-	ResultOK Reason = "ok"
-	// ResultUnknown: nothing has been checked yet.
-	ResultUnknown Reason = stateUnknown
-)
-
-// StateReport is the body of GET /state.
-type StateReport struct {
-	// APIVersion is APIVersion; Kind is StateKind.
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	// Revision is the configuration's revision field, "" when it has none.
-	Revision string `json:"revision,omitempty"`
-	// Time is when the report was made.
-	Time time.Time `json:"time"`
-	// CheckInterval is the period of the active check of an idle, verified upstream.
-	CheckInterval Duration `json:"checkInterval"`
-	// Upstreams are in the order of the configuration.
-	Upstreams []UpstreamState `json:"upstreams"`
-}
-
-// UpstreamState is what the proxy knows about one upstream.
-type UpstreamState struct {
-	// Name, Address and ServerName are the upstream's, from the configuration (ServerName
-	// with its default applied).
-	Name       string `json:"name"`
-	Address    string `json:"address"`
-	ServerName string `json:"serverName"`
-	// Result is ResultOK, ResultUnknown, or the Reason of the last failure.
-	Result Reason `json:"result"`
-	// Message is one line a tenant can act on.
-	Message string `json:"message"`
-	// Error is the failure as the TLS stack reported it, for the curious.
-	Error string `json:"error,omitempty"`
-	// CheckedAt is the time of the last verification: an active check, or a handshake or
-	// request of real traffic.
-	CheckedAt time.Time `json:"checkedAt,omitzero"`
-	// Since is when Result last changed.
-	Since time.Time `json:"since,omitzero"`
-	// LastVerifiedAt is the time of the last success.
-	LastVerifiedAt time.Time `json:"lastVerifiedAt,omitzero"`
-	// ConsecutiveFailures counts failed verifications since the last success; after a
-	// success, the proxy checks a new failure again within seconds, so 2 means confirmed.
-	ConsecutiveFailures int `json:"consecutiveFailures"`
-	// Presented is the certificate the upstream sent in the last handshake that got as far.
-	Presented *PresentedCertificate `json:"presented,omitempty"`
-	// MaterialErrors are the CA bundle and client certificate files that do not load.
-	MaterialErrors []string `json:"materialErrors,omitempty"`
-}
-
-// PresentedCertificate describes the leaf certificate an upstream sent.
-type PresentedCertificate struct {
-	Subject     string    `json:"subject"`
-	DNSNames    []string  `json:"dnsNames,omitempty"`
-	IPAddresses []string  `json:"ipAddresses,omitempty"`
-	URIs        []string  `json:"uris,omitempty"`
-	Issuer      string    `json:"issuer"`
-	NotBefore   time.Time `json:"notBefore"`
-	NotAfter    time.Time `json:"notAfter"`
-	// IntermediatesSent is how many certificates the upstream sent after its leaf.
-	IntermediatesSent int `json:"intermediatesSent"`
-	// ObservedAt is when it was sent.
-	ObservedAt time.Time `json:"observedAt"`
-}
-
 // tracker keeps the state of one upstream. Every verification outcome reaches it through
 // upstream.transition (failures each time, successes when they change something) and every
 // handshake through handshake, so that traffic and active checks write one state.
 type tracker struct {
-	cfg      *Upstream
+	cfg      *contract.Upstream
 	now      func() time.Time
 	checkNow chan struct{} // a check is wanted at once (material reloaded)
 
 	mu          sync.Mutex
-	result      Reason
+	result      contract.Reason
 	err         error
 	message     string
 	since       time.Time
@@ -112,8 +40,8 @@ type tracker struct {
 	lastTraffic time.Time // last handshake of real traffic, real clock
 }
 
-func newTracker(u *Upstream, now func() time.Time) *tracker {
-	return &tracker{cfg: u, now: now, checkNow: make(chan struct{}, 1), result: ResultUnknown,
+func newTracker(u *contract.Upstream, now func() time.Time) *tracker {
+	return &tracker{cfg: u, now: now, checkNow: make(chan struct{}, 1), result: contract.ResultUnknown,
 		message: "not checked yet"}
 }
 
@@ -144,12 +72,12 @@ func (t *tracker) handshake(conn *tls.Conn, traffic bool) {
 }
 
 // record records a verification outcome; reason "" is a success.
-func (t *tracker) record(reason Reason, err error) {
+func (t *tracker) record(reason contract.Reason, err error) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if reason == "" {
-		reason = ResultOK
+		reason = contract.ResultOK
 		t.failures = 0
 		t.verifiedAt = now
 	} else {
@@ -175,10 +103,10 @@ func (t *tracker) failing() bool {
 	return t.failures > 0
 }
 
-func (t *tracker) state(ms MaterialStatus) UpstreamState {
+func (t *tracker) state(ms contract.MaterialStatus) contract.UpstreamState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st := UpstreamState{
+	st := contract.UpstreamState{
 		Name:                t.cfg.Name,
 		Address:             t.cfg.Address,
 		ServerName:          t.cfg.TLS.ServerName,
@@ -196,7 +124,7 @@ func (t *tracker) state(ms MaterialStatus) UpstreamState {
 	if t.leaf != nil {
 		st.Presented = presented(t.leaf, t.sent, t.leafAt)
 	}
-	if !ms.Ready && t.result != ResultOK {
+	if !ms.Ready && t.result != contract.ResultOK {
 		st.Message = "the proxy cannot load its TLS files: " + oneLine(strings.Join(ms.Errors, "; "))
 		if len(ms.Errors) == 0 {
 			st.Message = "the proxy has not loaded its TLS files yet"
@@ -212,8 +140,8 @@ func utc(t time.Time) time.Time {
 	return t.UTC()
 }
 
-func presented(leaf *x509.Certificate, sent int, at time.Time) *PresentedCertificate {
-	p := &PresentedCertificate{
+func presented(leaf *x509.Certificate, sent int, at time.Time) *contract.PresentedCertificate {
+	p := &contract.PresentedCertificate{
 		Subject:           leaf.Subject.String(),
 		DNSNames:          leaf.DNSNames,
 		Issuer:            leaf.Issuer.String(),
@@ -233,18 +161,18 @@ func presented(leaf *x509.Certificate, sent int, at time.Time) *PresentedCertifi
 
 // describe is the one-line message of an outcome: what is wrong, with what the upstream
 // presented, and what to change.
-func (t *tracker) describe(reason Reason, err error) string {
+func (t *tracker) describe(reason contract.Reason, err error) string {
 	leaf, addr := t.leaf, t.cfg.Address
 	switch reason {
-	case ResultOK:
+	case contract.ResultOK:
 		if leaf == nil {
 			return "verified"
 		}
 		return fmt.Sprintf("verified: the upstream presents %s issued by %s, valid until %s",
 			leaf.Subject, leaf.Issuer, leaf.NotAfter.UTC().Format(time.RFC3339))
-	case ReasonHostnameMismatch:
+	case contract.ReasonHostnameMismatch:
 		return t.describeName(err)
-	case ReasonUnknownAuthority:
+	case contract.ReasonUnknownAuthority:
 		if leaf == nil {
 			return "the upstream certificate does not chain to a trusted CA"
 		}
@@ -254,7 +182,7 @@ func (t *tracker) describe(reason Reason, err error) string {
 			return msg + "; the upstream sent no intermediate: add the issuing root to the CA bundle, or make the upstream send its chain"
 		}
 		return msg + "; add the issuing root to the CA bundle"
-	case ReasonExpired, ReasonNotYetValid:
+	case contract.ReasonExpired, contract.ReasonNotYetValid:
 		if ve, ok := errors.AsType[*ValidityError](err); ok {
 			if ve.NotYetValid {
 				return fmt.Sprintf("the upstream certificate %s is not valid before %s; check the clocks or reissue it",
@@ -263,24 +191,24 @@ func (t *tracker) describe(reason Reason, err error) string {
 			return fmt.Sprintf("the upstream certificate %s expired at %s; renew it", ve.Subject, ve.NotAfter.UTC().Format(time.RFC3339))
 		}
 		return reason.Message() + " (an intermediate of the chain): " + oneLine(errText(err)) + "; renew it"
-	case ReasonChainTooDeep:
+	case contract.ReasonChainTooDeep:
 		if e, ok := errors.AsType[*ChainTooDeepError](err); ok {
 			return fmt.Sprintf("the upstream chain has %d intermediate(s) below a trusted CA, verifyDepth allows %d; raise verifyDepth or trust the intermediate",
 				e.Intermediates, e.Max)
 		}
-	case ReasonClientCertificateRejected:
+	case contract.ReasonClientCertificateRejected:
 		if t.cfg.TLS.ClientCertificate == nil {
 			return "the upstream requires a client certificate and none is configured"
 		}
 		return "the upstream rejected the client certificate (" + oneLine(errText(err)) +
 			"); have it signed by a CA the upstream trusts, with clientAuth usage, and not expired"
-	case ReasonProtocolVersion:
+	case contract.ReasonProtocolVersion:
 		return fmt.Sprintf("the upstream %s and the proxy (minimum TLS %s) have no TLS version in common", addr, t.cfg.TLS.MinVersion)
-	case ReasonUpstreamNotTLS:
+	case contract.ReasonUpstreamNotTLS:
 		return fmt.Sprintf("the upstream %s answers in plain text, not TLS; point the upstream at its TLS port, or enable TLS on it", addr)
-	case ReasonConnectFailed:
+	case contract.ReasonConnectFailed:
 		return fmt.Sprintf("cannot connect to %s: %s", addr, oneLine(errText(err)))
-	case ReasonTimeout:
+	case contract.ReasonTimeout:
 		return fmt.Sprintf("the upstream %s did not complete the connection and TLS handshake in time", addr)
 	}
 	return reason.Message() + ": " + oneLine(errText(err))
@@ -295,7 +223,7 @@ func (t *tracker) describeName(err error) string {
 	if len(t.cfg.TLS.SubjectAltNames) > 0 {
 		var names []string
 		for _, san := range t.cfg.TLS.SubjectAltNames {
-			if san.Type == SubjectAltNameURI {
+			if san.Type == contract.SubjectAltNameURI {
 				names = append(names, "URI:"+san.URI)
 			} else {
 				names = append(names, "DNS:"+san.Hostname)
@@ -353,14 +281,14 @@ func oneLine(s string) string {
 }
 
 // State is the report served on StatePath.
-func (p *Proxy) State() StateReport {
-	r := StateReport{
-		APIVersion:    APIVersion,
-		Kind:          StateKind,
+func (p *Proxy) State() contract.StateReport {
+	r := contract.StateReport{
+		APIVersion:    contract.APIVersion,
+		Kind:          contract.StateKind,
 		Revision:      p.cfg.Revision,
 		Time:          p.opts.clock().UTC(),
-		CheckInterval: Duration{p.cfg.Verification.interval()},
-		Upstreams:     make([]UpstreamState, 0, len(p.upstreams)),
+		CheckInterval: contract.Duration{Duration: p.cfg.Verification.IntervalOrDefault()},
+		Upstreams:     make([]contract.UpstreamState, 0, len(p.upstreams)),
 	}
 	for _, u := range p.upstreams {
 		r.Upstreams = append(r.Upstreams, u.track.state(u.material.status()))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // ValidityError: the upstream's leaf certificate is outside its validity window.
@@ -96,12 +98,12 @@ var errNoPeerCertificate = errors.New("upstream sent no certificate")
 type verifier struct {
 	roots      *atomic.Pointer[x509.CertPool]
 	serverName string
-	sans       []SubjectAltName
+	sans       []contract.SubjectAltName
 	maxDepth   int // -1: no limit
 	now        func() time.Time
 }
 
-func newVerifier(roots *atomic.Pointer[x509.CertPool], t *UpstreamTLS, now func() time.Time) *verifier {
+func newVerifier(roots *atomic.Pointer[x509.CertPool], t *contract.UpstreamTLS, now func() time.Time) *verifier {
 	v := &verifier{roots: roots, serverName: t.ServerName, sans: t.SubjectAltNames, maxDepth: -1, now: now}
 	if t.VerifyDepth != nil {
 		v.maxDepth = *t.VerifyDepth
@@ -223,12 +225,12 @@ func (v *verifier) checkName(leaf *x509.Certificate) error {
 	want := make([]string, 0, len(v.sans))
 	for _, san := range v.sans {
 		switch san.Type {
-		case SubjectAltNameHostname:
+		case contract.SubjectAltNameHostname:
 			if leaf.VerifyHostname(san.Hostname) == nil {
 				return nil
 			}
 			want = append(want, "DNS:"+san.Hostname)
-		case SubjectAltNameURI:
+		case contract.SubjectAltNameURI:
 			for _, u := range leaf.URIs {
 				if u.String() == san.URI {
 					return nil
@@ -245,15 +247,4 @@ func (v *verifier) checkName(leaf *x509.Certificate) error {
 		have = append(have, "URI:"+u.String())
 	}
 	return &NameMismatchError{Want: want, Have: have}
-}
-
-// tlsVersion maps minVersion to a crypto/tls constant; "" is the default.
-func tlsVersion(s string) (uint16, error) {
-	switch s {
-	case "", "1.2":
-		return tls.VersionTLS12, nil
-	case "1.3":
-		return tls.VersionTLS13, nil
-	}
-	return 0, fmt.Errorf("must be \"1.2\" or \"1.3\", got %q", s)
 }

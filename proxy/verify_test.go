@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // fixture is the PKI of the verification tests: a root -> intermediate -> leaf chain
@@ -24,7 +25,7 @@ type fixture struct {
 	files       map[string]string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{dir: t.TempDir(), chain: newChain(t), files: map[string]string{}}
 	cert := must[*pki.Cert](t)
@@ -61,10 +62,10 @@ func (f *fixture) requireClientCert(cfg *tls.Config) *tls.Config {
 type tlsCase struct {
 	name   string
 	server func(t *testing.T, f *fixture) *tls.Config // nil: plain HTTP upstream
-	proxy  func(f *fixture, u *UpstreamTLS)           // tweak of the proxy's policy
+	proxy  func(f *fixture, u *contract.UpstreamTLS)  // tweak of the proxy's policy
 	addr   func(t *testing.T) string                  // an upstream that is not a server
 	opts   []Option
-	want   Reason // "" for success
+	want   contract.Reason // "" for success
 }
 
 func defaultServer(_ *testing.T, f *fixture) *tls.Config { return serverTLS(f.chain.Leaf) }
@@ -73,77 +74,80 @@ func TestUpstreamVerification(t *testing.T) {
 	depth := func(n int) *int { return &n }
 	cases := []tlsCase{
 		{name: "root -> intermediate -> leaf, root trusted", want: ""},
-		{name: "verifyDepth 1 allows one intermediate", proxy: func(_ *fixture, u *UpstreamTLS) { u.VerifyDepth = depth(1) }},
-		{name: "verifyDepth 0 refuses an intermediate", proxy: func(_ *fixture, u *UpstreamTLS) { u.VerifyDepth = depth(0) },
-			want: ReasonChainTooDeep},
+		{name: "verifyDepth 1 allows one intermediate", proxy: func(_ *fixture, u *contract.UpstreamTLS) { u.VerifyDepth = depth(1) }},
+		{name: "verifyDepth 0 refuses an intermediate", proxy: func(_ *fixture, u *contract.UpstreamTLS) { u.VerifyDepth = depth(0) },
+			want: contract.ReasonChainTooDeep},
 		{name: "intermediate as trust anchor passes verifyDepth 0",
-			proxy: func(f *fixture, u *UpstreamTLS) { u.CAFiles = []string{f.files["inter.crt"]}; u.VerifyDepth = depth(0) }},
-		{name: "CA bundles are merged", proxy: func(f *fixture, u *UpstreamTLS) {
+			proxy: func(f *fixture, u *contract.UpstreamTLS) {
+				u.CAFiles = []string{f.files["inter.crt"]}
+				u.VerifyDepth = depth(0)
+			}},
+		{name: "CA bundles are merged", proxy: func(f *fixture, u *contract.UpstreamTLS) {
 			u.CAFiles = []string{f.files["other.crt"], f.files["root.crt"]}
 		}},
-		{name: "missing CA", proxy: func(f *fixture, u *UpstreamTLS) { u.CAFiles = []string{f.files["other.crt"]} },
-			want: ReasonUnknownAuthority},
+		{name: "missing CA", proxy: func(f *fixture, u *contract.UpstreamTLS) { u.CAFiles = []string{f.files["other.crt"]} },
+			want: contract.ReasonUnknownAuthority},
 		{name: "chain not served", server: func(_ *testing.T, f *fixture) *tls.Config {
 			c := f.chain.Leaf.TLSCertificate()
 			c.Certificate = c.Certificate[:1]
 			return &tls.Config{Certificates: []tls.Certificate{c}}
-		}, want: ReasonUnknownAuthority},
-		{name: "wrong server name", proxy: func(_ *fixture, u *UpstreamTLS) { u.ServerName = "other.example" },
-			want: ReasonHostnameMismatch},
-		{name: "default server name is the address host (IP SAN)", proxy: func(_ *fixture, u *UpstreamTLS) { u.ServerName = "" }},
-		{name: "subjectAltNames replace the hostname check", proxy: func(_ *fixture, u *UpstreamTLS) {
+		}, want: contract.ReasonUnknownAuthority},
+		{name: "wrong server name", proxy: func(_ *fixture, u *contract.UpstreamTLS) { u.ServerName = "other.example" },
+			want: contract.ReasonHostnameMismatch},
+		{name: "default server name is the address host (IP SAN)", proxy: func(_ *fixture, u *contract.UpstreamTLS) { u.ServerName = "" }},
+		{name: "subjectAltNames replace the hostname check", proxy: func(_ *fixture, u *contract.UpstreamTLS) {
 			u.ServerName = "something.else"
-			u.SubjectAltNames = []SubjectAltName{{Type: SubjectAltNameHostname, Hostname: "kong.example"}}
+			u.SubjectAltNames = []contract.SubjectAltName{{Type: contract.SubjectAltNameHostname, Hostname: "kong.example"}}
 		}},
-		{name: "any one subjectAltName matches (URI)", proxy: func(_ *fixture, u *UpstreamTLS) {
-			u.SubjectAltNames = []SubjectAltName{
-				{Type: SubjectAltNameHostname, Hostname: "other.example"},
-				{Type: SubjectAltNameURI, URI: "spiffe://cluster.local/ns/echo/sa/echo"},
+		{name: "any one subjectAltName matches (URI)", proxy: func(_ *fixture, u *contract.UpstreamTLS) {
+			u.SubjectAltNames = []contract.SubjectAltName{
+				{Type: contract.SubjectAltNameHostname, Hostname: "other.example"},
+				{Type: contract.SubjectAltNameURI, URI: "spiffe://cluster.local/ns/echo/sa/echo"},
 			}
 		}},
-		{name: "no subjectAltName matches", proxy: func(_ *fixture, u *UpstreamTLS) {
-			u.SubjectAltNames = []SubjectAltName{
-				{Type: SubjectAltNameHostname, Hostname: "other.example"},
-				{Type: SubjectAltNameURI, URI: "spiffe://cluster.local/ns/x/sa/y"},
+		{name: "no subjectAltName matches", proxy: func(_ *fixture, u *contract.UpstreamTLS) {
+			u.SubjectAltNames = []contract.SubjectAltName{
+				{Type: contract.SubjectAltNameHostname, Hostname: "other.example"},
+				{Type: contract.SubjectAltNameURI, URI: "spiffe://cluster.local/ns/x/sa/y"},
 			}
-		}, want: ReasonHostnameMismatch},
+		}, want: contract.ReasonHostnameMismatch},
 		{name: "expired leaf", server: func(t *testing.T, f *fixture) *tls.Config { return serverTLS(f.leaf(t, pki.Expired())) },
-			want: ReasonExpired},
+			want: contract.ReasonExpired},
 		{name: "not yet valid leaf", server: func(t *testing.T, f *fixture) *tls.Config { return serverTLS(f.leaf(t, pki.NotYetValid())) },
-			want: ReasonNotYetValid},
+			want: contract.ReasonNotYetValid},
 		{name: "expired intermediate", server: func(t *testing.T, f *fixture) *tls.Config {
 			inter := must[*pki.Cert](t)(f.chain.Root.NewIntermediate("old-inter", pki.Expired()))
 			return serverTLS(must[*pki.Cert](t)(inter.NewLeaf("kong.example", pki.DNS("kong.example"))))
-		}, want: ReasonExpired},
+		}, want: contract.ReasonExpired},
 		{name: "server certificate for client authentication only",
 			server: func(t *testing.T, f *fixture) *tls.Config { return serverTLS(f.leaf(t, pki.ClientAuth())) },
-			want:   ReasonBadKeyUsage},
+			want:   contract.ReasonBadKeyUsage},
 		{name: "injected clock past the leaf's notAfter", opts: []Option{WithClock(func() time.Time { return time.Now().Add(10 * 365 * 24 * time.Hour) })},
-			want: ReasonExpired},
+			want: contract.ReasonExpired},
 		{name: "mTLS with the right client certificate",
 			server: func(_ *testing.T, f *fixture) *tls.Config { return f.requireClientCert(serverTLS(f.chain.Leaf)) },
 			proxy:  withClientCert("client")},
 		{name: "mTLS required, none configured (TLS 1.3)",
 			server: func(_ *testing.T, f *fixture) *tls.Config { return f.requireClientCert(serverTLS(f.chain.Leaf)) },
-			want:   ReasonClientCertificateRejected},
+			want:   contract.ReasonClientCertificateRejected},
 		{name: "mTLS required, none configured (TLS 1.2)", server: func(_ *testing.T, f *fixture) *tls.Config {
 			c := f.requireClientCert(serverTLS(f.chain.Leaf))
 			c.MaxVersion = tls.VersionTLS12
 			return c
-		}, want: ReasonClientCertificateRejected},
+		}, want: contract.ReasonClientCertificateRejected},
 		{name: "mTLS with a client certificate of another CA",
 			server: func(_ *testing.T, f *fixture) *tls.Config { return f.requireClientCert(serverTLS(f.chain.Leaf)) },
-			proxy:  withClientCert("wrong-client"), want: ReasonClientCertificateRejected},
+			proxy:  withClientCert("wrong-client"), want: contract.ReasonClientCertificateRejected},
 		{name: "minVersion 1.3 against a TLS 1.2 upstream", server: func(_ *testing.T, f *fixture) *tls.Config {
 			c := serverTLS(f.chain.Leaf)
 			c.MaxVersion = tls.VersionTLS12
 			return c
-		}, proxy: func(_ *fixture, u *UpstreamTLS) { u.MinVersion = "1.3" }, want: ReasonProtocolVersion},
+		}, proxy: func(_ *fixture, u *contract.UpstreamTLS) { u.MinVersion = "1.3" }, want: contract.ReasonProtocolVersion},
 		{name: "upstream speaks plain HTTP", server: func(*testing.T, *fixture) *tls.Config { return nil },
-			want: ReasonUpstreamNotTLS},
-		{name: "nothing listening", addr: closedPort, want: ReasonConnectFailed},
+			want: contract.ReasonUpstreamNotTLS},
+		{name: "nothing listening", addr: closedPort, want: contract.ReasonConnectFailed},
 		{name: "upstream never answers the handshake", addr: silentServer,
-			opts: []Option{WithTimeouts(Timeouts{TLSHandshake: 300 * time.Millisecond})}, want: ReasonTimeout},
+			opts: []Option{WithTimeouts(Timeouts{TLSHandshake: 300 * time.Millisecond})}, want: contract.ReasonTimeout},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,9 +157,9 @@ func TestUpstreamVerification(t *testing.T) {
 	}
 }
 
-func withClientCert(name string) func(f *fixture, u *UpstreamTLS) {
-	return func(f *fixture, u *UpstreamTLS) {
-		u.ClientCertificate = &ClientCertificate{CertFile: f.files[name+".crt"], KeyFile: f.files[name+".key"]}
+func withClientCert(name string) func(f *fixture, u *contract.UpstreamTLS) {
+	return func(f *fixture, u *contract.UpstreamTLS) {
+		u.ClientCertificate = &contract.ClientCertificate{CertFile: f.files[name+".crt"], KeyFile: f.files[name+".key"]}
 	}
 }
 
@@ -267,7 +271,7 @@ func TestFailureLoggedOncePerTransition(t *testing.T) {
 	if n := p.logs.Count("upstream connection recovered"); n != 1 {
 		t.Fatalf("recovery logged %d times, want 1:\n%s", n, p.logs)
 	}
-	if got := p.failures(t, "echo", ReasonExpired); got != 5 {
+	if got := p.failures(t, "echo", contract.ReasonExpired); got != 5 {
 		t.Fatalf("failures{expired} = %v, want 5 (one per handshake)", got)
 	}
 }

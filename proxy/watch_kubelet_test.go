@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // TestWatchFollowsKubeletSwapsOfNestedItems: the operator mounts an upstream's CA bundle and
@@ -24,7 +25,7 @@ func TestWatchFollowsKubeletSwapsOfNestedItems(t *testing.T) {
 	}
 	vol := must[*kubelet.Volume](t)(kubelet.WriteVolume(filepath.Join(t.TempDir(), "api"), payload(f.client)))
 	cfg := testConfig(up.Addr, vol.Path("ca-0/ca.crt"))
-	cfg.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{CertFile: vol.Path("client/tls.crt"), KeyFile: vol.Path("client/tls.key")}
+	cfg.Upstreams[0].TLS.ClientCertificate = &contract.ClientCertificate{CertFile: vol.Path("client/tls.crt"), KeyFile: vol.Path("client/tls.key")}
 	p := startProxy(t, cfg, WithReloadInterval(0))
 	p.waitReloads(t, "echo", kindClient, resultSuccess, 1)
 

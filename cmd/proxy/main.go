@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 func main() {
@@ -40,7 +41,7 @@ func run(args []string) int {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	cfg, err := proxy.LoadConfig(*configPath)
+	cfg, err := contract.LoadConfig(*configPath)
 	var warnings []error
 	if err == nil && *check {
 		warnings, err = proxy.Check(cfg)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // certCheck is the verdict on the certificates of one TLS upstream.
@@ -50,7 +50,7 @@ func judgeCertificates(namespace string, u v1alpha1.Upstream, m certMaterial, no
 		certs = append(certs, got...)
 		if len(got) > 0 {
 			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindCA,
-				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: proxy.EarliestNotAfter(got)})
+				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: contract.EarliestNotAfter(got)})
 		}
 	}
 	if wk := u.TLS.Validation.WellKnownCACertificates; wk != nil {
@@ -76,7 +76,7 @@ func judgeCertificates(namespace string, u v1alpha1.Upstream, m certMaterial, no
 		certs = append(certs, m.client.certs...)
 		if len(m.client.certs) > 0 {
 			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindClient,
-				Ref: "Secret/" + ref.Name, NotAfter: proxy.EarliestNotAfter(m.client.certs)})
+				Ref: "Secret/" + ref.Name, NotAfter: contract.EarliestNotAfter(m.client.certs)})
 		}
 	}
 	return checkExpiry(res, certs, now, warnWithin)

@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // Keys of the objects certificates are read from.
@@ -137,7 +137,7 @@ func readCARef(ctx context.Context, src certSource, kind string, key types.Names
 	}
 	got.found = true
 	if got.hasKey {
-		got.certs, got.parseErr = proxy.ParseCertificates(data)
+		got.certs, got.parseErr = contract.ParseCertificates(data)
 	}
 	return got, nil
 }
@@ -155,7 +155,7 @@ func readClientCertificate(ctx context.Context, src certSource, key types.Namesp
 	}
 	got := objectRead{found: true, secretType: s.Type, hasKey: len(s.Data[corev1.TLSCertKey]) > 0}
 	if s.Type == corev1.SecretTypeTLS {
-		_, got.certs, got.parseErr = proxy.ParseClientCertificate(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
+		_, got.certs, got.parseErr = contract.ParseClientCertificate(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
 	}
 	return got, nil
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // The numbered cases of the isolation contract: each was first seen failing.
@@ -132,7 +132,7 @@ var _ = Describe("A typo in one of two TLS upstreams (case 4)", func() {
 			now := &corev1.ConfigMap{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(cm), now)).To(Succeed())
 			g.Expect(now.Data).To(Equal(cm.Data))
-			cfg, err := proxy.ParseConfig([]byte(now.Data["proxy.yaml"]))
+			cfg, err := contract.ParseConfig([]byte(now.Data["proxy.yaml"]))
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(cfg.Upstreams).To(HaveLen(2))
 			nowSvc := &corev1.Service{}

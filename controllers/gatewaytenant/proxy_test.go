@@ -21,7 +21,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // tlsUpstream is upstream(ns, name) verified against the CA in ConfigMap "upstream-ca",
@@ -98,7 +98,7 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 
 		By("rendering a configuration the real proxy accepts")
 		cm := get(ns, "my-api-proxy", &corev1.ConfigMap{})
-		cfg, err := proxy.ParseConfig([]byte(cm.Data["proxy.yaml"]))
+		cfg, err := contract.ParseConfig([]byte(cm.Data["proxy.yaml"]))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cfg.Upstreams).To(HaveLen(1))
 		up := cfg.Upstreams[0]
@@ -152,7 +152,7 @@ var _ = Describe("GatewayTenant with TLS upstreams", func() {
 			return get(ns, "my-api-proxy", &appsv1.Deployment{}).Spec.Template.Annotations["gatewaytenant.io/config-hash"]
 		}).ShouldNot(Equal(template.Annotations["gatewaytenant.io/config-hash"]))
 		Eventually(func() int {
-			cfg, err := proxy.ParseConfig([]byte(get(ns, "my-api-proxy", &corev1.ConfigMap{}).Data["proxy.yaml"]))
+			cfg, err := contract.ParseConfig([]byte(get(ns, "my-api-proxy", &corev1.ConfigMap{}).Data["proxy.yaml"]))
 			Expect(err).NotTo(HaveOccurred())
 			return *cfg.Upstreams[0].TLS.VerifyDepth
 		}).Should(BeZero(), "the ConfigMap the pod mounts carries the new configuration")
@@ -386,7 +386,7 @@ var _ = Describe("Well-known trust bundles", func() {
 		expectReady(t)
 
 		cm := get(ns, "my-api-proxy", &corev1.ConfigMap{})
-		cfg, err := proxy.ParseConfig([]byte(cm.Data["proxy.yaml"]))
+		cfg, err := contract.ParseConfig([]byte(cm.Data["proxy.yaml"]))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cfg.Upstreams[0].TLS.CAFiles).To(Equal([]string{"/etc/gatewaytenant/upstreams/secure/service-ca/service-ca.crt"}))
 		Expect(cfg.Upstreams[0].TLS.SystemRoots).To(BeFalse())
@@ -399,7 +399,7 @@ var _ = Describe("Well-known trust bundles", func() {
 		t := newTenant(ns, []v1alpha1.Upstream{wellKnown(gwapiv1.WellKnownCACertificatesSystem)})
 		becomeAvailable(ns)
 		expectReady(t)
-		cfg, err := proxy.ParseConfig([]byte(get(ns, "my-api-proxy", &corev1.ConfigMap{}).Data["proxy.yaml"]))
+		cfg, err := contract.ParseConfig([]byte(get(ns, "my-api-proxy", &corev1.ConfigMap{}).Data["proxy.yaml"]))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cfg.Upstreams[0].TLS.SystemRoots).To(BeTrue())
 		Expect(cfg.Upstreams[0].TLS.CAFiles).To(BeEmpty())

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // proxyConfig is the rendered configuration file and its revision.
@@ -48,7 +48,7 @@ func (c proxyConfig) hash() string {
 }
 
 // configRevision is a digest of the configuration without its revision.
-func configRevision(cfg proxy.Config) string {
+func configRevision(cfg contract.Config) string {
 	cfg.Revision = ""
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -59,15 +59,15 @@ func configRevision(cfg proxy.Config) string {
 }
 
 // proxyConfigObject is the proxy's configuration without its revision.
-func proxyConfigObject(ups []proxyUpstream) (proxy.Config, error) {
-	cfg := proxy.Config{
-		APIVersion: proxy.APIVersion,
-		Kind:       proxy.Kind,
-		Admin:      proxy.Admin{Address: ":" + strconv.Itoa(proxyAdminPort)},
+func proxyConfigObject(ups []proxyUpstream) (contract.Config, error) {
+	cfg := contract.Config{
+		APIVersion: contract.APIVersion,
+		Kind:       contract.Kind,
+		Admin:      contract.Admin{Address: ":" + strconv.Itoa(proxyAdminPort)},
 	}
 	for _, u := range ups {
 		t := u.upstream.TLS
-		ut := &proxy.UpstreamTLS{
+		ut := &contract.UpstreamTLS{
 			ServerName:  u.upstream.Host,
 			MinVersion:  string(t.MinVersion),
 			SystemRoots: usesWellKnown(t, gwapiv1.WellKnownCACertificatesSystem),
@@ -82,8 +82,8 @@ func proxyConfigObject(ups []proxyUpstream) (proxy.Config, error) {
 			ut.CAFiles = append(ut.CAFiles, fmt.Sprintf("%s/%s/ca-%d/%s", proxyUpstreamDir, u.upstream.Name, i, caCertKey))
 		}
 		for _, san := range t.Validation.SubjectAltNames {
-			ut.SubjectAltNames = append(ut.SubjectAltNames, proxy.SubjectAltName{
-				Type: proxy.SubjectAltNameType(san.Type), Hostname: string(san.Hostname), URI: string(san.URI),
+			ut.SubjectAltNames = append(ut.SubjectAltNames, contract.SubjectAltName{
+				Type: contract.SubjectAltNameType(san.Type), Hostname: string(san.Hostname), URI: string(san.URI),
 			})
 		}
 		if t.VerifyDepth != nil {
@@ -91,9 +91,9 @@ func proxyConfigObject(ups []proxyUpstream) (proxy.Config, error) {
 		}
 		if t.ClientCertificateRef != nil {
 			dir := proxyUpstreamDir + "/" + u.upstream.Name + "/client/"
-			ut.ClientCertificate = &proxy.ClientCertificate{CertFile: dir + corev1.TLSCertKey, KeyFile: dir + corev1.TLSPrivateKeyKey}
+			ut.ClientCertificate = &contract.ClientCertificate{CertFile: dir + corev1.TLSCertKey, KeyFile: dir + corev1.TLSPrivateKeyKey}
 		}
-		cfg.Upstreams = append(cfg.Upstreams, proxy.Upstream{
+		cfg.Upstreams = append(cfg.Upstreams, contract.Upstream{
 			Name:    u.upstream.Name,
 			Listen:  ":" + strconv.Itoa(int(u.listenPort)),
 			Address: net.JoinHostPort(u.upstream.Host, strconv.Itoa(int(u.upstream.Port))),
@@ -101,7 +101,7 @@ func proxyConfigObject(ups []proxyUpstream) (proxy.Config, error) {
 		})
 	}
 	if err := cfg.Validate(); err != nil {
-		return proxy.Config{}, fmt.Errorf("rendered proxy configuration is invalid: %w", err)
+		return contract.Config{}, fmt.Errorf("rendered proxy configuration is invalid: %w", err)
 	}
 	return cfg, nil
 }

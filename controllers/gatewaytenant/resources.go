@@ -19,6 +19,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // labelNamespaceName is set by the API server on every namespace to its name; tenants
@@ -95,7 +96,7 @@ func tenantLabels(tenant string) map[string]string {
 		v1alpha1.LabelManagedBy:       v1alpha1.ManagedByValue,
 		v1alpha1.LabelTenant:          tenant,
 		"app.kubernetes.io/part-of":   "gatewaytenant-operator",
-		"app.kubernetes.io/component": "gateway-access",
+		contract.LabelComponent: "gateway-access",
 	}
 }
 
@@ -111,14 +112,14 @@ const (
 	proxyConfigKey   = "proxy.yaml"
 	proxyConfigDir   = "/etc/gatewaytenant/config"
 	proxyUpstreamDir = "/etc/gatewaytenant/upstreams"
-	proxyAdminPort   = 9090
+	proxyAdminPort   = contract.AdminPort
 	// proxyFirstListenPort is the container port of the first upstream; upstream i of the
 	// spec listens on proxyFirstListenPort+i, so ports stay put when others come and go.
 	proxyFirstListenPort = 8000
 	// annotationConfigHash on the pod template rolls the proxy when its configuration changes.
 	// Certificates are not in it: the proxy reloads those from the mounted files.
 	annotationConfigHash = "gatewaytenant.io/config-hash"
-	componentProxy       = "proxy"
+	componentProxy       = contract.Component
 )
 
 // ProxySettings are the operator-wide settings of every tenant's proxy.
@@ -195,7 +196,7 @@ func proxyName(tenant string) string {
 
 func proxyLabels(tenant string) map[string]string {
 	l := tenantLabels(tenant)
-	l["app.kubernetes.io/component"] = componentProxy
+	l[contract.LabelComponent] = componentProxy
 	return l
 }
 

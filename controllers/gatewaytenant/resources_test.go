@@ -14,7 +14,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 func tlsResult(name string, port int32, tweaks ...func(*v1alpha1.UpstreamTLS)) upstreamResult {
@@ -87,7 +87,7 @@ func TestProxyConfigRendersWhatTheProxyLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := proxy.ParseConfig(rendered.data)
+	cfg, err := contract.ParseConfig(rendered.data)
 	if err != nil {
 		t.Fatalf("the proxy refuses the rendered configuration: %v\n%s", err, rendered.data)
 	}

@@ -34,7 +34,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // proxyCheckInterval is the proxy replicas' active check period in these specs.
@@ -133,14 +133,14 @@ func (r *replica) start(bin string) {
 	r.pod = pod
 	rendered, err := yaml.Marshal(pod.Config)
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err := proxy.ParseConfig(rendered) // a copy: pod.Config stays as rendered
+	cfg, err := contract.ParseConfig(rendered) // a copy: pod.Config stays as rendered
 	Expect(err).NotTo(HaveOccurred())
 	proxyrun.Localise(cfg, pod.HostPath, r.upstreamAddr)
 	cfg.Admin.Address = net.JoinHostPort(r.ip, strconv.Itoa(proxyAdminPort))
 	for i := range cfg.Upstreams {
 		cfg.Upstreams[i].Listen = r.ip + ":0"
 	}
-	cfg.Verification.Interval = &proxy.Duration{Duration: proxyCheckInterval}
+	cfg.Verification.Interval = &contract.Duration{Duration: proxyCheckInterval}
 	data, err := yaml.Marshal(cfg)
 	Expect(err).NotTo(HaveOccurred())
 	file := filepath.Join(pod.Root, "proxy.replica.yaml")

@@ -13,26 +13,26 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // verifiedReasons maps the proxy's reasons to the condition's.
-var verifiedReasons = map[proxy.Reason]string{
-	proxy.ReasonUnknownAuthority:          v1alpha1.ReasonUnknownAuthority,
-	proxy.ReasonHostnameMismatch:          v1alpha1.ReasonHostnameMismatch,
-	proxy.ReasonExpired:                   v1alpha1.ReasonCertificateExpired,
-	proxy.ReasonNotYetValid:               v1alpha1.ReasonCertificateNotYetValid,
-	proxy.ReasonChainTooDeep:              v1alpha1.ReasonChainTooDeep,
-	proxy.ReasonBadKeyUsage:               v1alpha1.ReasonBadKeyUsage,
-	proxy.ReasonClientCertificateRejected: v1alpha1.ReasonClientCertificateRejected,
-	proxy.ReasonProtocolVersion:           v1alpha1.ReasonProtocolVersion,
-	proxy.ReasonUpstreamNotTLS:            v1alpha1.ReasonUpstreamNotTLS,
-	proxy.ReasonConnectFailed:             v1alpha1.ReasonConnectFailed,
-	proxy.ReasonTimeout:                   v1alpha1.ReasonTimeout,
-	proxy.ReasonHandshakeFailed:           v1alpha1.ReasonHandshakeFailed,
+var verifiedReasons = map[contract.Reason]string{
+	contract.ReasonUnknownAuthority:          v1alpha1.ReasonUnknownAuthority,
+	contract.ReasonHostnameMismatch:          v1alpha1.ReasonHostnameMismatch,
+	contract.ReasonExpired:                   v1alpha1.ReasonCertificateExpired,
+	contract.ReasonNotYetValid:               v1alpha1.ReasonCertificateNotYetValid,
+	contract.ReasonChainTooDeep:              v1alpha1.ReasonChainTooDeep,
+	contract.ReasonBadKeyUsage:               v1alpha1.ReasonBadKeyUsage,
+	contract.ReasonClientCertificateRejected: v1alpha1.ReasonClientCertificateRejected,
+	contract.ReasonProtocolVersion:           v1alpha1.ReasonProtocolVersion,
+	contract.ReasonUpstreamNotTLS:            v1alpha1.ReasonUpstreamNotTLS,
+	contract.ReasonConnectFailed:             v1alpha1.ReasonConnectFailed,
+	contract.ReasonTimeout:                   v1alpha1.ReasonTimeout,
+	contract.ReasonHandshakeFailed:           v1alpha1.ReasonHandshakeFailed,
 }
 
-func verifiedReason(r proxy.Reason) string {
+func verifiedReason(r contract.Reason) string {
 	if reason, ok := verifiedReasons[r]; ok {
 		return reason
 	}

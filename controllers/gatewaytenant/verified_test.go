@@ -14,10 +14,10 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
-func replicaFailure(pod string, r proxy.Reason, confirmed bool) proxystate.Failure {
+func replicaFailure(pod string, r contract.Reason, confirmed bool) proxystate.Failure {
 	return proxystate.Failure{Pod: pod, Result: r, Message: "the proxy's words about " + string(r), Confirmed: confirmed}
 }
 
@@ -31,7 +31,7 @@ func TestVerifiedCondition(t *testing.T) {
 		wantReason string
 		message    string
 	}
-	base := tc{verdict: proxystate.Verdict{Verified: []string{"a", "b"}, Presented: &proxy.PresentedCertificate{
+	base := tc{verdict: proxystate.Verdict{Verified: []string{"a", "b"}, Presented: &contract.PresentedCertificate{
 		Subject: "CN=api", Issuer: "CN=inter", NotAfter: time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)}},
 		want: metav1.ConditionTrue, wantReason: v1alpha1.ReasonVerified,
 		message: "verified by 2 proxy replica(s): the upstream presents CN=api issued by CN=inter, valid until 2027-01-02T03:04:05Z"}
@@ -57,11 +57,11 @@ func TestVerifiedCondition(t *testing.T) {
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonUnknownAuthority, "wrong CA"
 		}},
 		{"all fail alike", func(c *tc) {
-			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonHostnameMismatch, false), replicaFailure("b", proxy.ReasonHostnameMismatch, true)}}
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", contract.ReasonHostnameMismatch, false), replicaFailure("b", contract.ReasonHostnameMismatch, true)}}
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonHostnameMismatch, "the proxy's words about hostname_mismatch"
 		}},
 		{"each proxy reason has its own", func(c *tc) {
-			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonExpired, false)}}
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", contract.ReasonExpired, false)}}
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonCertificateExpired, "about expired"
 		}},
 		{"a reason the operator does not know", func(c *tc) {
@@ -69,22 +69,22 @@ func TestVerifiedCondition(t *testing.T) {
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonVerificationFailed, "reason_of_a_newer_proxy"
 		}},
 		{"one unconfirmed failure of a verified upstream changes nothing", func(c *tc) {
-			c.verdict = proxystate.Verdict{Verified: []string{"b"}, Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonConnectFailed, false)}}
+			c.verdict = proxystate.Verdict{Verified: []string{"b"}, Failing: []proxystate.Failure{replicaFailure("a", contract.ReasonConnectFailed, false)}}
 			c.prev = &verifiedTrue
 			c.message = "verified by 2 proxy replica(s)"
 		}},
 		{"a confirmed failure of a verified upstream counts", func(c *tc) {
-			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonExpired, true)}}
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", contract.ReasonExpired, true)}}
 			c.prev = &verifiedTrue
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonCertificateExpired, "about expired"
 		}},
 		{"replicas disagree", func(c *tc) {
-			c.verdict = proxystate.Verdict{Verified: []string{"a"}, Failing: []proxystate.Failure{replicaFailure("b", proxy.ReasonUnknownAuthority, true)}}
+			c.verdict = proxystate.Verdict{Verified: []string{"a"}, Failing: []proxystate.Failure{replicaFailure("b", contract.ReasonUnknownAuthority, true)}}
 			c.want, c.wantReason = metav1.ConditionFalse, v1alpha1.ReasonReplicasDisagree
 			c.message = "2 proxy replicas disagree: a: verified; b: UnknownAuthority: the proxy's words about unknown_authority"
 		}},
 		{"replicas fail differently", func(c *tc) {
-			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonUnknownAuthority, true), replicaFailure("b", proxy.ReasonTimeout, true)}}
+			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", contract.ReasonUnknownAuthority, true), replicaFailure("b", contract.ReasonTimeout, true)}}
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonReplicasDisagree, "b: Timeout"
 		}},
 	}
@@ -103,8 +103,8 @@ func TestVerifiedCondition(t *testing.T) {
 // TestEveryProxyReasonIsMapped: every handshake failure reason of the proxy has a condition
 // reason of its own.
 func TestEveryProxyReasonIsMapped(t *testing.T) {
-	seen := map[string]proxy.Reason{}
-	for _, r := range proxy.HandshakeFailureReasons {
+	seen := map[string]contract.Reason{}
+	for _, r := range contract.HandshakeFailureReasons {
 		got := verifiedReason(r)
 		if got == v1alpha1.ReasonVerificationFailed {
 			t.Errorf("proxy reason %s has no condition reason", r)
@@ -128,7 +128,7 @@ func TestUpstreamReadyFollowsTheDataPath(t *testing.T) {
 		return func(o *observation) { o.verdicts = map[string]proxystate.Verdict{"api": v} }
 	}
 	verified := func(notAfter time.Time) func(*observation) {
-		return withVerdict(proxystate.Verdict{Verified: []string{"a", "b"}, Presented: &proxy.PresentedCertificate{Subject: "CN=api", NotAfter: notAfter}})
+		return withVerdict(proxystate.Verdict{Verified: []string{"a", "b"}, Presented: &contract.PresentedCertificate{Subject: "CN=api", NotAfter: notAfter}})
 	}
 	for _, c := range []struct {
 		desc       string
@@ -146,7 +146,7 @@ func TestUpstreamReadyFollowsTheDataPath(t *testing.T) {
 		{"verified", api, verified(later), metav1.ConditionTrue, v1alpha1.ReasonReady, "through the proxy; verified by 2 proxy replica(s)"},
 		{"verification pending", api, withVerdict(proxystate.Verdict{}), metav1.ConditionTrue, v1alpha1.ReasonReady,
 			"its verification is pending (AwaitingProxyReport)"},
-		{"verification failed", api, withVerdict(proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonHostnameMismatch, true)}}),
+		{"verification failed", api, withVerdict(proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", contract.ReasonHostnameMismatch, true)}}),
 			metav1.ConditionFalse, v1alpha1.ReasonHostnameMismatch, `upstream "api": the proxy's words about hostname_mismatch`},
 		{"the upstream's certificate expires soon", api, verified(soon), metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon,
 			"the upstream's own certificate CN=api expires at 2026-11-23T12:00:00Z"},
@@ -181,10 +181,10 @@ func TestComputeStatusWithDataPath(t *testing.T) {
 		{"all verified", obs(proxystate.Verdict{Verified: []string{"a"}}, 1), metav1.ConditionTrue, v1alpha1.ReasonReady, "all 2 upstreams are reachable from the gateway"},
 		{"no endpoints, pending", obs(proxystate.Verdict{}, 0), metav1.ConditionTrue, v1alpha1.ReasonReady,
 			`all 2 upstreams are configured; upstream "web" has no ready endpoints; upstream "api" awaits verification by the proxy (AwaitingProxyReport)`},
-		{"verification failed", obs(proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", proxy.ReasonChainTooDeep, true)}}, 1),
+		{"verification failed", obs(proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", contract.ReasonChainTooDeep, true)}}, 1),
 			metav1.ConditionFalse, v1alpha1.ReasonChainTooDeep, `upstream "api": the proxy's words about chain_too_deep`},
 		{"the upstream's own certificate expires soon",
-			obs(proxystate.Verdict{Verified: []string{"a"}, Presented: &proxy.PresentedCertificate{Subject: "CN=api", NotAfter: statusNow.Add(time.Hour)}}, 1),
+			obs(proxystate.Verdict{Verified: []string{"a"}, Presented: &contract.PresentedCertificate{Subject: "CN=api", NotAfter: statusNow.Add(time.Hour)}}, 1),
 			metav1.ConditionTrue, v1alpha1.ReasonCertificateExpiringSoon,
 			"all 2 upstreams are reachable from the gateway, but upstream \"api\": the upstream's own certificate CN=api expires at"},
 		{"a CA expires soon, and the verification is pending", func() *observation {
@@ -218,7 +218,7 @@ func TestProxyConfigCarriesItsRevision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := proxy.ParseConfig(rendered.data)
+	cfg, err := contract.ParseConfig(rendered.data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // ControllerName names the poller in logs and metrics.
@@ -35,13 +35,13 @@ const ControllerName = "proxystate"
 // The proxy Service carries these labels, and the EndpointSlice controller copies a
 // Service's labels onto its EndpointSlices: that is how proxy slices are told apart.
 const (
-	LabelComponent = "app.kubernetes.io/component"
-	ComponentProxy = "proxy"
+	LabelComponent = contract.LabelComponent
+	ComponentProxy = contract.Component
 )
 
 // Defaults of the Poller.
 const (
-	DefaultAdminPort = 9090
+	DefaultAdminPort = contract.AdminPort
 	DefaultInterval  = 30 * time.Second
 	// DefaultQPS bounds the requests to all proxies together; with 2 replicas per tenant,
 	// 1,000 TLS tenants are each read about every 40s.
@@ -135,9 +135,9 @@ func (p *Poller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	return ctrl.Result{RequeueAfter: next}, nil
 }
 
-func anyUnknown(r *proxy.StateReport) bool {
+func anyUnknown(r *contract.StateReport) bool {
 	for _, u := range r.Upstreams {
-		if u.Result == proxy.ResultUnknown {
+		if u.Result == contract.ResultUnknown {
 			return true
 		}
 	}
@@ -178,10 +178,10 @@ func readyEndpoints(slices []discoveryv1.EndpointSlice, limit int) []target {
 }
 
 // fetch reads one replica's state report; on failure it says why in a few stable words.
-func (p *Poller) fetch(ctx context.Context, address string) (*proxy.StateReport, string) {
+func (p *Poller) fetch(ctx context.Context, address string) (*contract.StateReport, string) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	url := "http://" + net.JoinHostPort(address, strconv.Itoa(p.AdminPort)) + proxy.StatePath
+	url := "http://" + net.JoinHostPort(address, strconv.Itoa(p.AdminPort)) + contract.StatePath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err.Error()
@@ -192,14 +192,14 @@ func (p *Poller) fetch(ctx context.Context, address string) (*proxy.StateReport,
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Sprintf("its admin port answered HTTP %d to %s", resp.StatusCode, proxy.StatePath)
+		return nil, fmt.Sprintf("its admin port answered HTTP %d to %s", resp.StatusCode, contract.StatePath)
 	}
-	rep := &proxy.StateReport{}
+	rep := &contract.StateReport{}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxReportBytes)).Decode(rep); err != nil {
 		return nil, "its state report does not parse"
 	}
-	if rep.APIVersion != proxy.APIVersion || rep.Kind != proxy.StateKind {
-		return nil, fmt.Sprintf("its state report is %s %s, not %s %s", rep.APIVersion, rep.Kind, proxy.APIVersion, proxy.StateKind)
+	if rep.APIVersion != contract.APIVersion || rep.Kind != contract.StateKind {
+		return nil, fmt.Sprintf("its state report is %s %s, not %s %s", rep.APIVersion, rep.Kind, contract.APIVersion, contract.StateKind)
 	}
 	return rep, ""
 }

@@ -19,21 +19,22 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
-func report(revision string, ups ...proxy.UpstreamState) *proxy.StateReport {
-	return &proxy.StateReport{APIVersion: proxy.APIVersion, Kind: proxy.StateKind, Revision: revision, Upstreams: ups}
+func report(revision string, ups ...contract.UpstreamState) *contract.StateReport {
+	return &contract.StateReport{APIVersion: contract.APIVersion, Kind: contract.StateKind, Revision: revision, Upstreams: ups}
 }
 
-func upstreamState(result proxy.Reason, failures int) proxy.UpstreamState {
-	return proxy.UpstreamState{Name: "api", Result: result, Message: string(result) + " message", ConsecutiveFailures: failures}
+func upstreamState(result contract.Reason, failures int) contract.UpstreamState {
+	return contract.UpstreamState{Name: "api", Result: result, Message: string(result) + " message", ConsecutiveFailures: failures}
 }
 
 func TestVerdict(t *testing.T) {
 	soon, later := time.Now().Add(time.Hour), time.Now().Add(48*time.Hour)
-	ok := func(notAfter time.Time) proxy.UpstreamState {
-		s := upstreamState(proxy.ResultOK, 0)
-		s.Presented = &proxy.PresentedCertificate{Subject: "CN=api", NotAfter: notAfter}
+	ok := func(notAfter time.Time) contract.UpstreamState {
+		s := upstreamState(contract.ResultOK, 0)
+		s.Presented = &contract.PresentedCertificate{Subject: "CN=api", NotAfter: notAfter}
 		return s
 	}
 	for _, tc := range []struct {
@@ -46,17 +47,17 @@ func TestVerdict(t *testing.T) {
 			{Pod: "a", Report: report("r1", ok(later))}, {Pod: "b", Report: report("r1", ok(soon))},
 		}, func(v Verdict) bool { return len(v.Verified) == 2 && v.Presented.NotAfter.Equal(soon) }},
 		{"one confirmed failure, one unconfirmed", []PodReport{
-			{Pod: "a", Report: report("r1", upstreamState(proxy.ReasonHostnameMismatch, 2))},
-			{Pod: "b", Report: report("r1", upstreamState(proxy.ReasonHostnameMismatch, 1))},
+			{Pod: "a", Report: report("r1", upstreamState(contract.ReasonHostnameMismatch, 2))},
+			{Pod: "b", Report: report("r1", upstreamState(contract.ReasonHostnameMismatch, 1))},
 		}, func(v Verdict) bool {
 			return len(v.Failing) == 2 && v.Failing[0].Confirmed && !v.Failing[1].Confirmed &&
-				v.Failing[0].Result == proxy.ReasonHostnameMismatch
+				v.Failing[0].Result == contract.ReasonHostnameMismatch
 		}},
 		{"another revision is pending", []PodReport{
-			{Pod: "old", Report: report("r0", upstreamState(proxy.ReasonUnknownAuthority, 5))},
+			{Pod: "old", Report: report("r0", upstreamState(contract.ReasonUnknownAuthority, 5))},
 			{Pod: "new", Report: report("r1", ok(later))},
 		}, func(v Verdict) bool { return v.Pending == 1 && len(v.Verified) == 1 && len(v.Failing) == 0 }},
-		{"not checked yet is pending", []PodReport{{Pod: "a", Report: report("r1", upstreamState(proxy.ResultUnknown, 0))}},
+		{"not checked yet is pending", []PodReport{{Pod: "a", Report: report("r1", upstreamState(contract.ResultUnknown, 0))}},
 			func(v Verdict) bool { return v.Pending == 1 && !v.Reported() }},
 		{"unreadable replica", []PodReport{{Pod: "a", Err: "connection to its admin port refused"}},
 			func(v Verdict) bool {
@@ -78,7 +79,7 @@ func TestStoreWakesOnlyOnChange(t *testing.T) {
 	ctx := context.Background()
 	s := NewStore()
 	key := types.NamespacedName{Namespace: "ns", Name: "t"}
-	st := upstreamState(proxy.ReasonExpired, 2)
+	st := upstreamState(contract.ReasonExpired, 2)
 	s.put(ctx, key, Reading{Pods: []PodReport{{Pod: "a", Report: report("r1", st)}}})
 	st.CheckedAt, st.ConsecutiveFailures = time.Now(), 7
 	s.put(ctx, key, Reading{Pods: []PodReport{{Pod: "a", Report: report("r1", st)}}})
@@ -122,10 +123,10 @@ func TestFetch(t *testing.T) {
 	up := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})) // not the chain's CA
 	ca := must(pki.WriteFile(t.TempDir(), "ca.crt", chain.Root.CertPEM()))(t)
 	adminPort := freePort(t)
-	cfg := &proxy.Config{APIVersion: proxy.APIVersion, Kind: proxy.Kind, Revision: "r1",
-		Admin: proxy.Admin{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))},
-		Upstreams: []proxy.Upstream{{Name: "api", Listen: "127.0.0.1:0", Address: up.Listener.Addr().String(),
-			TLS: &proxy.UpstreamTLS{CAFiles: []string{ca}, ServerName: "kong.example"}}}}
+	cfg := &contract.Config{APIVersion: contract.APIVersion, Kind: contract.Kind, Revision: "r1",
+		Admin: contract.Admin{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))},
+		Upstreams: []contract.Upstream{{Name: "api", Listen: "127.0.0.1:0", Address: up.Listener.Addr().String(),
+			TLS: &contract.UpstreamTLS{CAFiles: []string{ca}, ServerName: "kong.example"}}}}
 	p := must(proxy.New(cfg))(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -134,16 +135,16 @@ func TestFetch(t *testing.T) {
 
 	poller := &Poller{AdminPort: adminPort}
 	poller.defaults()
-	var rep *proxy.StateReport
+	var rep *contract.StateReport
 	deadline := time.Now().Add(time.Minute)
-	for rep == nil || rep.Upstreams[0].Result == proxy.ResultUnknown {
+	for rep == nil || rep.Upstreams[0].Result == contract.ResultUnknown {
 		var why string
 		if rep, why = poller.fetch(ctx, "127.0.0.1"); rep == nil && time.Now().After(deadline) {
 			t.Fatalf("no report: %s", why)
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
 	}
-	if rep.Revision != "r1" || rep.Upstreams[0].Result != proxy.ReasonUnknownAuthority {
+	if rep.Revision != "r1" || rep.Upstreams[0].Result != contract.ReasonUnknownAuthority {
 		t.Fatalf("report = %+v", rep)
 	}
 

@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // PodReport is one proxy replica's answer.
@@ -34,7 +34,7 @@ type PodReport struct {
 	Address string
 	// Report is nil when the replica could not be read; Err then says why, in a few
 	// stable words.
-	Report *proxy.StateReport
+	Report *contract.StateReport
 	Err    string
 }
 
@@ -128,7 +128,7 @@ func digest(r Reading) string {
 		if p.Report != nil {
 			dp.Revision = p.Report.Revision
 			for _, u := range p.Report.Upstreams {
-				x := up{Name: u.Name, Result: string(u.Result), Message: u.Message, Confirmed: u.ConsecutiveFailures >= 2}
+				x := up{Name: u.Name, Result: string(u.Result), Message: u.Message, Confirmed: u.ConsecutiveFailures >= contract.ConfirmedFailures}
 				if u.Presented != nil {
 					x.NotAfter = u.Presented.NotAfter
 				}

@@ -1,7 +1,7 @@
 package proxystate
 
 import (
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // Verdict is what a tenant's proxy replicas say of one upstream.
@@ -16,13 +16,13 @@ type Verdict struct {
 	// revision of the configuration (during a rollout).
 	Pending int
 	// Presented is the certificate a verifying replica saw, the one that expires first.
-	Presented *proxy.PresentedCertificate
+	Presented *contract.PresentedCertificate
 }
 
 // Failure is one replica's failed verification.
 type Failure struct {
 	Pod     string
-	Result  proxy.Reason
+	Result  contract.Reason
 	Message string
 	// Confirmed: the replica failed at least twice in a row.
 	Confirmed bool
@@ -41,11 +41,11 @@ func (r Reading) Verdict(upstream, revision string) Verdict {
 			continue
 		}
 		st, ok := find(p.Report, upstream)
-		if !ok || (revision != "" && p.Report.Revision != revision) || st.Result == proxy.ResultUnknown {
+		if !ok || (revision != "" && p.Report.Revision != revision) || st.Result == contract.ResultUnknown {
 			v.Pending++
 			continue
 		}
-		if st.Result == proxy.ResultOK {
+		if st.Result == contract.ResultOK {
 			v.Verified = append(v.Verified, p.Pod)
 			if pc := st.Presented; pc != nil && (v.Presented == nil || pc.NotAfter.Before(v.Presented.NotAfter)) {
 				v.Presented = pc
@@ -53,16 +53,16 @@ func (r Reading) Verdict(upstream, revision string) Verdict {
 			continue
 		}
 		v.Failing = append(v.Failing, Failure{Pod: p.Pod, Result: st.Result, Message: st.Message,
-			Confirmed: st.ConsecutiveFailures >= 2})
+			Confirmed: st.ConsecutiveFailures >= contract.ConfirmedFailures})
 	}
 	return v
 }
 
-func find(r *proxy.StateReport, upstream string) (proxy.UpstreamState, bool) {
+func find(r *contract.StateReport, upstream string) (contract.UpstreamState, bool) {
 	for _, u := range r.Upstreams {
 		if u.Name == upstream {
 			return u, true
 		}
 	}
-	return proxy.UpstreamState{}, false
+	return contract.UpstreamState{}, false
 }

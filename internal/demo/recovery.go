@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // RecoveryResult is what a step observed once the tenant was verified again.
@@ -94,11 +94,11 @@ func checkOften(config string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := proxy.ParseConfig(data)
+	cfg, err := contract.ParseConfig(data)
 	if err != nil {
 		return err
 	}
-	cfg.Verification.Interval = &proxy.Duration{Duration: demoCheckInterval}
+	cfg.Verification.Interval = &contract.Duration{Duration: demoCheckInterval}
 	if data, err = yaml.Marshal(cfg); err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // The TLS part of the story (step 3).
@@ -63,7 +63,7 @@ type Rendered struct {
 	Deployment *appsv1.Deployment
 	Service    *corev1.Service
 	// Config is the pod's configuration file (its container's --config), as rendered.
-	Config *proxy.Config
+	Config *contract.Config
 	// Pod is the pod's container with its volumes mounted.
 	Pod *proxyrun.Pod
 }
@@ -186,7 +186,7 @@ func (s *Story) ChainTooDeep(ctx context.Context) (*FailureResult, error) {
 	}
 	p.line("re-rendered: proxy.yaml now says upstreams[0].tls.verifyDepth: 0")
 	s.showRoll(r)
-	return s.failure(ctx, r, "demo-depth", proxy.ReasonChainTooDeep, v1alpha1.ReasonChainTooDeep)
+	return s.failure(ctx, r, "demo-depth", contract.ReasonChainTooDeep, v1alpha1.ReasonChainTooDeep)
 }
 
 // WrongCA is step 3c: verifyDepth back to 1, but the tenant now trusts a root that did not
@@ -218,13 +218,13 @@ func (s *Story) WrongCA(ctx context.Context) (*FailureResult, error) {
 	}
 	p.line("re-rendered: verifyDepth 1 again, and the pod mounts ConfigMap %s as the CA bundle", WrongCAConfigMap)
 	s.showRoll(r)
-	return s.failure(ctx, r, "demo-wrong-ca", proxy.ReasonUnknownAuthority, v1alpha1.ReasonUnknownAuthority)
+	return s.failure(ctx, r, "demo-wrong-ca", contract.ReasonUnknownAuthority, v1alpha1.ReasonUnknownAuthority)
 }
 
 // failure rolls the proxy out with the rendered objects, sends a request that must fail with
 // reason want, and shows the answer, the proxy's readiness and the tenant's status, which
 // reports the proxy's verification as condition reason wantCondition.
-func (s *Story) failure(ctx context.Context, r *Rendered, requestID string, want proxy.Reason, wantCondition string) (*FailureResult, error) {
+func (s *Story) failure(ctx context.Context, r *Rendered, requestID string, want contract.Reason, wantCondition string) (*FailureResult, error) {
 	p := s.p()
 	res := &FailureResult{Rendered: r, RequestID: requestID}
 	if _, err := s.rollOut(ctx, r); err != nil {
@@ -251,7 +251,7 @@ func (s *Story) failure(ctx context.Context, r *Rendered, requestID string, want
 			return res, err
 		}
 		p.line("the proxy verified the upstream when it started, before any request; the operator read its")
-		p.line("result from the proxy's admin port (GET %s) and reports it: Verified=False, Ready=False, reason %s", proxy.StatePath, wantCondition)
+		p.line("result from the proxy's admin port (GET %s) and reports it: Verified=False, Ready=False, reason %s", contract.StatePath, wantCondition)
 	}
 	p.tenantStatus(res.Tenant)
 	p.line("the proxy also counts failed handshakes of requests: gatewaytenant_proxy_upstream_handshake_failures_total{reason=%q}", want)
@@ -441,7 +441,7 @@ func (s *Story) publishPod(ctx context.Context, r *Rendered) error {
 	if s.ProxyAdmin == nil {
 		return nil
 	}
-	admin := s.tls.proxy.Addr(proxy.AdminListener)
+	admin := s.tls.proxy.Addr(contract.AdminListener)
 	s.ProxyAdmin.Store(&admin)
 	pod, ip := fmt.Sprintf("%s-pod-%d", r.Deployment.Name, s.tls.pods), fmt.Sprintf("10.0.0.%d", 10+s.tls.pods)
 	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: r.Service.Name + "-demo"}}
@@ -499,7 +499,7 @@ func (s *Story) startProxy(ctx context.Context, config string) error {
 		return err
 	}
 	s.p().line("ready: upstream listener on %s, admin on %s; /readyz says %q",
-		proc.Addr(TLSUpstreamService), proc.Addr(proxy.AdminListener), st.Upstreams[TLSUpstreamService].CA)
+		proc.Addr(TLSUpstreamService), proc.Addr(contract.AdminListener), st.Upstreams[TLSUpstreamService].CA)
 	return nil
 }
 

@@ -37,6 +37,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // TestVerificationCost measures what reading the proxies' state adds per TLS tenant, with the
@@ -310,7 +311,7 @@ func newTLSTenant(ctx context.Context, t *testing.T, c client.Client, tt tlsTena
 		slice.Labels[k] = v
 	}
 	for n := 1; n <= tt.replicas; n++ {
-		rendered, err := proxy.ParseConfig([]byte(cm.Data["proxy.yaml"]))
+		rendered, err := contract.ParseConfig([]byte(cm.Data["proxy.yaml"]))
 		must(t, err)
 		ip := fmt.Sprintf("127.98.%d.%d", tt.index, n)
 		rendered.Admin.Address = net.JoinHostPort(ip, strconv.Itoa(tt.adminPort))

@@ -1,6 +1,8 @@
-// Package fuzz fuzzes the proxy's configuration parser. It is a package of its own so that
-// the fuzzing build instruments only the proxy and what it imports, not the test helpers of
-// the proxy's own tests (make fuzz, part of make test).
+// Package fuzz fuzzes the proxy's configuration parser and the fast path's head reader (the
+// engines are fuzzed against each other in the proxy package, FuzzEngines, which needs its
+// test helpers). It is a package of its own so that the fuzzing build instruments only the
+// code under test, not the test helpers of the proxy's own tests (make fuzz, part of make
+// test).
 package fuzz
 
 import (
@@ -10,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // docExample is the configuration example of docs/proxy.md (its first yaml block).
@@ -36,7 +38,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" +
 		"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := proxy.ParseConfig(data)
+		cfg, err := contract.ParseConfig(data)
 		if err != nil {
 			return
 		}
@@ -47,7 +49,7 @@ func FuzzParseConfig(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := proxy.ParseConfig(j); err != nil {
+		if _, err := contract.ParseConfig(j); err != nil {
 			t.Fatalf("accepted configuration does not round-trip: %v\n%s", err, j)
 		}
 	})

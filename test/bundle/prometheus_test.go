@@ -26,6 +26,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	domainmetrics "github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 var metricName = regexp.MustCompile(`\bgatewaytenant_[a-z0-9_]+\b`)
@@ -88,13 +89,13 @@ func proxyMetricNames(t *testing.T) []string {
 	caFile := must(pki.WriteFile(dir, "ca.crt", ca.CertPEM()))(t)
 	certFile := must(pki.WriteFile(dir, "tls.crt", client.CertPEM()))(t)
 	keyFile := must(pki.WriteFile(dir, "tls.key", client.KeyPEM()))(t)
-	cfg := &proxy.Config{
-		APIVersion: proxy.APIVersion, Kind: proxy.Kind,
-		Admin: proxy.Admin{Address: "127.0.0.1:0"},
-		Upstreams: []proxy.Upstream{{
+	cfg := &contract.Config{
+		APIVersion: contract.APIVersion, Kind: contract.Kind,
+		Admin: contract.Admin{Address: "127.0.0.1:0"},
+		Upstreams: []contract.Upstream{{
 			Name: "api", Listen: "127.0.0.1:0", Address: "127.0.0.1:1",
-			TLS: &proxy.UpstreamTLS{CAFiles: []string{caFile}, ServerName: "api.example",
-				ClientCertificate: &proxy.ClientCertificate{CertFile: certFile, KeyFile: keyFile}},
+			TLS: &contract.UpstreamTLS{CAFiles: []string{caFile}, ServerName: "api.example",
+				ClientCertificate: &contract.ClientCertificate{CertFile: certFile, KeyFile: keyFile}},
 		}},
 	}
 	p, err := proxy.New(cfg, proxy.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))

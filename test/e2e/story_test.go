@@ -20,7 +20,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/demo"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // stepTimeout bounds one step of the story: generous, for a loaded machine.
@@ -111,10 +111,10 @@ var _ = Describe("The story of make demo", Ordered, func() {
 	}, SpecTimeout(stepTimeout))
 
 	It("answers 502 chain_too_deep, sending nothing upstream, once verifyDepth is 0",
-		failureStep((*demo.Story).ChainTooDeep, proxy.ReasonChainTooDeep, v1alpha1.ReasonChainTooDeep, 0, 2), SpecTimeout(stepTimeout))
+		failureStep((*demo.Story).ChainTooDeep, contract.ReasonChainTooDeep, v1alpha1.ReasonChainTooDeep, 0, 2), SpecTimeout(stepTimeout))
 
 	It("answers 502 unknown_authority, sending nothing upstream, with a CA that did not issue the chain",
-		failureStep((*demo.Story).WrongCA, proxy.ReasonUnknownAuthority, v1alpha1.ReasonUnknownAuthority, 1, 3), SpecTimeout(stepTimeout))
+		failureStep((*demo.Story).WrongCA, contract.ReasonUnknownAuthority, v1alpha1.ReasonUnknownAuthority, 1, 3), SpecTimeout(stepTimeout))
 
 	It("is verified and Ready again once the CA reference names the right root", func(ctx SpecContext) {
 		res, err := story.RightCA(ctx)
@@ -199,7 +199,7 @@ func policiesOf(ctx SpecContext, tenant string) []networkingv1.NetworkPolicy {
 // failureStep runs a step of the story whose request must fail with reason, rendered with
 // verifyDepth depth, as the tenant's generation-th spec; the tenant reports the proxy's
 // verification as condition reason conditionReason.
-func failureStep(step func(*demo.Story, context.Context) (*demo.FailureResult, error), reason proxy.Reason, conditionReason string, depth int, generation int64) func(SpecContext) {
+func failureStep(step func(*demo.Story, context.Context) (*demo.FailureResult, error), reason contract.Reason, conditionReason string, depth int, generation int64) func(SpecContext) {
 	return func(ctx SpecContext) {
 		res, err := step(story, ctx)
 		Expect(err).NotTo(HaveOccurred())
@@ -226,7 +226,7 @@ func expectVerified(t *v1alpha1.GatewayTenant, status metav1.ConditionStatus, re
 
 // expectFailure checks the proxy's own 502: its JSON body names the reason, the upstream and
 // the request, the request never reached the upstream, and /readyz reports the reason.
-func expectFailure(res *demo.FailureResult, reason proxy.Reason) {
+func expectFailure(res *demo.FailureResult, reason contract.Reason) {
 	GinkgoHelper()
 	Expect(res.Response.Status).To(Equal(502), res.Response.Body)
 	Expect(res.Response.ContentType).To(HavePrefix("application/json"))
@@ -237,7 +237,7 @@ func expectFailure(res *demo.FailureResult, reason proxy.Reason) {
 }
 
 // beFailure matches a proxy failure body with reason, the TLS upstream and requestID.
-func beFailure(reason proxy.Reason, requestID string) OmegaMatcher {
+func beFailure(reason contract.Reason, requestID string) OmegaMatcher {
 	return And(
 		HaveField("Reason", reason),
 		HaveField("Upstream", demo.TLSUpstreamService),

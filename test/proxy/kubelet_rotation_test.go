@@ -16,7 +16,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
 
@@ -104,7 +104,7 @@ func TestRotationThroughKubeletVolume(t *testing.T) {
 	}
 
 	load := testutil.StartLoad(t, p.URL("api", "/"), 4)
-	ready := func(what string, cond func(proxy.UpstreamStatus) bool) {
+	ready := func(what string, cond func(contract.UpstreamStatus) bool) {
 		t.Helper()
 		testutil.Eventually(t, what, func() bool {
 			_, st, err := p.Ready(ctx)
@@ -126,7 +126,7 @@ func TestRotationThroughKubeletVolume(t *testing.T) {
 		if err := vol.Update(payload([]*pki.Cert{chain.Root, next.Root}, client)); err != nil {
 			t.Fatal(err)
 		}
-		ready(fmt.Sprintf("rotation %d: the old and the new root loaded", i), func(u proxy.UpstreamStatus) bool {
+		ready(fmt.Sprintf("rotation %d: the old and the new root loaded", i), func(u contract.UpstreamStatus) bool {
 			return strings.HasPrefix(u.CA, "2 CA certificate(s)") && len(u.Errors) == 0
 		})
 		up.serve(next)
@@ -135,7 +135,7 @@ func TestRotationThroughKubeletVolume(t *testing.T) {
 		if err := vol.Update(payload([]*pki.Cert{next.Root}, nextClient)); err != nil {
 			t.Fatal(err)
 		}
-		ready(fmt.Sprintf("rotation %d: only the new root loaded", i), func(u proxy.UpstreamStatus) bool {
+		ready(fmt.Sprintf("rotation %d: only the new root loaded", i), func(u contract.UpstreamStatus) bool {
 			return strings.HasPrefix(u.CA, "1 CA certificate(s)") && len(u.Errors) == 0
 		})
 		served(fmt.Sprintf("rotation %d: the upstream sees client certificate gateway-%d", i, i), func() bool {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // Response is what came back through the proxy.
@@ -18,7 +18,7 @@ type Response struct {
 	ContentType string
 	Body        string
 	// Failure is the decoded body of an answer the proxy gave itself (502, 504).
-	Failure *proxy.ErrorBody
+	Failure *contract.ErrorBody
 }
 
 // httpClient opens a new connection per request: proxies come and go between requests.
@@ -47,7 +47,7 @@ func Get(ctx context.Context, url, requestID string) (Response, error) {
 	}
 	r := Response{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: string(body)}
 	if resp.StatusCode >= 500 && strings.HasPrefix(r.ContentType, "application/json") {
-		f := &proxy.ErrorBody{}
+		f := &contract.ErrorBody{}
 		if err := json.Unmarshal(body, f); err != nil {
 			return r, fmt.Errorf("the proxy's %d answer is not its JSON body: %w", resp.StatusCode, err)
 		}

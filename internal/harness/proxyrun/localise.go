@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // Localise adapts a proxy configuration rendered for a pod to run on this machine, in place:
@@ -13,7 +13,7 @@ import (
 // every upstream address becomes upstreamAddr, and the drain delay becomes zero (no Service
 // endpoints to leave). What the proxy verifies (serverName, subjectAltNames, CA bundles,
 // depth, minimum version) stays as rendered. It returns one line per change.
-func Localise(cfg *proxy.Config, hostPath func(inPod string) (string, bool), upstreamAddr string) []string {
+func Localise(cfg *contract.Config, hostPath func(inPod string) (string, bool), upstreamAddr string) []string {
 	var changes []string
 	set := func(field string, p *string, v string) {
 		if *p != v {
@@ -33,7 +33,7 @@ func Localise(cfg *proxy.Config, hostPath func(inPod string) (string, bool), ups
 			was = d.String()
 		}
 		changes = append(changes, fmt.Sprintf("shutdown.drainDelay: %s -> 0s (no Service endpoints to leave)", was))
-		cfg.Shutdown.DrainDelay = &proxy.Duration{}
+		cfg.Shutdown.DrainDelay = &contract.Duration{}
 	}
 	for i := range cfg.Upstreams {
 		u := &cfg.Upstreams[i]

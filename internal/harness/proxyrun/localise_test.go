@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // podMounts plays kubelet.Pod.HostPath for a pod whose volumes are mounted under
@@ -18,7 +18,7 @@ func podMounts(inPod string) (string, bool) {
 }
 
 func TestLocalise(t *testing.T) {
-	cfg, err := proxy.ParseConfig([]byte(`
+	cfg, err := contract.ParseConfig([]byte(`
 apiVersion: proxy.gatewaytenant.io/v1alpha1
 kind: ProxyConfig
 admin: {address: ":9090"}

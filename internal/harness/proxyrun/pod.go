@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // Pod is a proxy pod as the operator rendered it, with its volumes mounted on this machine
@@ -27,7 +27,7 @@ type Pod struct {
 	// ConfigSource says where the kubelet took that file from.
 	ConfigSource string
 	// Config is the configuration as rendered.
-	Config *proxy.Config
+	Config *contract.Config
 
 	raw []byte
 }
@@ -59,7 +59,7 @@ func MountPod(ctx context.Context, c client.Reader, namespace string, spec *core
 	if p.raw, err = os.ReadFile(local); err != nil {
 		return nil, err
 	}
-	if p.Config, err = proxy.ParseConfig(p.raw); err != nil {
+	if p.Config, err = contract.ParseConfig(p.raw); err != nil {
 		return nil, fmt.Errorf("%s (%s) is not a valid proxy configuration: %w", configPath, p.ConfigSource, err)
 	}
 	return p, nil
@@ -68,7 +68,7 @@ func MountPod(ctx context.Context, c client.Reader, namespace string, spec *core
 // Localise writes beside the pod's files a copy of Config adapted to this machine (see
 // Localise); it returns the file to run the proxy with and one line per change.
 func (p *Pod) Localise(upstreamAddr string) (string, []string, error) {
-	cfg, err := proxy.ParseConfig(p.raw)
+	cfg, err := contract.ParseConfig(p.raw)
 	if err != nil {
 		return "", nil, err
 	}

@@ -1,7 +1,7 @@
 // Package proxyrun builds the proxy binary of this checkout and runs it on loopback, as the
 // tests and the demo do: it learns the listeners' addresses from the proxy's own log line
-// (proxy.ParseListening), reads /readyz into proxy.ReadyStatus and the proxy's failure
-// answers into proxy.ErrorBody, and stops it with SIGTERM, which drains.
+// (contract.ParseListening), reads /readyz into contract.ReadyStatus and the proxy's failure
+// answers into contract.ErrorBody, and stops it with SIGTERM, which drains.
 package proxyrun
 
 import (
@@ -23,7 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
 // stopTimeout bounds how long a stopped proxy gets to drain before it is killed.
@@ -64,7 +64,7 @@ type Process struct {
 	err    error // set before exited is closed
 
 	mu        sync.Mutex
-	listeners map[string]string // listener name (proxy.AdminListener or an upstream) -> address
+	listeners map[string]string // listener name (contract.AdminListener or an upstream) -> address
 	tail      []string          // last log lines, for error messages
 }
 
@@ -95,7 +95,7 @@ func Start(bin, config string, log io.Writer, args ...string) (*Process, error) 
 func (p *Process) observe(line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if l, ok := proxy.ParseListening(line); ok {
+	if l, ok := contract.ParseListening(line); ok {
 		p.listeners[l.Listener] = l.Address
 	}
 	p.tail = append(p.tail, line)
@@ -104,7 +104,7 @@ func (p *Process) observe(line string) {
 	}
 }
 
-// Addr is the bound address of a listener (proxy.AdminListener or an upstream's name), ""
+// Addr is the bound address of a listener (contract.AdminListener or an upstream's name), ""
 // until the proxy logged it.
 func (p *Process) Addr(listener string) string {
 	p.mu.Lock()
@@ -134,13 +134,13 @@ func (p *Process) Exited() error {
 
 // WaitReady waits, up to timeout, until the proxy has logged the address of the admin
 // listener and of every listener named, and its /readyz answers 200; it returns that answer.
-func (p *Process) WaitReady(ctx context.Context, timeout time.Duration, listeners ...string) (proxy.ReadyStatus, error) {
-	var last proxy.ReadyStatus
+func (p *Process) WaitReady(ctx context.Context, timeout time.Duration, listeners ...string) (contract.ReadyStatus, error) {
+	var last contract.ReadyStatus
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		if err := p.Exited(); err != nil {
 			return false, err
 		}
-		for _, l := range append([]string{proxy.AdminListener}, listeners...) {
+		for _, l := range append([]string{contract.AdminListener}, listeners...) {
 			if p.Addr(l) == "" {
 				return false, nil
 			}
@@ -156,9 +156,9 @@ func (p *Process) WaitReady(ctx context.Context, timeout time.Duration, listener
 }
 
 // Ready reads the proxy's /readyz: its status code and body.
-func (p *Process) Ready(ctx context.Context) (int, proxy.ReadyStatus, error) {
-	var st proxy.ReadyStatus
-	resp, err := Get(ctx, p.URL(proxy.AdminListener, "/readyz"), "")
+func (p *Process) Ready(ctx context.Context) (int, contract.ReadyStatus, error) {
+	var st contract.ReadyStatus
+	resp, err := Get(ctx, p.URL(contract.AdminListener, "/readyz"), "")
 	if err != nil {
 		return 0, st, err
 	}

@@ -1,4 +1,4 @@
-package proxy
+package contract
 
 import (
 	"errors"
@@ -177,7 +177,7 @@ func (v *validator) tls(p string, t *UpstreamTLS) {
 	if d := t.VerifyDepth; d != nil && (*d < 0 || *d > MaxVerifyDepth) {
 		v.add(p+".verifyDepth", "must be between 0 and %d", MaxVerifyDepth)
 	}
-	if _, err := tlsVersion(t.MinVersion); err != nil {
+	if _, err := TLSVersion(t.MinVersion); err != nil {
 		v.add(p+".minVersion", "%v", err)
 	}
 	if cc := t.ClientCertificate; cc != nil {

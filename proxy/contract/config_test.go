@@ -1,8 +1,7 @@
-package proxy
+package contract
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,8 +9,6 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
-
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
 // exampleYAML is the documented example (docs/proxy.md).
@@ -91,7 +88,16 @@ upstreams:
 
 // validConfig is the base of the validation table.
 func validConfig() *Config {
-	cfg := testConfig("up.ns.svc:8443", "/ca.crt")
+	cfg := &Config{
+		APIVersion: APIVersion,
+		Kind:       Kind,
+		Admin:      Admin{Address: "127.0.0.1:0"},
+		Upstreams: []Upstream{{
+			Name:    "echo",
+			Address: "up.ns.svc:8443",
+			TLS:     &UpstreamTLS{CAFiles: []string{"/ca.crt"}, ServerName: "kong.example"},
+		}},
+	}
 	cfg.Upstreams = append(cfg.Upstreams, Upstream{Name: "second", Listen: ":8444", Address: "10.0.0.1:443",
 		TLS: &UpstreamTLS{SystemRoots: true}})
 	cfg.Upstreams[0].Listen = ":8443"
@@ -213,31 +219,6 @@ func TestParseConfigStrict(t *testing.T) {
 	}
 }
 
-// TestCheck: Check loads every file and names the field of each one that fails.
-func TestCheck(t *testing.T) {
-	f := newFixture(t)
-	garbage := writeFile(t, t.TempDir(), "garbage.crt", []byte("not PEM"))
-	cfg := testConfig("up.svc:443", f.files["root.crt"])
-	if w, err := Check(cfg); err != nil || len(w) != 0 {
-		t.Fatalf("Check(valid) = %v, %v", w, err)
-	}
-	cfg.Upstreams[0].TLS.CAFiles = []string{f.files["root.crt"], garbage, filepath.Join(f.dir, "missing.crt")}
-	cfg.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{CertFile: f.files["client.crt"], KeyFile: f.files["wrong-client.key"]}
-	_, err := Check(cfg)
-	for _, want := range []string{
-		"upstreams[0].tls.caFiles[1]: " + garbage + ": no PEM certificate found",
-		"upstreams[0].tls.caFiles[2]: ",
-		"upstreams[0].tls.clientCertificate: ",
-	} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Check error %v lacks %q", err, want)
-		}
-	}
-	if strings.Contains(err.Error(), "caFiles[0]") {
-		t.Errorf("the valid file is reported: %v", err)
-	}
-}
-
 func TestLoadConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "proxy.yaml")
 	if err := os.WriteFile(path, []byte(exampleYAML), 0o600); err != nil {
@@ -286,34 +267,5 @@ upstreams:
 	// A field with a type error is reported once, not again as "required".
 	if strings.Contains(err.Error(), "upstreams[1].listen: required") {
 		t.Errorf("the type error is reported twice:\n%v", err)
-	}
-}
-
-// TestCheckReportsExpiredMaterial: an expired CA certificate or client certificate loads,
-// but Check reports it as a warning naming the field, the file and the date.
-func TestCheckReportsExpiredMaterial(t *testing.T) {
-	f := newFixture(t)
-	oldCA := must[*pki.Cert](t)(pki.NewRoot("old-ca", pki.Expired()))
-	oldClient := must[*pki.Cert](t)(f.clientCA.NewLeaf("old-gateway", pki.ClientAuth(), pki.Expired()))
-	dir := t.TempDir()
-	cfg := testConfig("up.svc:443", f.files["root.crt"])
-	cfg.Upstreams[0].TLS.CAFiles = append(cfg.Upstreams[0].TLS.CAFiles, writeFile(t, dir, "old-ca.crt", oldCA.CertPEM()))
-	cfg.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{
-		CertFile: writeFile(t, dir, "old.crt", oldClient.ChainPEM()), KeyFile: writeFile(t, dir, "old.key", oldClient.KeyPEM())}
-	warnings, err := Check(cfg)
-	if err != nil {
-		t.Fatalf("Check = %v, want only warnings", err)
-	}
-	all := errors.Join(warnings...)
-	for _, want := range []string{
-		`upstreams[0].tls.caFiles[1]: ` + dir + `/old-ca.crt: certificate "CN=old-ca" expired at `,
-		`upstreams[0].tls.clientCertificate.certFile: ` + dir + `/old.crt: certificate "CN=old-gateway" expired at `,
-	} {
-		if all == nil || !strings.Contains(all.Error(), want) {
-			t.Errorf("warnings %v lack %q", all, want)
-		}
-	}
-	if len(warnings) != 2 {
-		t.Errorf("got %d warnings, want 2 (the valid root is not one): %v", len(warnings), all)
 	}
 }

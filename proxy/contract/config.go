@@ -1,13 +1,16 @@
-package proxy
+package contract
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -19,9 +22,11 @@ const (
 	Kind       = "ProxyConfig"
 )
 
+// DefaultAdminAddress is the admin listener's address when a configuration names none.
+var DefaultAdminAddress = ":" + strconv.Itoa(AdminPort)
+
 // Defaults applied to fields left empty.
 const (
-	DefaultAdminAddress = ":9090"
 	DefaultDrainDelay   = 5 * time.Second
 	DefaultDrainTimeout = 30 * time.Second
 	DefaultMinVersion   = "1.2"
@@ -215,12 +220,12 @@ func ParseConfig(data []byte) (*Config, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	cfg.applyDefaults()
+	cfg.ApplyDefaults()
 	return cfg, nil
 }
 
-// applyDefaults fills the fields that have defaults. It does not touch invalid values.
-func (c *Config) applyDefaults() {
+// ApplyDefaults fills the fields that have defaults. It does not touch invalid values.
+func (c *Config) ApplyDefaults() {
 	if c.Admin.Address == "" {
 		c.Admin.Address = DefaultAdminAddress
 	}
@@ -246,15 +251,61 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// clone is a deep copy, so that New can apply defaults without touching the caller's value.
-func (c *Config) clone() *Config {
+// Clone is a deep copy, so that defaults can be applied without touching the caller's value.
+func (c *Config) Clone() *Config {
 	j, err := json.Marshal(c)
 	if err != nil {
-		panic(fmt.Sprintf("proxy: config does not marshal: %v", err)) // plain data: cannot happen
+		panic(fmt.Sprintf("contract: config does not marshal: %v", err)) // plain data: cannot happen
 	}
 	out := &Config{}
 	if err := json.Unmarshal(j, out); err != nil {
-		panic(fmt.Sprintf("proxy: config does not round-trip: %v", err))
+		panic(fmt.Sprintf("contract: config does not round-trip: %v", err))
 	}
 	return out
+}
+
+// DefaultCheckInterval is the period of the active check of an idle, verified upstream.
+const DefaultCheckInterval = 30 * time.Second
+
+// Bounds of verification.interval.
+const (
+	minCheckInterval = 100 * time.Millisecond
+	maxCheckInterval = time.Hour
+)
+
+// Verification configures the active checks.
+type Verification struct {
+	// interval is the period of the check while the upstream is idle and verified (with
+	// ±10% jitter); failures are checked again sooner, then less often. Default 30s,
+	// 100ms to 1h.
+	// +optional
+	Interval *Duration `json:"interval,omitempty"`
+}
+
+// IntervalOrDefault is the check period, DefaultCheckInterval when unset.
+func (v Verification) IntervalOrDefault() time.Duration {
+	if v.Interval == nil {
+		return DefaultCheckInterval
+	}
+	return v.Interval.Duration
+}
+
+func (v *validator) verification(revision string, c Verification) {
+	if len(revision) > 128 || strings.ContainsFunc(revision, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		v.add("revision", "at most 128 printable characters")
+	}
+	if d := c.Interval; d != nil && (d.Duration < minCheckInterval || d.Duration > maxCheckInterval) {
+		v.add("verification.interval", "must be between %s and %s", minCheckInterval, maxCheckInterval)
+	}
+}
+
+// TLSVersion maps minVersion to a crypto/tls constant; "" is the default.
+func TLSVersion(s string) (uint16, error) {
+	switch s {
+	case "", "1.2":
+		return tls.VersionTLS12, nil
+	case "1.3":
+		return tls.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("must be \"1.2\" or \"1.3\", got %q", s)
 }
