@@ -313,7 +313,7 @@ func (r *Reconciler) ensureProxy(ctx context.Context, tenant *v1alpha1.GatewayTe
 		}
 	}
 	settings.Replicas, settings.Resources = size.replicas, size.resources
-	dep := proxyDeployment(tenant, ups, config, settings)
+	dep := proxyDeployment(tenant, ups, config, settings, workloadLabels(obs.dataPlane))
 	hold, err := r.holdImage(ctx, dep)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
 
@@ -351,14 +352,18 @@ func tcpPort(port int32) networkingv1.NetworkPolicyPort {
 
 // proxyDeployment runs the proxy under the restricted Pod Security profile and OpenShift's
 // restricted-v2 SCC as they stand: non-root with no fixed UID, no privilege escalation, no
-// capabilities, the runtime's seccomp profile, a read-only root filesystem.
-func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config []byte, s ProxySettings) *appsv1.Deployment {
+// capabilities, the runtime's seccomp profile, a read-only root filesystem. Its pods also
+// carry workload, the labels the cluster requires on every pod (the data plane's data-class
+// label); the operator's own labels win over them.
+func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config []byte, s ProxySettings, workload map[string]string) *appsv1.Deployment {
 	name := proxyName(tenant.Name)
 	sum := sha256.Sum256(config)
-	podLabels := proxyLabels(tenant.Name)
-	for k, v := range proxySelector(tenant.Name) {
-		podLabels[k] = v
+	podLabels := maps.Clone(workload)
+	if podLabels == nil {
+		podLabels = map[string]string{}
 	}
+	maps.Copy(podLabels, proxyLabels(tenant.Name))
+	maps.Copy(podLabels, proxySelector(tenant.Name))
 	volumes, mounts := proxyVolumes(name, ups)
 	container := corev1.Container{
 		Name:           componentProxy,
