@@ -176,6 +176,7 @@ func nextCertificateCheck(obs *observation, warning time.Duration) time.Duration
 // writeStatus writes the status computed from obs, and nothing when it is unchanged.
 func (r *Reconciler) writeStatus(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation) error {
 	status := computeStatus(&tenant.Status, obs)
+	status.GatewayConfig = gatewayConfig(&tenant.Spec, obs.dataPlane, status.Upstreams)
 	if equality.Semantic.DeepEqual(status, tenant.Status) {
 		return nil
 	}
