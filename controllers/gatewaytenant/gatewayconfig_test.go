@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/jsonpath"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
@@ -251,5 +254,74 @@ func TestGatewayConfigSizeFits(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(config), []byte("\n---\n")) {
 		t.Errorf("documents are not separated by ---:\n%.300s", config)
+	}
+}
+
+// The commands docs/gateway-config.md gives, run with kubectl's JSONPath (client-go's, with
+// missing keys allowed, as `kubectl get -o jsonpath` runs it) over tenants as the API server
+// returns them, pipe what `gwa apply -i -` reads: one tenant's documents, and every tenant's
+// of a namespace, skipping those without a document.
+const (
+	oneTenantJSONPath   = `{.status.gatewayConfig}`
+	allTenantsJSONPath  = `{range .items[?(@.status.gatewayConfig)]}---{"\n"}{.status.gatewayConfig}{end}`
+	documentedGuidePath = "../../docs/gateway-config.md"
+)
+
+func TestDocumentedCommandsPipeTheDocuments(t *testing.T) {
+	guide, err := os.ReadFile(documentedGuidePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{oneTenantJSONPath, allTenantsJSONPath} {
+		if !bytes.Contains(guide, []byte("-o jsonpath='"+path+"' | gwa apply -i -")) {
+			t.Errorf("%s does not give the command with -o jsonpath='%s'", documentedGuidePath, path)
+		}
+	}
+
+	silver := presetPlane(t, "silver", "")
+	tenant := func(name string, ups ...v1alpha1.UpstreamStatus) v1alpha1.GatewayTenant {
+		spec := v1alpha1.GatewayTenantSpec{GatewayID: "gw-1"}
+		return v1alpha1.GatewayTenant{
+			TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "GatewayTenant"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"},
+			Spec:       spec,
+			Status:     v1alpha1.GatewayTenantStatus{Upstreams: ups, GatewayConfig: gatewayConfig(&spec, silver, ups)},
+		}
+	}
+	a := tenant("a", v1alpha1.UpstreamStatus{Name: "a-api", GatewayHost: "a-api.ns.svc", GatewayPort: 8080},
+		v1alpha1.UpstreamStatus{Name: "a-secure", GatewayHost: "a-proxy.ns.svc", GatewayPort: 8443})
+	broken := tenant("broken", v1alpha1.UpstreamStatus{Name: "broken-api"})
+	b := tenant("b", v1alpha1.UpstreamStatus{Name: "b-api", GatewayHost: "b-api.ns.svc", GatewayPort: 80})
+	list := &v1alpha1.GatewayTenantList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "List"},
+		Items: []v1alpha1.GatewayTenant{a, broken, b}}
+
+	run := func(path string, obj any) string {
+		t.Helper()
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jp := jsonpath.New("out").AllowMissingKeys(true)
+		if err := jp.Parse(path); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := jp.Execute(&out, u); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	names := func(config string) []string {
+		var out []string
+		for _, s := range gwaApply(t, config, "gw-1") {
+			out = append(out, s["name"].(string))
+		}
+		return out
+	}
+	if got := names(run(oneTenantJSONPath, &a)); !reflect.DeepEqual(got, []string{"a-api", "a-secure"}) {
+		t.Errorf("one tenant's command pipes %v", got)
+	}
+	if got := names(run(allTenantsJSONPath, list)); !reflect.DeepEqual(got, []string{"a-api", "a-secure", "b-api"}) {
+		t.Errorf("every tenant's command pipes %v", got)
 	}
 }
