@@ -17,11 +17,19 @@ import (
 
 const gatewayID = "gw-1a2b3"
 
-// presetDataPlane creates (once) the data plane of a preset under its usual name, not as the
-// default: the suite's manager keeps Silver's.
+// presetDataPlane is the data plane of a preset under its usual name: Silver's as the suite's
+// manager keeps it (waited for, never created here, so that it stays the manager's and the
+// default), the others created once, not as the default.
 func presetDataPlane(preset string) string {
 	dp, err := dataplane.Preset(preset)
 	Expect(err).NotTo(HaveOccurred())
+	if preset == "silver" {
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(dp), dp)).To(Succeed())
+			g.Expect(dp.Labels).To(HaveKeyWithValue(dataplane.LabelPreset, preset))
+		}).Should(Succeed())
+		return dp.Name
+	}
 	dp.Spec.Default, dp.Labels = false, nil
 	Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, dp))).To(Succeed())
 	return dp.Name
