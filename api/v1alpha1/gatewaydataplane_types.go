@@ -28,6 +28,13 @@ type GatewayDataPlaneSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=8
 	Environments []DataPlaneEnvironment `json:"environments"`
+
+	// gatewayService says how this data plane's gateway wants each tenant upstream described
+	// (document format, tags, protocol, data classes), so that the operator renders it into
+	// each tenant's status.gatewayConfig. Unset: no document is rendered.
+	//
+	// +optional
+	GatewayService *GatewayServiceSpec `json:"gatewayService,omitempty"`
 }
 
 // DataPlaneEnvironment is one environment of a gateway data plane.

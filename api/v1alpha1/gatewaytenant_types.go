@@ -38,6 +38,27 @@ type GatewayTenantSpec struct {
 	//
 	// +optional
 	Proxy *ProxySizing `json:"proxy,omitempty"`
+
+	// gatewayID is the id of the tenant's gateway on the platform (the reference platform's
+	// `gwa gateway create` prints it, e.g. gw-1a2b3). When set, every service of
+	// status.gatewayConfig carries the data plane's namespace tag for it (ns.<gatewayID> on
+	// the reference platform), which the platform requires to publish it.
+	//
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	GatewayID string `json:"gatewayID,omitempty"`
+
+	// dataClass is the data class of this tenant's upstreams: one of the classes of its data
+	// plane (spec.gatewayService.dataClass.classes; on the reference platform's Emerald
+	// cluster public, medium or high). It goes into the data-class tag of status.gatewayConfig
+	// and, where the cluster requires a data-class label on workloads, onto the proxy's pods.
+	// A data plane that has data classes and no default refuses a tenant without one; a
+	// data plane without data classes refuses a tenant with one.
+	//
+	// +optional
+	DataClass DataClassName `json:"dataClass,omitempty"`
 }
 
 // Upstream is one Service of the tenant's namespace that the gateway calls, exactly as the
@@ -216,6 +237,17 @@ type GatewayTenantStatus struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=32
 	Upstreams []UpstreamStatus `json:"upstreams,omitempty"`
+
+	// gatewayConfig is the gateway's service definition of every upstream that has a gateway
+	// address in status.upstreams, in the format of the data plane's spec.gatewayService: on
+	// the reference platform one `kind: GatewayService` document per upstream (name, tags,
+	// host, port, protocol; no routes), ready for
+	// `kubectl get gatewaytenant <name> -o jsonpath='{.status.gatewayConfig}' | gwa apply -i -`.
+	// Empty while the data plane does not resolve or has no spec.gatewayService.
+	//
+	// +optional
+	// +kubebuilder:validation:MaxLength=65536
+	GatewayConfig string `json:"gatewayConfig,omitempty"`
 }
 
 // UpstreamStatus is the observed state of one upstream.

@@ -14,12 +14,14 @@ import (
 // longest matching suffix wins. It is a flag.Value: "suffix=preset,suffix=preset".
 type DomainPresets map[string]string
 
-// DefaultDomainPresets are the reference platform's clusters.
+// DefaultDomainPresets are the reference platform's clusters; each serves its applications
+// under apps.<cluster>.devops.gov.bc.ca (docs/gateway-config.md).
 func DefaultDomainPresets() DomainPresets {
 	return DomainPresets{
-		"silver.devops.gov.bc.ca": "silver",
-		"gold.devops.gov.bc.ca":   "gold",
-		"golddr.devops.gov.bc.ca": "golddr",
+		"silver.devops.gov.bc.ca":  "silver",
+		"gold.devops.gov.bc.ca":    "gold",
+		"golddr.devops.gov.bc.ca":  "golddr",
+		"emerald.devops.gov.bc.ca": "emerald",
 	}
 }
 

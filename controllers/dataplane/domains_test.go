@@ -13,7 +13,7 @@ func TestParseDomainPresets(t *testing.T) {
 		wantErr  string
 	}{
 		{desc: "defaults round-trip", in: DefaultDomainPresets().String(),
-			want: "gold.devops.gov.bc.ca=gold,golddr.devops.gov.bc.ca=golddr,silver.devops.gov.bc.ca=silver"},
+			want: "emerald.devops.gov.bc.ca=emerald,gold.devops.gov.bc.ca=gold,golddr.devops.gov.bc.ca=golddr,silver.devops.gov.bc.ca=silver"},
 		{desc: "spaces, case and trailing dot", in: " Example.COM. = silver , ", want: "example.com=silver"},
 		{desc: "empty", in: "", want: ""},
 		{desc: "no equals sign", in: "example.com", wantErr: "not suffix=preset"},
@@ -50,7 +50,8 @@ func TestDomainPresetsMatch(t *testing.T) {
 		{"silver.devops.gov.bc.ca", "silver", "silver.devops.gov.bc.ca"},
 		{"api.gold.devops.gov.bc.ca", "gold", "gold.devops.gov.bc.ca"},
 		{"GOLDDR.devops.gov.bc.ca.", "golddr", "golddr.devops.gov.bc.ca"},
-		{"emerald.devops.gov.bc.ca", "silver", "devops.gov.bc.ca"},
+		{"apps.emerald.devops.gov.bc.ca", "emerald", "emerald.devops.gov.bc.ca"},
+		{"bronze.devops.gov.bc.ca", "silver", "devops.gov.bc.ca"},
 		{"xgold.devops.gov.bc.ca", "silver", "devops.gov.bc.ca"}, // label boundary, not a substring
 		{"example.com", "", ""},
 		{"", "", ""},

@@ -19,7 +19,7 @@ import (
 func storedDeployment() *appsv1.Deployment {
 	up := tlsResult("api", 8443)
 	tenant := tenantWith(up)
-	dep := proxyDeployment(tenant, proxyUpstreams(tenant, []upstreamResult{up}), proxyConfig{data: []byte("cfg")}, ProxySettings{Image: "img:1", Replicas: 2})
+	dep := proxyDeployment(tenant, proxyUpstreams(tenant, []upstreamResult{up}), proxyConfig{data: []byte("cfg")}, ProxySettings{Image: "img:1", Replicas: 2}, nil)
 	dep.Spec.RevisionHistoryLimit = ptr.To[int32](10)
 	dep.Spec.ProgressDeadlineSeconds = ptr.To[int32](600)
 	dep.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
@@ -36,7 +36,7 @@ func storedDeployment() *appsv1.Deployment {
 func TestCoversIgnoresDefaultsAndCatchesEveryEdit(t *testing.T) {
 	desiredUp := tlsResult("api", 8443)
 	tenant := tenantWith(desiredUp)
-	desired := proxyDeployment(tenant, proxyUpstreams(tenant, []upstreamResult{desiredUp}), proxyConfig{data: []byte("cfg")}, ProxySettings{Image: "img:1", Replicas: 2})
+	desired := proxyDeployment(tenant, proxyUpstreams(tenant, []upstreamResult{desiredUp}), proxyConfig{data: []byte("cfg")}, ProxySettings{Image: "img:1", Replicas: 2}, nil)
 	for _, c := range []struct {
 		desc  string
 		edit  func(*appsv1.Deployment)

@@ -28,6 +28,8 @@ type observation struct {
 	generation int64
 	// expiryWarning is how long before a certificate expires that it is reported.
 	expiryWarning time.Duration
+	// gatewayID is the tenant's gateway id, which tags its gateway service definitions.
+	gatewayID string
 
 	// What was read.
 
@@ -75,7 +77,7 @@ type observation struct {
 
 // observe reads everything the tenant depends on, then judges it.
 func (r *Reconciler) observe(ctx context.Context, tenant *v1alpha1.GatewayTenant) (*observation, error) {
-	obs := &observation{now: r.Clock.Now(), generation: tenant.Generation, expiryWarning: r.ExpiryWarning}
+	obs := &observation{now: r.Clock.Now(), generation: tenant.Generation, expiryWarning: r.ExpiryWarning, gatewayID: tenant.Spec.GatewayID}
 	tenants := &v1alpha1.GatewayTenantList{}
 	if err := r.Client.List(ctx, tenants, client.InNamespace(tenant.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing GatewayTenants of namespace %s: %w", tenant.Namespace, err)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -91,12 +92,12 @@ func networkPolicyName(tenant, upstream string) string {
 // select on them.
 func tenantLabels(tenant string) map[string]string {
 	return map[string]string{
-		"app.kubernetes.io/name":      "gatewaytenant",
-		"app.kubernetes.io/instance":  tenant,
-		v1alpha1.LabelManagedBy:       v1alpha1.ManagedByValue,
-		v1alpha1.LabelTenant:          tenant,
-		"app.kubernetes.io/part-of":   "gatewaytenant-operator",
-		contract.LabelComponent: "gateway-access",
+		"app.kubernetes.io/name":     "gatewaytenant",
+		"app.kubernetes.io/instance": tenant,
+		v1alpha1.LabelManagedBy:      v1alpha1.ManagedByValue,
+		v1alpha1.LabelTenant:         tenant,
+		"app.kubernetes.io/part-of":  "gatewaytenant-operator",
+		contract.LabelComponent:      "gateway-access",
 	}
 }
 
@@ -291,13 +292,17 @@ func tcpPort(port int32) networkingv1.NetworkPolicyPort {
 
 // proxyDeployment runs the proxy under the restricted Pod Security profile and OpenShift's
 // restricted-v2 SCC as they stand: non-root with no fixed UID, no privilege escalation, no
-// capabilities, the runtime's seccomp profile, a read-only root filesystem.
-func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config proxyConfig, s ProxySettings) *appsv1.Deployment {
+// capabilities, the runtime's seccomp profile, a read-only root filesystem. Its pods also
+// carry workload, the labels the cluster requires on every pod (the data plane's data-class
+// label); the operator's own labels win over them.
+func proxyDeployment(tenant *v1alpha1.GatewayTenant, ups []proxyUpstream, config proxyConfig, s ProxySettings, workload map[string]string) *appsv1.Deployment {
 	name := proxyName(tenant.Name)
-	podLabels := proxyLabels(tenant.Name)
-	for k, v := range proxySelector(tenant.Name) {
-		podLabels[k] = v
+	podLabels := maps.Clone(workload)
+	if podLabels == nil {
+		podLabels = map[string]string{}
 	}
+	maps.Copy(podLabels, proxyLabels(tenant.Name))
+	maps.Copy(podLabels, proxySelector(tenant.Name))
 	volumes, mounts := proxyVolumes(name, ups)
 	container := corev1.Container{
 		Name:           componentProxy,

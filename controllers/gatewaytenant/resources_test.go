@@ -126,7 +126,7 @@ func TestProxyDeploymentRunsRestrictedAndRollsOnConfigChange(t *testing.T) {
 	tenant := tenantWith(up)
 	ups := proxyUpstreams(tenant, []upstreamResult{up})
 	settings := ProxySettings{Image: "example/proxy:1", Replicas: 3}
-	dep := proxyDeployment(tenant, ups, proxyConfig{data: []byte("a")}, settings)
+	dep := proxyDeployment(tenant, ups, proxyConfig{data: []byte("a")}, settings, nil)
 
 	if *dep.Spec.Replicas != 3 || dep.Spec.Template.Spec.Containers[0].Image != "example/proxy:1" {
 		t.Errorf("replicas %d image %q, want the settings'", *dep.Spec.Replicas, dep.Spec.Template.Spec.Containers[0].Image)
@@ -165,8 +165,8 @@ func TestProxyDeploymentRunsRestrictedAndRollsOnConfigChange(t *testing.T) {
 		t.Errorf("projected files %q, want %q", got, want)
 	}
 
-	same := proxyDeployment(tenant, ups, proxyConfig{data: []byte("a")}, settings)
-	changed := proxyDeployment(tenant, ups, proxyConfig{data: []byte("b")}, settings)
+	same := proxyDeployment(tenant, ups, proxyConfig{data: []byte("a")}, settings, nil)
+	changed := proxyDeployment(tenant, ups, proxyConfig{data: []byte("b")}, settings, nil)
 	hash := func(d *appsv1.Deployment) string { return d.Spec.Template.Annotations[annotationConfigHash] }
 	if hash(dep) != hash(same) || hash(dep) == hash(changed) {
 		t.Errorf("config hash %q / %q / %q: must follow the configuration and nothing else", hash(dep), hash(same), hash(changed))

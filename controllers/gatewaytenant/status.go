@@ -48,6 +48,7 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation, out *out
 	set(networkPolicyReadyCondition(obs, out, views))
 	set(proxyReadyCondition(obs, out))
 	set(readyCondition(st.Conditions, views))
+	st.GatewayConfig = gatewayConfig(obs.gatewayID, obs.dataPlane, st.Upstreams)
 	return st
 }
 

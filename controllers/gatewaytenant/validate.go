@@ -161,8 +161,10 @@ func describePorts(svc *corev1.Service) string {
 type dataPlaneResult struct {
 	plane        *v1alpha1.GatewayDataPlane
 	environments []v1alpha1.DataPlaneEnvironment
-	reason       string
-	message      string
+	// dataClass is the tenant's data class on the plane; nil where the plane has none.
+	dataClass *v1alpha1.DataClass
+	reason    string
+	message   string
 }
 
 func (d dataPlaneResult) accepted() bool { return d.reason == v1alpha1.ReasonAccepted }
@@ -216,8 +218,17 @@ func resolveDataPlane(spec *v1alpha1.GatewayTenantSpec, planes []v1alpha1.Gatewa
 		}
 		res.environments = append(res.environments, *env)
 	}
+	dc := resolveDataClass(spec, plane)
+	if dc.reason != "" {
+		res.reason, res.message = dc.reason, dc.message
+		return res
+	}
+	res.dataClass = dc.class
 	res.reason = v1alpha1.ReasonAccepted
 	res.message = fmt.Sprintf("GatewayDataPlane %q environments %s may call in", plane.Name, environmentNames(res.environments))
+	if dc.class != nil {
+		res.message += fmt.Sprintf(", data class %s", dc.class.Name)
+	}
 	return res
 }
 

@@ -191,7 +191,7 @@ func (w *writer) proxy(obs *observation) {
 		size = storedSize(obs.deployment, proxySize{replicas: settings.Replicas, resources: proxyResources(settings)})
 	}
 	settings.Replicas, settings.Resources = size.replicas, size.resources
-	dep := proxyDeployment(tenant, ups, obs.config, settings)
+	dep := proxyDeployment(tenant, ups, obs.config, settings, workloadLabels(obs.dataPlane))
 	if held := r.Rollout.hold(proxyImage(obs.deployment), proxyImage(dep), obs.now); held != nil {
 		dep.Spec.Template.Spec.Containers[0].Image = held.image
 		w.out.held = held

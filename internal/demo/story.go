@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 )
 
 // The story's cast, as in the gateway's tenant guide.
@@ -139,6 +140,9 @@ func (s *Story) Setup(ctx context.Context) (*v1alpha1.GatewayDataPlane, error) {
 	for _, env := range dp.Spec.Environments {
 		p.line("  environment %-5s -> %s", env.Name, metav1.FormatLabelSelector(&env.NamespaceSelector))
 	}
+	if gs := dp.Spec.GatewayService; gs != nil {
+		p.line("and wants each upstream described as a %s document tagged %s, protocol %s", gs.Format, gs.NamespaceTag, gs.Protocol)
+	}
 	if err := s.create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}); err != nil {
 		return nil, err
 	}
@@ -150,6 +154,8 @@ func (s *Story) Setup(ctx context.Context) (*v1alpha1.GatewayDataPlane, error) {
 type PlainResult struct {
 	Tenant        *v1alpha1.GatewayTenant
 	NetworkPolicy *networkingv1.NetworkPolicy
+	// GatewayServices are the tenant's status.gatewayConfig, as `gwa apply -i -` reads it.
+	GatewayServices []gatewaytenant.GatewayService
 }
 
 // PlainUpstream is step 1: a tenant exposes a plain upstream to the gateway's test and prod
@@ -180,8 +186,11 @@ func (s *Story) PlainUpstream(ctx context.Context) (*PlainResult, error) {
 	p.line("to the Service's target port, and owned by the tenant:")
 	p.block(yamlOf(np))
 	p.tenantStatus(t)
-	p.line("=> in the gateway's Service definition: host %s, port %d", t.Status.Upstreams[0].GatewayHost, t.Status.Upstreams[0].GatewayPort)
-	return &PlainResult{Tenant: t, NetworkPolicy: np}, nil
+	svcs, err := s.gatewayDocument(t)
+	if err != nil {
+		return nil, err
+	}
+	return &PlainResult{Tenant: t, NetworkPolicy: np, GatewayServices: svcs}, nil
 }
 
 // WrongPort is step 2a: a tenant names the upstream's container port instead of a port of
@@ -287,12 +296,14 @@ func upstream(name, host string, port int32) v1alpha1.Upstream {
 	return v1alpha1.Upstream{Name: name, Host: host, Port: port}
 }
 
-// newTenant is a tenant of Namespace for the gateway's test and prod environments.
+// newTenant is a tenant of Namespace for the gateway's test and prod environments, on the
+// gateway GatewayID.
 func newTenant(name string, upstreams ...v1alpha1.Upstream) *v1alpha1.GatewayTenant {
 	return &v1alpha1.GatewayTenant{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: Namespace},
 		Spec: v1alpha1.GatewayTenantSpec{
 			Environments: []v1alpha1.EnvironmentName{"test", "prod"},
+			GatewayID:    GatewayID,
 			Upstreams:    upstreams,
 		},
 	}

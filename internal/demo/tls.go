@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
@@ -81,6 +82,8 @@ type TLSResult struct {
 	UpstreamHost string
 	// UpstreamRequests counts the requests that reached the upstream so far.
 	UpstreamRequests int64
+	// GatewayServices are the tenant's status.gatewayConfig, as `gwa apply -i -` reads it.
+	GatewayServices []gatewaytenant.GatewayService
 }
 
 // FailureResult is what steps 3b and 3c observed.
@@ -161,8 +164,9 @@ func (s *Story) TLSUpstream(ctx context.Context) (*TLSResult, error) {
 	if !meta.IsStatusConditionTrue(res.Tenant.Status.Conditions, v1alpha1.ConditionReady) {
 		return res, fmt.Errorf("GatewayTenant %s is not Ready once its proxy is available", TLSTenant)
 	}
-	if u := res.Tenant.Status.Upstreams; len(u) > 0 {
-		p.line("=> in the gateway's Service definition: host %s, port %d (the proxy's Service)", u[0].GatewayHost, u[0].GatewayPort)
+	p.line("the gateway calls the proxy's Service %s over plain HTTP; the proxy speaks verified TLS to the upstream", r.Service.Name)
+	if res.GatewayServices, err = s.gatewayDocument(res.Tenant); err != nil {
+		return res, err
 	}
 	if res.Response.Status != 200 {
 		return res, fmt.Errorf("the proxy answered %d, not 200: %s", res.Response.Status, res.Response.Body)

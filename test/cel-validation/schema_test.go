@@ -5,12 +5,14 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 )
 
 // validTenant is the base every case mutates: valid as it stands.
@@ -106,6 +108,15 @@ func TestGatewayTenantSchema(t *testing.T) {
 			wantError: "metadata.name must be a DNS label"},
 		{desc: "tenant name starting with a digit", mutate: func(t *v1alpha1.GatewayTenant) { t.Name = "264e6f-api" },
 			wantError: "metadata.name must be a DNS label of at most 57 characters that starts with a letter"},
+		{desc: "gateway id and data class", mutate: func(t *v1alpha1.GatewayTenant) { t.Spec.GatewayID, t.Spec.DataClass = "gw-1a2b3", "medium" }},
+		{desc: "gateway id in upper case", mutate: func(t *v1alpha1.GatewayTenant) { t.Spec.GatewayID = "GW-1A2B3" },
+			wantError: `spec.gatewayID: Invalid value: "GW-1A2B3": spec.gatewayID in body should match`},
+		{desc: "gateway id with a qualifier", mutate: func(t *v1alpha1.GatewayTenant) { t.Spec.GatewayID = "gw-1a2b3.dev" },
+			wantError: `spec.gatewayID: Invalid value: "gw-1a2b3.dev"`},
+		{desc: "gateway id too long", mutate: func(t *v1alpha1.GatewayTenant) { t.Spec.GatewayID = strings.Repeat("g", 64) },
+			wantError: "spec.gatewayID: Too long: may not be more than 63 bytes"},
+		{desc: "data class in upper case", mutate: func(t *v1alpha1.GatewayTenant) { t.Spec.DataClass = "Medium" },
+			wantError: `spec.dataClass: Invalid value: "Medium": spec.dataClass in body should match`},
 	}
 	for i, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {
@@ -165,6 +176,45 @@ func TestGatewayDataPlaneSchema(t *testing.T) {
 		}, wantError: "spec.environments[1]: Duplicate value"},
 		{desc: "namespace name not a DNS label", mutate: func(d *v1alpha1.GatewayDataPlane) { d.Spec.Environments[0].NamespaceNames = []string{"Bad_Name"} },
 			wantError: `spec.environments[0].namespaceNames[0]: Invalid value: "Bad_Name"`},
+		{desc: "gateway service, defaults only", mutate: func(d *v1alpha1.GatewayDataPlane) { d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{} }},
+		{desc: "gateway service of another platform", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{NamespaceTag: "team:{gatewayID}", Protocol: "h2c",
+				DataClass: &v1alpha1.DataClassSpec{Tag: "class:{dataClass}", Classes: []v1alpha1.DataClass{{Name: "internal"}}, DefaultClass: "internal"}}
+		}},
+		{desc: "namespace tag without the gateway id", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{NamespaceTag: "ns.gateway"}
+		}, wantError: `spec.gatewayService.namespaceTag: Invalid value: "ns.gateway": namespaceTag must hold {gatewayID} once`},
+		{desc: "namespace tag with a space", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{NamespaceTag: "ns {gatewayID}"}
+		}, wantError: "namespaceTag must hold {gatewayID} once"},
+		{desc: "unknown format", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{Format: "KongDeclarative"}
+		}, wantError: `spec.gatewayService.format: Unsupported value: "KongDeclarative": supported values: "GatewayService"`},
+		{desc: "protocol in upper case", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{Protocol: "HTTP"}
+		}, wantError: `spec.gatewayService.protocol: Invalid value: "HTTP"`},
+		{desc: "data class tag without the class", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{DataClass: &v1alpha1.DataClassSpec{Tag: "aps.route.dataclass", Classes: []v1alpha1.DataClass{{Name: "medium"}}}}
+		}, wantError: `spec.gatewayService.dataClass.tag: Invalid value: "aps.route.dataclass": tag must hold {dataClass} once`},
+		{desc: "data classes without classes", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{DataClass: &v1alpha1.DataClassSpec{Tag: "c.{dataClass}", Classes: []v1alpha1.DataClass{}}}
+		}, wantError: "spec.gatewayService.dataClass.classes in body should have at least 1 items"},
+		{desc: "default class not among the classes", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{DataClass: &v1alpha1.DataClassSpec{Tag: "c.{dataClass}",
+				Classes: []v1alpha1.DataClass{{Name: "medium"}}, DefaultClass: "high"}}
+		}, wantError: "spec.gatewayService.dataClass: Invalid value: defaultClass must be the name of one of classes"},
+		{desc: "workload label without a value for a class", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{DataClass: &v1alpha1.DataClassSpec{Tag: "c.{dataClass}",
+				Classes: []v1alpha1.DataClass{{Name: "medium", WorkloadLabelValue: "Medium"}, {Name: "high"}}, WorkloadLabelKey: "DataClass"}}
+		}, wantError: "every class needs workloadLabelValue when workloadLabelKey is set"},
+		{desc: "workload label key not a label key", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{DataClass: &v1alpha1.DataClassSpec{Tag: "c.{dataClass}",
+				Classes: []v1alpha1.DataClass{{Name: "medium", WorkloadLabelValue: "Medium"}}, WorkloadLabelKey: "data class"}}
+		}, wantError: `spec.gatewayService.dataClass.workloadLabelKey: Invalid value: "data class"`},
+		{desc: "duplicate classes", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{DataClass: &v1alpha1.DataClassSpec{Tag: "c.{dataClass}",
+				Classes: []v1alpha1.DataClass{{Name: "medium"}, {Name: "medium"}}}}
+		}, wantError: "spec.gatewayService.dataClass.classes[1]: Duplicate value"},
 	}
 	for i, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {
@@ -187,5 +237,26 @@ func expectAdmission(t *testing.T, obj client.Object, wantError string) {
 		t.Fatalf("want refused with %q, was admitted", wantError)
 	case wantError != "" && !strings.Contains(err.Error(), wantError):
 		t.Fatalf("want an error containing\n  %s\ngot\n  %v", wantError, err)
+	}
+}
+
+// TestPresetsStoreAsTheyAre: every built-in preset is admitted, and the API server's defaults
+// change nothing of its spec, so that the manager, which restores a preset's spec when it
+// differs, never finds a difference it made itself.
+func TestPresetsStoreAsTheyAre(t *testing.T) {
+	for _, name := range dataplane.PresetNames() {
+		t.Run(name, func(t *testing.T) {
+			want, err := dataplane.Preset(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored := want.DeepCopy()
+			if err := k8sClient.Create(ctx, stored, client.DryRunAll); err != nil {
+				t.Fatalf("preset %s refused: %v", name, err)
+			}
+			if !equality.Semantic.DeepEqual(stored.Spec, want.Spec) {
+				t.Errorf("the API server stores preset %s as\n%+v\nnot as\n%+v", name, stored.Spec, want.Spec)
+			}
+		})
 	}
 }

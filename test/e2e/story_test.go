@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/demo"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
@@ -50,6 +51,14 @@ var _ = Describe("The story of make demo", Ordered, func() {
 		Expect(tenant.Status.Upstreams).To(HaveLen(1))
 		Expect(tenant.Status.Upstreams[0].GatewayHost).To(Equal("my-upstream-api.abc123-prod.svc"))
 		Expect(tenant.Status.Upstreams[0].GatewayPort).To(Equal(int32(8443)))
+
+		By("publishing the gateway's service definition as the platform's guide writes it, without an edit")
+		Expect(res.GatewayServices).To(Equal([]gatewaytenant.GatewayService{{
+			Kind: "GatewayService", Name: "my-upstream-api", Tags: []string{"ns." + demo.GatewayID},
+			Host: "my-upstream-api.abc123-prod.svc", Port: 8443, Protocol: "http",
+		}}))
+		Expect(tenant.Status.GatewayConfig).To(Equal(
+			"kind: GatewayService\nname: my-upstream-api\ntags: [ns.gw-1a2b3]\nhost: my-upstream-api.abc123-prod.svc\nport: 8443\nprotocol: http\n"))
 	}, SpecTimeout(stepTimeout))
 
 	It("explains a port that is not the Service's, and opens nothing", func(ctx SpecContext) {
@@ -108,6 +117,13 @@ var _ = Describe("The story of make demo", Ordered, func() {
 		Expect(tenant.Status.Upstreams).To(HaveLen(1))
 		Expect(tenant.Status.Upstreams[0].GatewayHost).To(Equal(svc.Name + "." + demo.Namespace + ".svc"))
 		Expect(svc.Spec.Ports).To(ContainElement(HaveField("Port", tenant.Status.Upstreams[0].GatewayPort)))
+
+		By("publishing the proxy's Service, over plain HTTP, as the gateway's service definition")
+		Expect(svc.Spec.Ports).To(HaveLen(1))
+		Expect(res.GatewayServices).To(Equal([]gatewaytenant.GatewayService{{
+			Kind: "GatewayService", Name: demo.TLSUpstreamService, Tags: []string{"ns." + demo.GatewayID},
+			Host: svc.Name + "." + demo.Namespace + ".svc", Port: svc.Spec.Ports[0].Port, Protocol: "http",
+		}}))
 	}, SpecTimeout(stepTimeout))
 
 	It("answers 502 chain_too_deep, sending nothing upstream, once verifyDepth is 0",

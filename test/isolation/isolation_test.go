@@ -107,17 +107,10 @@ type trafficCase struct {
 // asks the engine about each case.
 func TestIsolation(t *testing.T) {
 	setUpCluster(t)
-	tenant := setUpTenant(t)
-	policies := tenantPolicies(t, tenant)
-	policies = append(policies, &networkingv1.NetworkPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: tenantNS},
-		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{
-			networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress,
-		}},
-	})
-	engine := matcher.BuildNetworkPolicies(true, policies)
+	tenant := setUpTenant(t, tenantNS, nil)
+	engine := underDefaultDeny(t, tenant)
 
-	proxy := peer{tenantNS, proxyPodLabels(t)}
+	proxy := peer{tenantNS, proxyPodLabels(t, tenant)}
 	plain := peer{tenantNS, map[string]string{"app": "plain-api"}}
 	secure := peer{tenantNS, map[string]string{"app": "tls-api"}}
 	otherPod := peer{tenantNS, map[string]string{"app": "batch"}}
@@ -127,7 +120,7 @@ func TestIsolation(t *testing.T) {
 	proxyPort := proxyListenPort(t, tenant)
 	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
 
-	cases := []trafficCase{
+	judge(t, engine, []trafficCase{
 		{"gateway test reaches the plain upstream", silverTest, plain, 8080, tcp, true},
 		{"gateway prod reaches the plain upstream", silverProd, plain, 8080, tcp, true},
 		{"gateway test reaches the proxy", silverTest, proxy, proxyPort, tcp, true},
@@ -156,7 +149,26 @@ func TestIsolation(t *testing.T) {
 		{"proxy, another tenant", proxy, peer{otherNS, map[string]string{"app": "tls-api"}}, 9443, tcp, false},
 		{"proxy, not-DNS pods of kube-system", proxy, peer{"kube-system", map[string]string{"k8s-app": "metrics"}}, 53, udp, false},
 		{"proxy, DNS on another port", proxy, kubeDNS, 5353, udp, false},
-	}
+	})
+	judgeOutsideClosed(t, engine, proxy)
+}
+
+// underDefaultDeny waits for the tenant's NetworkPolicies and builds the engine from every
+// policy of its namespace plus a default deny of all ingress and egress there.
+func underDefaultDeny(t *testing.T, tenant *v1alpha1.GatewayTenant) *matcher.Policy {
+	t.Helper()
+	policies := append(tenantPolicies(t, tenant), &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "default-deny", Namespace: tenant.Namespace},
+		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{
+			networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress,
+		}},
+	})
+	return matcher.BuildNetworkPolicies(true, policies)
+}
+
+// judge asks the engine about each case.
+func judge(t *testing.T, engine *matcher.Policy, cases []trafficCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {
 			tr := &matcher.Traffic{
@@ -170,15 +182,18 @@ func TestIsolation(t *testing.T) {
 			}
 		})
 	}
+}
 
-	// Egress to anything outside the cluster stays closed.
+// judgeOutsideClosed checks that from reaches no address outside the cluster.
+func judgeOutsideClosed(t *testing.T, engine *matcher.Policy, from peer) {
+	t.Helper()
 	out := &matcher.Traffic{
-		Source:       &matcher.TrafficPeer{Internal: internal(t, proxy), IP: "10.0.0.1"},
+		Source:       &matcher.TrafficPeer{Internal: internal(t, from), IP: "10.0.0.1"},
 		Destination:  &matcher.TrafficPeer{IP: "203.0.113.7"},
 		ResolvedPort: 443, Protocol: corev1.ProtocolTCP,
 	}
 	if engine.IsTrafficAllowed(out).IsAllowed() {
-		t.Errorf("the proxy reaches an address outside the cluster:\n%s", engine.IsTrafficAllowed(out).Table())
+		t.Errorf("%v reaches an address outside the cluster:\n%s", from.labels, engine.IsTrafficAllowed(out).Table())
 	}
 }
 
@@ -198,20 +213,8 @@ func setUpCluster(t *testing.T) {
 		otherNS:        {"environment": "prod", "name": "xyz789"},
 		"kube-system":  nil,
 	}
-	for name, labels := range namespaces {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-		if err := client.IgnoreAlreadyExists(k8sClient.Create(ctx, ns)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gold, err := dataplane.Preset("gold")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gold.Name, gold.Spec.Default, gold.Labels = "gold", false, nil
-	if err := k8sClient.Create(ctx, gold); err != nil {
-		t.Fatal(err)
-	}
+	createNamespaces(t, namespaces)
+	createDataPlane(t, "gold", "gold")
 	// The other tenant exposes the same kind of Service on Gold.
 	createService(t, otherNS, "tls-api", 8443, 9443)
 	other := &v1alpha1.GatewayTenant{
@@ -225,32 +228,60 @@ func setUpCluster(t *testing.T) {
 	}
 }
 
-// setUpTenant creates the tenant's Services, the CA of its TLS upstream and the tenant.
-func setUpTenant(t *testing.T) *v1alpha1.GatewayTenant {
+// createNamespaces creates each namespace with its labels, unless it exists.
+func createNamespaces(t *testing.T, namespaces map[string]map[string]string) {
 	t.Helper()
-	createService(t, tenantNS, "plain-api", 8080, 8080)
-	createService(t, tenantNS, "tls-api", 8443, 9443)
+	for name, labels := range namespaces {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+		if err := client.IgnoreAlreadyExists(k8sClient.Create(ctx, ns)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// createDataPlane creates the data plane of a preset under name, not as the default.
+func createDataPlane(t *testing.T, preset, name string) {
+	t.Helper()
+	dp, err := dataplane.Preset(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp.Name, dp.Spec.Default, dp.Labels = name, false, nil
+	if err := k8sClient.Create(ctx, dp); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setUpTenant creates, in ns, the Services plain-api (8080) and tls-api (8443, target 9443),
+// the CA of the TLS upstream, and the tenant my-api exposing both, after tweak.
+func setUpTenant(t *testing.T, ns string, tweak func(*v1alpha1.GatewayTenant)) *v1alpha1.GatewayTenant {
+	t.Helper()
+	createService(t, ns, "plain-api", 8080, 8080)
+	createService(t, ns, "tls-api", 8443, 9443)
 	root, err := pki.NewRoot("upstream root")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ca := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "upstream-ca", Namespace: tenantNS},
+		ObjectMeta: metav1.ObjectMeta{Name: "upstream-ca", Namespace: ns},
 		Data:       map[string]string{"ca.crt": string(root.CertPEM())},
 	}
 	if err := k8sClient.Create(ctx, ca); err != nil {
 		t.Fatal(err)
 	}
 	tenant := &v1alpha1.GatewayTenant{
-		ObjectMeta: metav1.ObjectMeta{Name: "my-api", Namespace: tenantNS},
+		ObjectMeta: metav1.ObjectMeta{Name: "my-api", Namespace: ns},
 		Spec: v1alpha1.GatewayTenantSpec{Upstreams: []v1alpha1.Upstream{
-			{Name: "plain-api", Host: "plain-api." + tenantNS + ".svc", Port: 8080},
-			{Name: "tls-api", Host: "tls-api." + tenantNS + ".svc", Port: 8443, TLS: &v1alpha1.UpstreamTLS{
+			{Name: "plain-api", Host: "plain-api." + ns + ".svc", Port: 8080},
+			{Name: "tls-api", Host: "tls-api." + ns + ".svc", Port: 8443, TLS: &v1alpha1.UpstreamTLS{
 				Validation: v1alpha1.UpstreamTLSValidation{
 					CACertificateRefs: []v1alpha1.CACertificateReference{{Name: "upstream-ca"}},
 				},
 			}},
 		}},
+	}
+	if tweak != nil {
+		tweak(tenant)
 	}
 	if err := k8sClient.Create(ctx, tenant); err != nil {
 		t.Fatal(err)
@@ -298,11 +329,12 @@ func tenantPolicies(t *testing.T, tenant *v1alpha1.GatewayTenant) []*networkingv
 	return out
 }
 
-// proxyPodLabels are the labels of the proxy's pods, from the Deployment the operator wrote.
-func proxyPodLabels(t *testing.T) map[string]string {
+// proxyPodLabels are the labels of the tenant's proxy's pods, from the Deployment the
+// operator wrote.
+func proxyPodLabels(t *testing.T, tenant *v1alpha1.GatewayTenant) map[string]string {
 	t.Helper()
 	dep := &appsv1.Deployment{}
-	key := client.ObjectKey{Namespace: tenantNS, Name: "my-api-proxy"}
+	key := client.ObjectKey{Namespace: tenant.Namespace, Name: tenant.Name + "-proxy"}
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		return client.IgnoreNotFound(k8sClient.Get(ctx, key, dep)) == nil && dep.Name != "", nil
 	})
@@ -317,7 +349,7 @@ func proxyPodLabels(t *testing.T) map[string]string {
 func proxyListenPort(t *testing.T, tenant *v1alpha1.GatewayTenant) int {
 	t.Helper()
 	svc := &corev1.Service{}
-	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: tenantNS, Name: "my-api-proxy"}, svc); err != nil {
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: tenant.Namespace, Name: tenant.Name + "-proxy"}, svc); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range svc.Spec.Ports {
