@@ -88,9 +88,11 @@ type Upstream struct {
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port"`
 
-	// tls, when set, makes the operator run a proxy that takes plain HTTP from the gateway
-	// and talks verified TLS to this upstream. When omitted the gateway reaches the Service
-	// directly.
+	// tls, when set, makes the upstream verified: by a proxy the operator runs, which takes
+	// plain HTTP from the gateway and talks verified TLS to this upstream, or, where the data
+	// plane's spec.upstreamTLS.mode is BackendTLSPolicy, by the gateway itself through a
+	// BackendTLSPolicy the operator writes. When omitted the gateway reaches the Service
+	// directly, in plain text.
 	//
 	// +optional
 	TLS *UpstreamTLS `json:"tls,omitempty"`
