@@ -1,7 +1,5 @@
 package v1alpha1
 
-import gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
-
 // UpstreamTLSMode says who verifies the TLS upstreams of a data plane's tenants.
 //
 // +kubebuilder:validation:Enum=Proxy;BackendTLSPolicy
@@ -59,8 +57,9 @@ type BackendTLSPolicySettings struct {
 	// more than defaultMinVersion is refused rather than written as if it were enforced.
 	//
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="self.contains('/')",message="minVersionOption must be a domain-prefixed key such as example.com/min-tls-version: Gateway API reserves keys without a prefix for itself"
-	MinVersionOption gwapiv1.AnnotationKey `json:"minVersionOption,omitempty"`
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')",message="minVersionOption must be a domain-prefixed key such as example.com/min-tls-version: Gateway API reserves keys without a prefix for itself"
+	MinVersionOption string `json:"minVersionOption,omitempty"`
 }
 
 // TLSMode is the data plane's spec.upstreamTLS.mode: Proxy when unset.
