@@ -165,7 +165,8 @@ func backendTLSPolicyReadyCondition(obs *observation, out *outcome) (metav1.Cond
 			"data plane %q has its gateway verify TLS upstreams through BackendTLSPolicy, but this cluster did not serve gateway.networking.k8s.io/v1 "+
 				"BackendTLSPolicies when the operator started; nothing is written for the TLS upstreams, and what they had stays", obs.dataPlane.plane.Name)), true
 	case len(obs.direct) == 0:
-		return condition(typ, false, v1alpha1.ReasonNoValidUpstreams, "no TLS upstream can be verified through a BackendTLSPolicy, so none is written"), true
+		return condition(typ, false, v1alpha1.ReasonNoValidUpstreams,
+			"no TLS upstream can be verified through a BackendTLSPolicy as its spec stands, so none is written; those of a last good spec stay as they were"), true
 	}
 	names := make([]string, 0, len(obs.direct))
 	for _, d := range obs.direct {
