@@ -10,12 +10,14 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 )
 
 // gatewayAPIPlane creates a data plane whose gateway (namespaces labelled gateway=envoy)
@@ -57,24 +59,12 @@ func onPlane(dp *v1alpha1.GatewayDataPlane) func(*v1alpha1.GatewayTenant) {
 // gw/eg by controller example.com/gateway, the conditions (type, status, reason) on the
 // policy's current generation.
 func report(p *gwapiv1.BackendTLSPolicy, conds ...[3]string) {
-	a := gwapiv1.PolicyAncestorStatus{
-		AncestorRef:    gwapiv1.ParentReference{Namespace: ptr.To(gwapiv1.Namespace("gw")), Name: "eg"},
-		ControllerName: "example.com/gateway",
-	}
+	var cs []metav1.Condition
 	for _, c := range conds {
-		a.Conditions = append(a.Conditions, metav1.Condition{Type: c[0], Status: metav1.ConditionStatus(c[1]), Reason: c[2],
-			Message: "the implementation says " + c[2], LastTransitionTime: metav1.Now()})
+		cs = append(cs, metav1.Condition{Type: c[0], Status: metav1.ConditionStatus(c[1]), Reason: c[2], Message: "the implementation says " + c[2]})
 	}
-	Eventually(func() error {
-		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
-			return err
-		}
-		for i := range a.Conditions {
-			a.Conditions[i].ObservedGeneration = p.Generation
-		}
-		p.Status.Ancestors = []gwapiv1.PolicyAncestorStatus{a}
-		return k8sClient.Status().Update(ctx, p)
-	}).Should(Succeed())
+	Expect(controlplane.ReportOnBackendTLSPolicy(ctx, k8sClient, client.ObjectKeyFromObject(p), types.NamespacedName{Namespace: "gw", Name: "eg"},
+		"example.com/gateway", cs...)).To(Succeed())
 }
 
 // upstreamCondition is condition typ of the tenant's upstream name, re-read.

@@ -9,12 +9,14 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
 )
 
 // The Gateway API part of the story (step 4): a platform whose gateway verifies upstream
@@ -149,26 +151,15 @@ func (s *Story) ImplementationReports(ctx context.Context) (*ReportResult, error
 }
 
 // report writes status.ancestors of the tenant's BackendTLSPolicy as the implementation would,
-// for its current generation.
+// for its current generation, and shows each condition.
 func (s *Story) report(ctx context.Context, message string, conds ...[3]string) error {
 	key := client.ObjectKey{Namespace: Namespace, Name: GatewayAPITenant + "." + GatewayAPIService}
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		pol := &gwapiv1.BackendTLSPolicy{}
-		if err := s.Client.Get(ctx, key, pol); err != nil {
-			return err
-		}
-		a := gwapiv1.PolicyAncestorStatus{
-			AncestorRef:    gwapiv1.ParentReference{Namespace: ptr.To(gwapiv1.Namespace(GatewayNamespace)), Name: "eg"},
-			ControllerName: ImplementationController,
-		}
-		for _, c := range conds {
-			a.Conditions = append(a.Conditions, metav1.Condition{Type: c[0], Status: metav1.ConditionStatus(c[1]), Reason: c[2],
-				Message: message, ObservedGeneration: pol.Generation, LastTransitionTime: metav1.Now()})
-			s.p().line("  status.ancestors[0].conditions: %s=%s %s: %s", c[0], c[1], c[2], message)
-		}
-		pol.Status.Ancestors = []gwapiv1.PolicyAncestorStatus{a}
-		return s.Client.Status().Update(ctx, pol)
-	})
+	var cs []metav1.Condition
+	for _, c := range conds {
+		cs = append(cs, metav1.Condition{Type: c[0], Status: metav1.ConditionStatus(c[1]), Reason: c[2], Message: message})
+		s.p().line("  status.ancestors[0].conditions: %s=%s %s: %s", c[0], c[1], c[2], message)
+	}
+	return controlplane.ReportOnBackendTLSPolicy(ctx, s.Client, key, types.NamespacedName{Namespace: GatewayNamespace, Name: "eg"}, ImplementationController, cs...)
 }
 
 // NotExpressibleResult is what step 4c observed.

@@ -1,12 +1,20 @@
 package controlplane
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness"
 )
@@ -69,4 +77,27 @@ func gatewayAPIDir() (string, error) {
 		cache = strings.TrimSpace(string(out))
 	}
 	return filepath.Join(cache, gatewayAPIModule+"@"+version), nil
+}
+
+// ReportOnBackendTLSPolicy plays a Gateway API implementation, which envtest does not run: it
+// writes status.ancestors of the BackendTLSPolicy key as the controller named controller
+// would for one Gateway, with conditions (their observedGeneration and transition time set
+// to the policy's current generation and now).
+func ReportOnBackendTLSPolicy(ctx context.Context, c client.Client, key client.ObjectKey, gateway types.NamespacedName, controller string, conds ...metav1.Condition) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		p := &gwapiv1.BackendTLSPolicy{}
+		if err := c.Get(ctx, key, p); err != nil {
+			return err
+		}
+		a := gwapiv1.PolicyAncestorStatus{
+			AncestorRef:    gwapiv1.ParentReference{Namespace: ptr.To(gwapiv1.Namespace(gateway.Namespace)), Name: gwapiv1.ObjectName(gateway.Name)},
+			ControllerName: gwapiv1.GatewayController(controller),
+		}
+		for _, cond := range conds {
+			cond.ObservedGeneration, cond.LastTransitionTime = p.Generation, metav1.Now()
+			a.Conditions = append(a.Conditions, cond)
+		}
+		p.Status.Ancestors = []gwapiv1.PolicyAncestorStatus{a}
+		return c.Status().Update(ctx, p)
+	})
 }
