@@ -305,6 +305,23 @@ var _ = Describe("A TLS upstream on a data plane in BackendTLSPolicy mode", func
 		expectReady(t)
 	})
 
+	It("removes the tenant's policies, NetworkPolicies first, when an older tenant owns a Service port it names", func() {
+		dp := gatewayAPIPlane()
+		newService(ns, "secure")
+		newService(ns, "shared")
+		certificates(ns)
+		newTenant(ns, []v1alpha1.Upstream{upstream(ns, "shared")}, onPlane(dp), func(t *v1alpha1.GatewayTenant) { t.Name = "first" })
+		second := newTenant(ns, []v1alpha1.Upstream{gatewayVerified(ns, "secure")}, onPlane(dp), func(t *v1alpha1.GatewayTenant) { t.Name = "second" })
+		get(ns, "second.secure", &gwapiv1.BackendTLSPolicy{})
+		update(second, func(t *v1alpha1.GatewayTenant) { t.Spec.Upstreams = append(t.Spec.Upstreams, upstream(ns, "shared")) })
+		Eventually(func(g Gomega) {
+			g.Expect(condition(g, second, v1alpha1.ConditionAccepted).Reason).To(Equal(v1alpha1.ReasonConflicted))
+			g.Expect(gone(&gwapiv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "second.secure"}})()).To(BeTrue())
+			g.Expect(policyNames(g, ns)).To(ConsistOf("first.shared-from-gateway"))
+			g.Expect(meta.FindStatusCondition(second.Status.Conditions, v1alpha1.ConditionBackendTLSPolicyReady)).To(BeNil())
+		}).Should(Succeed())
+	})
+
 	It("keeps an upstream on the proxy while the gateway cannot verify it", func() {
 		dp := gatewayAPIPlane(func(s *v1alpha1.GatewayDataPlaneSpec) { s.UpstreamTLS = nil })
 		newService(ns, "secure")

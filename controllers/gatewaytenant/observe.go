@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
@@ -85,7 +84,8 @@ type observation struct {
 	// direct are the TLS upstreams the gateway verifies through the tenant's BackendTLSPolicies
 	// (tlsMode BackendTLSPolicy), with their desired policies.
 	direct []directUpstream
-	// ownPolicies are the tenant's BackendTLSPolicies as read, by upstream name.
+	// ownPolicies are the BackendTLSPolicies of backendTLSPolicies the tenant controls, by
+	// upstream name.
 	ownPolicies map[string]*gwapiv1.BackendTLSPolicy
 	// keptDirect are the TLS upstreams that, in Proxy mode, keep the BackendTLSPolicy and the
 	// NetworkPolicy straight to their pods of an earlier BackendTLSPolicy mode until the proxy
@@ -108,6 +108,14 @@ func (r *Reconciler) observe(ctx context.Context, tenant *v1alpha1.GatewayTenant
 		if metav1.IsControlledBy(&np, tenant) {
 			obs.policies = append(obs.policies, np)
 		}
+	}
+	if obs.backendTLSServed = r.BackendTLSPolicies; obs.backendTLSServed {
+		list := &gwapiv1.BackendTLSPolicyList{}
+		if err := r.Client.List(ctx, list, client.InNamespace(tenant.Namespace)); err != nil {
+			return nil, fmt.Errorf("listing BackendTLSPolicies: %w", err)
+		}
+		obs.backendTLSPolicies = list.Items
+		obs.ownPolicies, _ = splitPolicies(tenant, list.Items)
 	}
 	if obs.conflict = conflictOf(tenant, tenants.Items); obs.conflict != nil {
 		return obs, nil // nothing more is written, so nothing more is needed
@@ -156,13 +164,6 @@ func (r *Reconciler) readDependencies(ctx context.Context, tenant *v1alpha1.Gate
 			}
 			obs.certs[u.Name] = m
 		}
-	}
-	if obs.backendTLSServed = r.BackendTLSPolicies; obs.backendTLSServed {
-		list := &gwapiv1.BackendTLSPolicyList{}
-		if err := r.Client.List(ctx, list, client.InNamespace(tenant.Namespace)); err != nil {
-			return fmt.Errorf("listing BackendTLSPolicies: %w", err)
-		}
-		obs.backendTLSPolicies = list.Items
 	}
 	if !hasTLS(tenant) {
 		return nil
@@ -257,11 +258,11 @@ func (obs *observation) judge(tenant *v1alpha1.GatewayTenant) {
 	}
 }
 
-// judgeUpstreamTLS judges the upstreams and decides who verifies each TLS upstream: in Proxy mode the proxy serves the
-// valid ones (and invalid ones at their last good spec), and what an earlier BackendTLSPolicy
-// mode opened stays until the proxy serves them; in BackendTLSPolicy mode the gateway
-// verifies those a BackendTLSPolicy can express, and the proxy keeps serving, at their last
-// good spec, those it served that cannot move yet.
+// judgeUpstreamTLS judges the upstreams and decides who verifies each TLS upstream: in Proxy
+// mode the proxy serves the valid ones (and invalid ones at their last good spec), and what
+// an earlier BackendTLSPolicy mode opened stays until the proxy serves them; in
+// BackendTLSPolicy mode the gateway verifies those a BackendTLSPolicy can express, and the
+// proxy keeps serving, at their last good spec, those it served that cannot move yet.
 func (obs *observation) judgeUpstreamTLS(tenant *v1alpha1.GatewayTenant) {
 	obs.tlsMode = v1alpha1.UpstreamTLSModeProxy
 	if obs.dataPlane.plane != nil {
