@@ -224,7 +224,8 @@ type GatewayTenantStatus struct {
 	// +kubebuilder:validation:MaxLength=253
 	DataPlane string `json:"dataPlane,omitempty"`
 
-	// conditions: Ready (summary), Accepted, ResolvedRefs, NetworkPolicyReady, ProxyReady.
+	// conditions: Ready (summary), Accepted, ResolvedRefs, NetworkPolicyReady, ProxyReady, and
+	// on a data plane whose gateway verifies TLS upstreams BackendTLSPolicyReady.
 	//
 	// +optional
 	// +listType=map
@@ -271,7 +272,9 @@ type UpstreamStatus struct {
 	// +optional
 	GatewayPort int32 `json:"gatewayPort,omitempty"`
 
-	// conditions: Ready, with a reason saying what is wrong when it is not.
+	// conditions: Ready, with a reason saying what is wrong when it is not; for a TLS upstream
+	// Verified (the proxy's verification) or BackendTLSPolicyAccepted (what the gateway's
+	// implementation reported on its BackendTLSPolicy).
 	//
 	// +optional
 	// +listType=map
