@@ -51,8 +51,11 @@ var _ = BeforeSuite(func() {
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 
-	var err error
-	env, err = controlplane.Start()
+	// The Gateway API CRDs judge every BackendTLSPolicy the operator writes with their own
+	// CEL rules.
+	gatewayAPI, err := controlplane.GatewayAPICRDs(controlplane.GatewayAPIStandard...)
+	Expect(err).NotTo(HaveOccurred())
+	env, err = controlplane.Start(gatewayAPI...)
 	Expect(err).NotTo(HaveOccurred())
 	k8sClient, err = client.New(env.Config, client.Options{Scheme: manager.Scheme()})
 	Expect(err).NotTo(HaveOccurred())

@@ -40,6 +40,9 @@ type upstreamView struct {
 	// verified is the Verified condition of a TLS upstream the proxy serves and reports on;
 	// nil otherwise.
 	verified *metav1.Condition
+	// accepted is the BackendTLSPolicyAccepted condition of a TLS upstream the gateway
+	// verifies; nil otherwise.
+	accepted *metav1.Condition
 	ready    metav1.Condition
 	// note says, for the tenant's Ready, that the upstream's data path is not known to work
 	// yet; warning that a certificate expires soon. Each names the upstream.
@@ -61,15 +64,20 @@ func upstreamViews(old *v1alpha1.GatewayTenantStatus, obs *observation, tenant s
 			c := verifiedCondition(u.upstream.Name, verdict, was)
 			v.verified = &c
 		}
+		if d := obs.directAs(u.upstream.Name); d != nil {
+			c := policyAcceptedCondition(*d)
+			v.accepted = &c
+		}
 		v.judgeReady(obs)
 		views = append(views, v)
 	}
 	return views
 }
 
-// servedAt says how and where the gateway reaches an upstream: a valid plain one at its
-// Service, a TLS one at the proxy's Service (valid, or at its last good spec); a plain one
-// whose new spec is refused where it reached it before, while its old NetworkPolicy stays.
+// servedAt says how and where the gateway reaches an upstream: a valid plain one, and a TLS
+// one the gateway verifies, at its Service; one the proxy serves at the proxy's Service
+// (valid, or at its last good spec); one whose new spec is refused where it reached it
+// before, while its old NetworkPolicy straight to the pods stays.
 func servedAt(obs *observation, u upstreamResult, prev *v1alpha1.UpstreamStatus, tenant string) (served, gatewayAddress) {
 	if pu := obs.servedAs(u.upstream.Name); pu != nil {
 		how := servedValid
@@ -79,9 +87,9 @@ func servedAt(obs *observation, u upstreamResult, prev *v1alpha1.UpstreamStatus,
 		return how, gatewayAddress{host: obs.proxyHost, port: pu.servicePort}
 	}
 	switch {
-	case u.valid() && u.upstream.TLS == nil:
+	case u.valid() && (u.upstream.TLS == nil || obs.directAs(u.upstream.Name) != nil):
 		return servedValid, gatewayAddress{host: u.upstream.Host, port: u.upstream.Port}
-	case u.valid(), u.upstream.TLS != nil:
+	case u.valid():
 		return notServed, gatewayAddress{}
 	case obs.keptPolicy(tenant, u.upstream.Name):
 		if prev != nil && prev.GatewayHost != "" {
@@ -115,9 +123,10 @@ func (v *upstreamView) judgeReady(obs *observation) {
 	}
 }
 
-// judgeTLSReady sets the Ready condition of a valid TLS upstream: a failed verification makes
-// it False with the same reason; a certificate that expires soon is a warning (True with the
-// reason), the CA's and client certificate's first, then the upstream's own.
+// judgeTLSReady sets the Ready condition of a valid TLS upstream: a failed verification (by
+// the proxy, or the gateway's implementation refusing its BackendTLSPolicy) makes it False
+// with the same reason; a certificate that expires soon is a warning (True with the reason),
+// the CA's and client certificate's first, then the upstream's own.
 func (v *upstreamView) judgeTLSReady(obs *observation) {
 	u := v.result
 	name := u.upstream.Name
@@ -127,15 +136,19 @@ func (v *upstreamView) judgeTLSReady(obs *observation) {
 	} else {
 		v.ready = condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady, u.message())
 	}
-	c := v.verified
+	c, reaches, awaits, pending := v.verified, "the gateway reaches it through the proxy", "verification by the proxy", "its verification is pending"
+	if v.accepted != nil {
+		c, awaits, pending = v.accepted, "the gateway's report on its BackendTLSPolicy", "no implementation has reported on it yet"
+		reaches = fmt.Sprintf("the gateway reaches it directly and verifies it through BackendTLSPolicy %q", obs.directAs(name).desired.Name)
+	}
 	switch {
 	case c == nil:
 	case c.Status == metav1.ConditionFalse:
 		v.ready = condition(v1alpha1.ConditionReady, false, c.Reason, upstreamSays(name, c.Message))
 	case c.Status == metav1.ConditionUnknown:
-		v.note = fmt.Sprintf("upstream %q awaits verification by the proxy (%s)", name, c.Reason)
+		v.note = fmt.Sprintf("upstream %q awaits %s (%s)", name, awaits, c.Reason)
 		if v.warning == "" {
-			v.ready.Message = upstreamSays(name, fmt.Sprintf("the gateway reaches it through the proxy; its verification is pending (%s)", c.Reason))
+			v.ready.Message = upstreamSays(name, fmt.Sprintf("%s; %s (%s)", reaches, pending, c.Reason))
 		}
 	case v.warning != "":
 	case ownCertificateExpiring(obs, name):
@@ -143,7 +156,7 @@ func (v *upstreamView) judgeTLSReady(obs *observation) {
 		v.warning = upstreamSays(name, fmt.Sprintf("the upstream's own certificate %s expires at %s; renew it", pc.Subject, pc.NotAfter.UTC().Format(time.RFC3339)))
 		v.ready = condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonCertificateExpiringSoon, v.warning)
 	default:
-		v.ready.Message = upstreamSays(name, "the gateway reaches it through the proxy; "+c.Message)
+		v.ready.Message = upstreamSays(name, reaches+"; "+c.Message)
 	}
 }
 
@@ -176,7 +189,7 @@ func upstreamStatuses(old *v1alpha1.GatewayTenantStatus, views []upstreamView, g
 		if prev := oldUpstream(old, us.Name); prev != nil {
 			us.Conditions = append([]metav1.Condition(nil), prev.Conditions...)
 		}
-		for _, c := range []*metav1.Condition{v.verified, &v.ready} {
+		for _, c := range []*metav1.Condition{v.verified, v.accepted, &v.ready} {
 			if c != nil {
 				c := *c
 				c.ObservedGeneration = generation
@@ -185,6 +198,9 @@ func upstreamStatuses(old *v1alpha1.GatewayTenantStatus, views []upstreamView, g
 		}
 		if v.verified == nil {
 			meta.RemoveStatusCondition(&us.Conditions, v1alpha1.ConditionVerified)
+		}
+		if v.accepted == nil {
+			meta.RemoveStatusCondition(&us.Conditions, v1alpha1.ConditionBackendTLSPolicyAccepted)
 		}
 		out = append(out, us)
 	}

@@ -78,6 +78,9 @@ func (s *Story) Play(ctx context.Context) error {
 		func(ctx context.Context) error { _, err := s.WrongCA(ctx); return err },
 		func(ctx context.Context) error { _, err := s.RightCA(ctx); return err },
 		func(ctx context.Context) error { _, err := s.CommonNameOnly(ctx); return err },
+		func(ctx context.Context) error { _, err := s.GatewayVerifies(ctx); return err },
+		func(ctx context.Context) error { _, err := s.ImplementationReports(ctx); return err },
+		func(ctx context.Context) error { _, err := s.NotExpressible(ctx); return err },
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -228,12 +231,12 @@ func (s *Story) create(ctx context.Context, obj client.Object) error {
 	return nil
 }
 
-// apply prints a tenant as a person would write it, and creates it.
-func (s *Story) apply(ctx context.Context, tenant *v1alpha1.GatewayTenant) error {
+// apply prints an object (a tenant, a data plane) as a person would write it, and creates it.
+func (s *Story) apply(ctx context.Context, obj client.Object) error {
 	s.p().line("kubectl apply -f - <<EOF")
-	s.p().block(yamlOf(tenant))
+	s.p().block(yamlOf(obj))
 	s.p().line("EOF")
-	return s.create(ctx, tenant)
+	return s.create(ctx, obj)
 }
 
 // reconciled says whether the operator has written the tenant's status for its current spec.

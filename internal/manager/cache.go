@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
@@ -32,8 +33,9 @@ const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 //     labels and annotations;
 //   - of EndpointSlices (cluster-wide: ready endpoints of plain upstreams, the proxy pods to
 //     read), what proxystate.StripEndpointSlice keeps;
-//   - of PodMonitors, when their CRD exists, only the operator's own.
-func cacheOptions(podMonitors bool) cache.Options {
+//   - of PodMonitors, when their CRD exists, only the operator's own;
+//   - of BackendTLSPolicies, when their CRD exists, what trimBackendTLSPolicy keeps.
+func cacheOptions(podMonitors, backendTLSPolicies bool) cache.Options {
 	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
 	refs := cache.ByObject{Transform: trimReferenced}
 	o := cache.Options{
@@ -54,7 +56,34 @@ func cacheOptions(podMonitors bool) cache.Options {
 	if podMonitors { // only when the CRD exists: the cache maps every kind it names
 		o.ByObject[&monitoringv1.PodMonitor{}] = owned
 	}
+	if backendTLSPolicies { // likewise
+		o.ByObject[&gwapiv1.BackendTLSPolicy{}] = cache.ByObject{Transform: trimBackendTLSPolicy}
+	}
 	return o
+}
+
+// trimBackendTLSPolicy keeps the operator's own BackendTLSPolicies (by label) whole but for
+// bookkeeping: it compares their specs and reads the implementations' status.ancestors. Of
+// every other one, cluster-wide, it keeps only what the check for a policy taking precedence
+// on a tenant's Service port reads: identity, creation time, owners and the targetRefs that
+// name Services. Their status (up to 16 ancestors of 8 conditions each), options and
+// validation are dropped, so memory does not grow with other people's policies.
+func trimBackendTLSPolicy(in any) (any, error) {
+	p, ok := in.(*gwapiv1.BackendTLSPolicy)
+	if !ok {
+		return stripBookkeeping(in)
+	}
+	stripMeta(p)
+	if p.Labels[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue {
+		return p, nil
+	}
+	out := &gwapiv1.BackendTLSPolicy{TypeMeta: p.TypeMeta, ObjectMeta: identity(p, false)}
+	for _, t := range p.Spec.TargetRefs {
+		if t.Group == "" && t.Kind == "Service" {
+			out.Spec.TargetRefs = append(out.Spec.TargetRefs, t)
+		}
+	}
+	return out, nil
 }
 
 // stripBookkeeping drops managedFields and the last-applied annotation. The operator never

@@ -265,15 +265,26 @@ func ValidValue(b []byte) bool {
 	return true
 }
 
-// ValidTarget: origin-form, visible ASCII only.
+// ValidTarget: origin-form, visible ASCII only, and every '%' of the path (before any '?')
+// followed by two hex digits, as net/http's url.ParseRequestURI requires of a path.
 func ValidTarget(b []byte) bool {
 	if len(b) == 0 || b[0] != '/' {
 		return false
 	}
-	for _, c := range b {
-		if c <= ' ' || c >= 0x7f {
+	inPath := true
+	for i, c := range b {
+		switch {
+		case c <= ' ' || c >= 0x7f:
+			return false
+		case c == '?':
+			inPath = false
+		case c == '%' && inPath && (i+2 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2])):
 			return false
 		}
 	}
 	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
