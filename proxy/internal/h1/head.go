@@ -103,8 +103,10 @@ func (h *Head) parse() error {
 		if len(line) == 0 {
 			break
 		}
-		if line[0] == ' ' || line[0] == '\t' {
-			return ErrObsFold // RFC 9112 5.2: refused, never folded
+		if line[0] == ' ' || line[0] == '\t' || (len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t')) {
+			// RFC 9112 5.2: refused, never folded. A field is not read before the line after it
+			// is known not to continue it, so a folded field's first part never decides alone.
+			return ErrObsFold
 		}
 		if len(h.Fields) == MaxFields {
 			return ErrHeadTooLarge
