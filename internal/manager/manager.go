@@ -34,6 +34,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 	domainmetrics "github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/refcache"
 )
 
 // Options configure the manager. The zero value is not useful; cmd/manager fills it from
@@ -148,6 +149,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	}
 
 	scheme := Scheme()
+	refs := &gatewaytenant.References{}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metrics,
@@ -159,7 +161,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		// The manager exits as soon as Start returns, so handing the lease back on shutdown
 		// is safe, and spares a new replica the wait for the lease to expire (~15 s).
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         cacheOptions(o.Proxy.Monitoring.PodMonitors),
+		Cache:                         cacheOptions(o.Proxy.Monitoring.PodMonitors, scheme, refs),
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Never cache Secrets or ConfigMaps: referenced ones are read directly, one at a
 			// time; the manager watches only their metadata.
@@ -171,6 +173,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
+	refs.Bind(mgr.GetCache())
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}
@@ -198,6 +201,7 @@ func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Schem
 		CertReader:        mgr.GetAPIReader(),
 		APIReader:         mgr.GetAPIReader(),
 		Cache:             mgr.GetCache(),
+		Referenced:        &refcache.Reader{Cache: mgr.GetCache(), Direct: mgr.GetAPIReader(), Scheme: scheme},
 		Scheme:            scheme,
 		Recorder:          mgr.GetEventRecorder(gatewaytenant.ControllerName),
 		Clock:             clock.RealClock{},
