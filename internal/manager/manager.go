@@ -99,7 +99,9 @@ type Options struct {
 type ProxyStatePoll struct {
 	// Interval between two readings of one tenant's proxy replicas (default 30s).
 	Interval time.Duration
-	// QPS bounds the requests to all proxies together (default 50 per second).
+	// QPS, when set, bounds the requests to all proxies together to a fixed rate; by default
+	// the rate follows the number of ready proxy replicas, so that each is read every
+	// Interval (proxystate.MinQPS, proxystate.Headroom).
 	QPS float32
 }
 
@@ -224,7 +226,7 @@ func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Schem
 	if o.ProxyStatePoll.QPS > 0 {
 		poller.Limiter = flowcontrol.NewTokenBucketRateLimiter(o.ProxyStatePoll.QPS, max(1, int(o.ProxyStatePoll.QPS)))
 	}
-	if err := poller.SetupWithManager(mgr); err != nil {
+	if err := poller.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the proxy state poller: %w", err)
 	}
 	if preset.Preset != "" {
