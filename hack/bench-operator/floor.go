@@ -75,7 +75,7 @@ func captureTemplate(ctx context.Context, dyn dynamic.Interface, ns string) (*te
 			}
 			if gvr == eventsGVR { // events are named by their writer: let the API server name them
 				unstructured.RemoveNestedField(obj.Object, "metadata", "name")
-				_ = unstructured.SetNestedField(obj.Object, tenantName+".", "metadata", "generateName")
+				_ = unstructured.SetNestedField(obj.Object, tenantName+"-", "metadata", "generateName")
 			}
 			unstructured.RemoveNestedField(obj.Object, "spec", "clusterIP")
 			unstructured.RemoveNestedField(obj.Object, "spec", "clusterIPs")

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,7 +139,13 @@ func (i *Informer) Load(ctx context.Context, group string, read func(ctx context
 		}
 	}
 	// What the store holds of the group and the read did not find is gone.
-	for _, o := range i.indexer.List() {
+	members := i.indexer.List()
+	if ns, _, ok := strings.Cut(group, "/"); ok {
+		if inNS, err := i.indexer.ByIndex(toolscache.NamespaceIndex, ns); err == nil {
+			members = inNS
+		}
+	}
+	for _, o := range members {
 		if co, ok := o.(client.Object); ok && i.filter.Group(co) == group {
 			if key, _ := toolscache.MetaNamespaceKeyFunc(co); !keep[key] {
 				_ = i.indexer.Delete(co)

@@ -260,3 +260,54 @@ func TestFilteringWatchDropsUnreferencedAdditions(t *testing.T) {
 		t.Errorf("the watch passed %v, want %v (changes pass for the store to judge)", got, want)
 	}
 }
+
+// sliceFilter groups objects by their "svc" label, as EndpointSlices by their Service.
+type sliceFilter struct{ *setFilter }
+
+func (f sliceFilter) Single() bool { return false }
+func (f sliceFilter) Group(o client.Object) string {
+	return o.GetNamespace() + "/" + o.GetLabels()["svc"]
+}
+func (f sliceFilter) Keep(o client.Object) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refs[f.Group(o)]
+}
+
+func TestGroupsOfSeveralObjects(t *testing.T) {
+	f := sliceFilter{newSetFilter()}
+	i, _ := newTestInformer(t, f)
+	slice := func(name, rv string) *corev1.Service {
+		s := svc("team-a", name, rv)
+		s.Labels = map[string]string{"svc": "api"}
+		return s
+	}
+	if err := i.Replace([]any{slice("api-1", "2")}, "2"); err != nil {
+		t.Fatal(err)
+	}
+	f.set("team-a/api", true)
+	// One member changes after the reference: the store holds it, yet not the whole group.
+	if err := i.Update(slice("api-1", "3")); err != nil {
+		t.Fatal(err)
+	}
+	if i.Resident("team-a/api") {
+		t.Fatal("a group is resident after one member's change")
+	}
+	read := func(context.Context) ([]client.Object, error) {
+		return []client.Object{slice("api-1", "3"), slice("api-2", "4")}, nil
+	}
+	if _, err := i.Load(context.Background(), "team-a/api", read); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keys(i), []string{"team-a/api-1", "team-a/api-2"}; !slices.Equal(got, want) || !i.Resident("team-a/api") {
+		t.Errorf("after the load: %v (resident %v), want %v", got, i.Resident("team-a/api"), want)
+	}
+	// Loaded again after one member went: the store lets it go too.
+	f2 := func(context.Context) ([]client.Object, error) { return []client.Object{slice("api-2", "5")}, nil }
+	if _, err := i.Load(context.Background(), "team-a/api", f2); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(i); !slices.Equal(got, []string{"team-a/api-2"}) {
+		t.Errorf("after the second load: %v", got)
+	}
+}
