@@ -68,6 +68,11 @@ func captureTemplate(ctx context.Context, dyn dynamic.Interface, ns string) (*te
 			return nil, fmt.Errorf("listing %s: %w", gvr.Resource, err)
 		}
 		for _, item := range list.Items {
+			if gvr == eventsGVR && item.Object["type"] != "Normal" {
+				// The template's first reconcile may run before the preset's data plane
+				// exists and warn of it; the operator's tenants do not see that.
+				continue
+			}
 			obj := item.DeepCopy()
 			unstructured.RemoveNestedField(obj.Object, "status")
 			for _, f := range []string{"uid", "resourceVersion", "creationTimestamp", "managedFields", "generation"} {

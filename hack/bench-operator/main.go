@@ -191,7 +191,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	logf("template: the operator wrote %d objects and a status for one %s tenant", len(tmpl.children), o.variant)
+	logf("template: the operator wrote %d objects (events included) and a status for one %s tenant", len(tmpl.children), o.variant)
 
 	start := time.Now()
 	floorUIDs, err := createTenants(ctx, c, "f", o.tenants, o.workers, tls, false)
