@@ -170,7 +170,7 @@ const certMemoSize = 8192
 // same version reads nothing, and one that finds no object reads nothing either.
 type memoSource struct {
 	direct certSource    // the API server
-	meta   client.Reader // metadata of ConfigMaps and Secrets, from the manager's cache
+	meta   client.Reader // metadata of ConfigMaps and Secrets: the manager's cache, or Referenced
 	reads  *lru.Cache    // memoKey -> objectRead
 }
 
@@ -202,8 +202,8 @@ func memoized(ctx context.Context, src certSource, kind, namespace, name, purpos
 	err := m.meta.Get(ctx, key, pm)
 	switch {
 	case apierrors.IsNotFound(err):
-		// The cache sees every ConfigMap and Secret: when it has none, there is none to read
-		// (its creation enqueues the tenant again).
+		// The metadata reader knows every referenced ConfigMap and Secret: when it has none,
+		// there is none to read (its creation enqueues the tenant again).
 		return objectRead{}, nil
 	case err != nil:
 		return objectRead{}, fmt.Errorf("reading metadata of %s %s: %w", kind, key, err)

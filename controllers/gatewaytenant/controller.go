@@ -72,10 +72,15 @@ type Reconciler struct {
 	// Cache, when set, is the manager's cache: from the metadata of ConfigMaps and Secrets it
 	// holds, certificate references are read only when their object changed, and objects that
 	// do not exist are not read at all.
-	Cache    client.Reader
-	Scheme   *runtime.Scheme
-	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
+	Cache client.Reader
+	// Referenced, when set, reads what tenants reference (Services, the metadata of
+	// ConfigMaps, the EndpointSlices of a Service): from the manager's cache, which holds only
+	// what tenants reference, and from the API server the first time a tenant references an
+	// object the cache does not hold yet (internal/refcache). Without it, Client reads them.
+	Referenced ReferencedReader
+	Scheme     *runtime.Scheme
+	Recorder   events.EventRecorder
+	Clock      clock.PassiveClock
 	// Proxy configures every tenant's TLS proxy.
 	Proxy ProxySettings
 	// ExpiryWarning is how long before a certificate expires that it is reported.
@@ -203,7 +208,11 @@ func (r *Reconciler) certSource() certSource {
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.certs = r.CertReader
 	if r.Cache != nil {
-		r.certs = newMemoSource(r.CertReader, r.Cache)
+		var meta client.Reader = r.Cache
+		if r.Referenced != nil {
+			meta = r.Referenced
+		}
+		r.certs = newMemoSource(r.CertReader, meta)
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.GatewayTenant{}, indexUpstreamService, upstreamServices); err != nil {
 		return fmt.Errorf("indexing GatewayTenants by Service: %w", err)

@@ -146,7 +146,7 @@ func (r *Reconciler) readDependencies(ctx context.Context, tenant *v1alpha1.Gate
 		}
 		if _, seen := obs.services[name]; !seen {
 			svc := &corev1.Service{}
-			err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, svc)
+			err := r.referenced().Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, svc)
 			switch {
 			case apierrors.IsNotFound(err):
 				svc = nil
@@ -210,7 +210,7 @@ func (r *Reconciler) readDataPath(ctx context.Context, tenant *v1alpha1.GatewayT
 // readyEndpoints counts the ready endpoints of a Service, once per address.
 func (r *Reconciler) readyEndpoints(ctx context.Context, svc types.NamespacedName) (int, error) {
 	list := &discoveryv1.EndpointSliceList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(svc.Namespace), client.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}); err != nil {
+	if err := r.referenced().ListGroup(ctx, svc, list, client.InNamespace(svc.Namespace), client.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}); err != nil {
 		return 0, fmt.Errorf("listing the EndpointSlices of Service %s: %w", svc, err)
 	}
 	ready := map[string]bool{}

@@ -35,6 +35,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 	domainmetrics "github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/refcache"
 )
 
 // Options configure the manager. The zero value is not useful; cmd/manager fills it from
@@ -99,7 +100,9 @@ type Options struct {
 type ProxyStatePoll struct {
 	// Interval between two readings of one tenant's proxy replicas (default 30s).
 	Interval time.Duration
-	// QPS bounds the requests to all proxies together (default 50 per second).
+	// QPS, when set, bounds the requests to all proxies together to a fixed rate; by default
+	// the rate follows the number of ready proxy replicas, so that each is read every
+	// Interval (proxystate.MinQPS, proxystate.Headroom).
 	QPS float32
 }
 
@@ -154,6 +157,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	}
 
 	scheme := Scheme()
+	refs := &gatewaytenant.References{}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metrics,
@@ -165,7 +169,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		// The manager exits as soon as Start returns, so handing the lease back on shutdown
 		// is safe, and spares a new replica the wait for the lease to expire (~15 s).
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         cacheOptions(o.Proxy.Monitoring.PodMonitors, backendTLSPolicies),
+		Cache:                         cacheOptions(o.Proxy.Monitoring.PodMonitors, backendTLSPolicies, scheme, refs),
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Never cache Secrets or ConfigMaps: referenced ones are read directly, one at a
 			// time; the manager watches only their metadata.
@@ -177,6 +181,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
+	refs.Bind(mgr.GetCache())
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}
@@ -205,6 +210,7 @@ func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Schem
 		CertReader:         mgr.GetAPIReader(),
 		APIReader:          mgr.GetAPIReader(),
 		Cache:              mgr.GetCache(),
+		Referenced:         &refcache.Reader{Cache: mgr.GetCache(), Direct: mgr.GetAPIReader(), Scheme: scheme},
 		Scheme:             scheme,
 		Recorder:           mgr.GetEventRecorder(gatewaytenant.ControllerName),
 		Clock:              clock.RealClock{},
@@ -231,7 +237,7 @@ func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Schem
 	if o.ProxyStatePoll.QPS > 0 {
 		poller.Limiter = flowcontrol.NewTokenBucketRateLimiter(o.ProxyStatePoll.QPS, max(1, int(o.ProxyStatePoll.QPS)))
 	}
-	if err := poller.SetupWithManager(mgr); err != nil {
+	if err := poller.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the proxy state poller: %w", err)
 	}
 	if preset.Preset != "" {
