@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -90,6 +91,10 @@ func New(extraCRDs ...string) (*envtest.Environment, error) {
 		CRDs:                  crds,
 		CRDDirectoryPaths:     extraCRDs,
 		ErrorIfCRDPathMissing: true,
+		// envtest's default of 20 s is too short on a loaded 2-core machine: an API server
+		// still closing the watches of many managers was seen to take longer, and the test
+		// that started it then failed on its clean-up alone.
+		ControlPlaneStopTimeout: 2 * time.Minute,
 	}, nil
 }
 
