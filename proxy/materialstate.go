@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"crypto/x509"
+	"errors"
+	"io/fs"
 	"fmt"
 	"time"
 
@@ -43,7 +45,7 @@ func materialState(field string, kind contract.MaterialKind, files []string, r f
 	}
 	if r.err != nil {
 		st.Problem, st.Missing = contract.ProblemOf(r.err), r.missing
-		st.Message = oneLine(r.err.Error())
+		st.Message = oneLine(problemDetail(r.err))
 		if st.Loaded != nil {
 			st.Message += " (keeping the previously loaded material)"
 		}
@@ -72,4 +74,15 @@ func podCertificateWindow(chain []*x509.Certificate, warn time.Duration) time.Du
 		return warn
 	}
 	return min(warn, chain[0].NotAfter.Sub(chain[0].NotBefore)/4)
+}
+
+// problemDetail is what is wrong, without the field and file the report names already.
+func problemDetail(err error) string {
+	if fe, ok := errors.AsType[*fileError](err); ok {
+		err = fe.err
+	}
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		err = pe.Err
+	}
+	return err.Error()
 }

@@ -38,7 +38,7 @@ func TestMaterialReport(t *testing.T) {
 	}{
 		{"valid", map[string][]byte{"tls.crt": f.client.ChainPEM(), "tls.key": f.client.KeyPEM()}, "", nil, ""},
 		{"Secret missing", map[string][]byte{}, contract.MaterialMissing, []string{"tls.crt", "tls.key"}, "no such file"},
-		{"no tls.key", map[string][]byte{"tls.crt": f.client.ChainPEM()}, contract.MaterialMissing, []string{"tls.key"}, "tls.key"},
+		{"no tls.key", map[string][]byte{"tls.crt": f.client.ChainPEM()}, contract.MaterialMissing, []string{"tls.key"}, "no such file"},
 		{"not PEM", map[string][]byte{"tls.crt": []byte("x"), "tls.key": f.client.KeyPEM()}, contract.MaterialNotPEM, nil, "no PEM certificate found"},
 		{"key mismatch", map[string][]byte{"tls.crt": f.client.ChainPEM(), "tls.key": f.wrongClient.KeyPEM()}, contract.MaterialKeyMismatch, nil,
 			`private key does not match public key of certificate "gateway"`},
