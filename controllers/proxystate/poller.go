@@ -115,18 +115,18 @@ func (p *Poller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	}
 	reading := Reading{}
 	pending := false
-	for _, t := range readyEndpoints(slices.Items, p.MaxPods) {
+	for _, t := range replicasToRead(slices.Items, p.MaxPods) {
 		if err := p.Limiter.Wait(ctx); err != nil {
 			return ctrl.Result{}, err
 		}
 		rep, why := p.fetch(ctx, t.address)
-		reading.Pods = append(reading.Pods, PodReport{Pod: t.pod, Address: t.address, Report: rep, Err: why})
+		reading.Pods = append(reading.Pods, PodReport{Pod: t.pod, Address: t.address, Report: rep, Err: why, NotReady: !t.ready})
 		pending = pending || (rep != nil && anyUnknown(rep))
 	}
 	reading.At = p.Now()
 	p.Store.put(ctx, req.NamespacedName, reading)
 	if len(reading.Pods) == 0 {
-		return ctrl.Result{}, nil // no ready replica: the EndpointSlice's next change wakes us
+		return ctrl.Result{}, nil // no replica to read: the EndpointSlice's next change wakes us
 	}
 	next := p.Interval - p.Interval/10 + rand.N(p.Interval/5+1)
 	if pending {
@@ -144,11 +144,15 @@ func anyUnknown(r *contract.StateReport) bool {
 	return false
 }
 
-type target struct{ pod, address string }
+type target struct {
+	pod, address string
+	ready        bool
+}
 
-// readyEndpoints are the ready replicas behind the slices, one address each (dual-stack
-// slices list a pod twice), sorted by pod, at most limit.
-func readyEndpoints(slices []discoveryv1.EndpointSlice, limit int) []target {
+// replicasToRead are the replicas behind the slices that are not terminating, ready or not
+// (a replica whose TLS material does not load may not be ready, and its report says why),
+// one address each (dual-stack slices list a pod twice), sorted by pod, at most limit.
+func replicasToRead(slices []discoveryv1.EndpointSlice, limit int) []target {
 	seen := map[string]bool{}
 	var out []target
 	for _, s := range slices {
@@ -156,7 +160,7 @@ func readyEndpoints(slices []discoveryv1.EndpointSlice, limit int) []target {
 			continue
 		}
 		for _, ep := range s.Endpoints {
-			if (ep.Conditions.Ready != nil && !*ep.Conditions.Ready) || len(ep.Addresses) == 0 {
+			if (ep.Conditions.Terminating != nil && *ep.Conditions.Terminating) || len(ep.Addresses) == 0 {
 				continue
 			}
 			pod := ep.Addresses[0]
@@ -167,7 +171,7 @@ func readyEndpoints(slices []discoveryv1.EndpointSlice, limit int) []target {
 				continue
 			}
 			seen[pod] = true
-			out = append(out, target{pod: pod, address: ep.Addresses[0]})
+			out = append(out, target{pod: pod, address: ep.Addresses[0], ready: ep.Conditions.Ready == nil || *ep.Conditions.Ready})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].pod < out[j].pod })
