@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -30,12 +31,20 @@ type Signer struct {
 	Name string
 	// CA signs the certificates.
 	CA *pki.Cert
-	// Lifetime of the certificates, at most each request's maxExpirationSeconds; default
-	// the request's maxExpirationSeconds.
-	Lifetime time.Duration
 	// Client reads, watches and answers the requests; it needs the "sign" permission on the
 	// signer name (an administrator has it).
 	Client client.WithWatch
+
+	mu       sync.Mutex
+	lifetime time.Duration
+}
+
+// SetLifetime makes the certificates issued from now on live d, at most each request's
+// maxExpirationSeconds (which is the default).
+func (s *Signer) SetLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lifetime = d
 }
 
 // Run issues the signer's requests until ctx ends: those waiting when it starts, then each
@@ -94,9 +103,11 @@ func (s *Signer) answer(ctx context.Context, pcr *certificatesv1.PodCertificateR
 		return fmt.Errorf("PodCertificateRequest %s/%s: %w", pcr.Namespace, pcr.Name, err)
 	}
 	lifetime := time.Duration(*pcr.Spec.MaxExpirationSeconds) * time.Second
-	if s.Lifetime > 0 && s.Lifetime < lifetime {
-		lifetime = s.Lifetime
+	s.mu.Lock()
+	if s.lifetime > 0 && s.lifetime < lifetime {
+		lifetime = s.lifetime
 	}
+	s.mu.Unlock()
 	// The API server wants notBefore within five minutes of its clock and, like the
 	// certificate, to the second.
 	notBefore := time.Now().Truncate(time.Second)
