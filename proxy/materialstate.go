@@ -3,8 +3,8 @@ package proxy
 import (
 	"crypto/x509"
 	"errors"
-	"io/fs"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
