@@ -299,10 +299,19 @@ func (p *Proxy) State() contract.StateReport {
 	return r
 }
 
-func (p *Proxy) serveState(w http.ResponseWriter, _ *http.Request) {
+// serveState serves the report with its ETag; a request whose If-None-Match names the
+// current ETag gets 304 and no body (contract.StateReport.ETag).
+func (p *Proxy) serveState(w http.ResponseWriter, r *http.Request) {
+	st := p.State()
+	etag := st.ETag()
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "no-cache")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && contract.Matches(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(p.State())
+	_ = enc.Encode(st)
 }

@@ -25,7 +25,8 @@ const (
 	ConditionNetworkPolicyReady = "NetworkPolicyReady"
 
 	// ConditionProxyReady is True when the TLS proxy serves every TLS upstream it should, also
-	// while it rolls out with replicas available, or when no upstream uses TLS.
+	// while it rolls out with replicas available, or when no upstream needs it (none uses TLS,
+	// or the data plane's gateway verifies them through BackendTLSPolicies).
 	ConditionProxyReady = "ProxyReady"
 )
 
@@ -156,7 +157,8 @@ const (
 	// retries. A write that only lost a race with another writer is retried without it.
 	ReasonApplyFailed = "ApplyFailed"
 
-	// ReasonNotRequired (ProxyReady): no upstream uses TLS, so no proxy runs.
+	// ReasonNotRequired (ProxyReady, BackendTLSPolicyReady): no upstream needs it (no upstream
+	// uses TLS; for ProxyReady also: the gateway verifies them all), so none runs or is written.
 	ReasonNotRequired = "NotRequired"
 
 	// ReasonProxyProgressing (ProxyReady): the proxy Deployment rolls out (a new proxy, a

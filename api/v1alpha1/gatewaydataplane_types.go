@@ -35,6 +35,12 @@ type GatewayDataPlaneSpec struct {
 	//
 	// +optional
 	GatewayService *GatewayServiceSpec `json:"gatewayService,omitempty"`
+
+	// upstreamTLS says who verifies the tenants' TLS upstreams: the operator's proxy (the
+	// default) or the gateway itself through BackendTLSPolicies (docs/gateway-api.md).
+	//
+	// +optional
+	UpstreamTLS *UpstreamTLSSpec `json:"upstreamTLS,omitempty"`
 }
 
 // DataPlaneEnvironment is one environment of a gateway data plane.

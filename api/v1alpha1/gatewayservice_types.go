@@ -50,6 +50,8 @@ type GatewayServiceSpec struct {
 	// protocol is what the document says the gateway speaks to the host and port it names:
 	// the upstream Service of a plain upstream, or the tenant's TLS proxy, which takes plain
 	// HTTP and speaks verified TLS to the upstream itself. "http" on the reference platform.
+	// A TLS upstream the gateway verifies itself (spec.upstreamTLS.mode BackendTLSPolicy) is
+	// described with "https" instead.
 	//
 	// +optional
 	// +kubebuilder:default=http

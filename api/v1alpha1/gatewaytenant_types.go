@@ -87,9 +87,11 @@ type Upstream struct {
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port"`
 
-	// tls, when set, makes the operator run a proxy that takes plain HTTP from the gateway
-	// and talks verified TLS to this upstream. When omitted the gateway reaches the Service
-	// directly.
+	// tls, when set, makes the upstream verified: by a proxy the operator runs, which takes
+	// plain HTTP from the gateway and talks verified TLS to this upstream, or, where the data
+	// plane's spec.upstreamTLS.mode is BackendTLSPolicy, by the gateway itself through a
+	// BackendTLSPolicy the operator writes. When omitted the gateway reaches the Service
+	// directly, in plain text.
 	//
 	// +optional
 	TLS *UpstreamTLS `json:"tls,omitempty"`
@@ -108,7 +110,8 @@ type GatewayTenantStatus struct {
 	// +kubebuilder:validation:MaxLength=253
 	DataPlane string `json:"dataPlane,omitempty"`
 
-	// conditions: Ready (summary), Accepted, ResolvedRefs, NetworkPolicyReady, ProxyReady.
+	// conditions: Ready (summary), Accepted, ResolvedRefs, NetworkPolicyReady, ProxyReady, and
+	// on a data plane whose gateway verifies TLS upstreams BackendTLSPolicyReady.
 	//
 	// +optional
 	// +listType=map
@@ -155,7 +158,9 @@ type UpstreamStatus struct {
 	// +optional
 	GatewayPort int32 `json:"gatewayPort,omitempty"`
 
-	// conditions: Ready, with a reason saying what is wrong when it is not.
+	// conditions: Ready, with a reason saying what is wrong when it is not; for a TLS upstream
+	// Verified (the proxy's verification) or BackendTLSPolicyAccepted (what the gateway's
+	// implementation reported on its BackendTLSPolicy).
 	//
 	// +optional
 	// +listType=map

@@ -31,6 +31,7 @@ func main() {
 		os.Exit(2)
 	}
 	o := c.manager
+	o.Harness = benchHarness()
 	ctrl.SetLogger(newLogger(c, os.Stderr))
 	log := ctrl.Log.WithName("setup")
 	for _, w := range c.warnings {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
@@ -49,6 +50,8 @@ func content(obj client.Object) []any {
 	case *corev1.ServiceAccount:
 		return []any{&o.AutomountServiceAccountToken}
 	case *monitoringv1.PodMonitor:
+		return []any{&o.Spec}
+	case *gwapiv1.BackendTLSPolicy:
 		return []any{&o.Spec}
 	}
 	panic(fmt.Sprintf("gatewaytenant: no content rule for %T", obj))

@@ -285,7 +285,7 @@ const certMemoSize = 8192
 // version reads nothing, and one that finds no object reads nothing either.
 type memoSource struct {
 	certSource               // the API server
-	meta       client.Reader // metadata of ConfigMaps and ClusterTrustBundles, from the manager's cache
+	meta       client.Reader // metadata of ConfigMaps and ClusterTrustBundles: the manager's cache, or Referenced
 	reads      *lru.Cache    // memoKey -> objectRead
 }
 
@@ -315,8 +315,8 @@ func memoized(ctx context.Context, src certSource, gvk schema.GroupVersionKind, 
 	err := m.meta.Get(ctx, key, pm)
 	switch {
 	case apierrors.IsNotFound(err):
-		// The cache sees every object of the kind: when it has none, there is none to read
-		// (its creation enqueues the tenant again).
+		// The metadata reader knows every referenced ConfigMap and every ClusterTrustBundle:
+		// when it has none, there is none to read (its creation enqueues the tenant again).
 		return objectRead{}, nil
 	case err != nil:
 		return objectRead{}, fmt.Errorf("reading metadata of %s %s: %w", gvk.Kind, key, err)

@@ -1,6 +1,7 @@
 // Package gatewaytenant holds the GatewayTenant reconciler: it turns a tenant's upstreams
 // into NetworkPolicies that let exactly the gateway's namespaces in and, for TLS upstreams, a
-// proxy that verifies them, and reports in status what it could not do and why.
+// proxy that verifies them or, where the data plane's gateway verifies them itself, a
+// BackendTLSPolicy each, and reports in status what it could not do and why.
 //
 // One reconcile gathers, judges, writes, then sets status:
 //   - observe.go reads everything into one observation, then judges it with pure functions:
@@ -8,10 +9,13 @@
 //     ConfigMaps and ClusterTrustBundles certsource.go read; the operator reads no Secret),
 //     conflict.go (one owner per Service port), verified.go (the proxy replicas' reports),
 //     material.go (what they report of the Secrets and pod certificates they load),
+//     backendtlspolicy.go (what a BackendTLSPolicy can express, other policies on the same
+//     port, the implementations' reports, the path kept while the data plane's mode changes),
 //     proxyconfig.go (the proxy's configuration, rendered once);
-//   - write.go writes the desired objects (resources.go, monitoring.go) by the one rule of
-//     apply.go, holds image changes back (rollout.go) and sizes the proxy (sizing.go); what it
-//     did comes back as an outcome;
+//   - write.go writes the desired objects (resources.go, monitoring.go, backendtlspolicy.go)
+//     by the one rule of apply.go, an upstream's new path before its old one goes, holds
+//     image changes back (rollout.go) and sizes the proxy (sizing.go); what it did comes back
+//     as an outcome;
 //   - status.go computes the status once from the observation and the outcome, with
 //     upstreams.go for each upstream; events.go tells people what changed.
 package gatewaytenant
@@ -42,6 +46,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
@@ -71,10 +76,15 @@ type Reconciler struct {
 	// Cache, when set, is the manager's cache: from the metadata of ConfigMaps and
 	// ClusterTrustBundles it holds, CA references are read only when their object changed,
 	// and objects that do not exist are not read at all.
-	Cache    client.Reader
-	Scheme   *runtime.Scheme
-	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
+	Cache client.Reader
+	// Referenced, when set, reads what tenants reference (Services, the metadata of
+	// ConfigMaps, the EndpointSlices of a Service): from the manager's cache, which holds only
+	// what tenants reference, and from the API server the first time a tenant references an
+	// object the cache does not hold yet (internal/refcache). Without it, Client reads them.
+	Referenced ReferencedReader
+	Scheme     *runtime.Scheme
+	Recorder   events.EventRecorder
+	Clock      clock.PassiveClock
 	// Proxy configures every tenant's TLS proxy.
 	Proxy ProxySettings
 	// ExpiryWarning is how long before a certificate expires that it is reported.
@@ -88,6 +98,11 @@ type Reconciler struct {
 	ProxyStates *proxystate.Store
 	// OperatorNamespace is admitted to the proxies' admin port; "" admits nobody.
 	OperatorNamespace string
+	// BackendTLSPolicies says that the API server serves gateway.networking.k8s.io/v1
+	// BackendTLSPolicies (the manager looks at start): the reconciler reads and writes them,
+	// and watches them. Without them, TLS upstreams of a data plane in BackendTLSPolicy mode
+	// are refused.
+	BackendTLSPolicies bool
 
 	// Workers is how many tenants are reconciled at once; 1 when zero.
 	Workers int
@@ -105,6 +120,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=backendtlspolicies,verbs=get;list;watch;create;update;patch;delete
 
 // conflictRetry is when a reconcile whose write lost a race with another writer (409
 // Conflict) is tried again. The winner's change also enqueues the tenant; this is the bound.
@@ -197,7 +213,11 @@ func (r *Reconciler) certSource() certSource {
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.certs = r.CertReader
 	if r.Cache != nil {
-		r.certs = newMemoSource(r.CertReader, r.Cache)
+		var meta client.Reader = r.Cache
+		if r.Referenced != nil {
+			meta = r.Referenced
+		}
+		r.certs = newMemoSource(r.CertReader, meta)
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.GatewayTenant{}, indexUpstreamService, upstreamServices); err != nil {
 		return fmt.Errorf("indexing GatewayTenants by Service: %w", err)
@@ -229,6 +249,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if r.Proxy.Monitoring.PodMonitors {
 		b = b.Owns(&monitoringv1.PodMonitor{}, notOwnCreations)
 	}
+	if r.BackendTLSPolicies { // only when served: the cache maps every kind it watches
+		b = b.Watches(&gwapiv1.BackendTLSPolicy{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForBackendTLSPolicy), notOwnCreations)
+	}
 	return b.Complete(r)
 }
 
@@ -240,6 +263,23 @@ func (r *Reconciler) tenantsForEndpointSlice(ctx context.Context, o client.Objec
 		return nil
 	}
 	return r.tenantsForService(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: o.GetNamespace(), Name: svc}})
+}
+
+// tenantsForBackendTLSPolicy maps a BackendTLSPolicy to the tenant that owns it (the
+// implementation reported on it) and to the tenants naming a Service it targets (another
+// policy may take precedence on their Service ports).
+func (r *Reconciler) tenantsForBackendTLSPolicy(ctx context.Context, o client.Object) []reconcile.Request {
+	reqs := ownerRequest(o)
+	p, ok := o.(*gwapiv1.BackendTLSPolicy)
+	if !ok {
+		return reqs
+	}
+	for _, t := range p.Spec.TargetRefs {
+		if t.Group == "" && t.Kind == "Service" {
+			reqs = append(reqs, r.tenantsForService(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: o.GetNamespace(), Name: string(t.Name)}})...)
+		}
+	}
+	return reqs
 }
 
 // upstreamServices is the index function: the names of the Services of the tenant's own

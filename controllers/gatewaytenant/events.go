@@ -60,28 +60,31 @@ func listNote(verb string, children []string) string {
 }
 
 // recordStatusChange logs a change of the tenant's readiness and records, per upstream, a
-// change of its Verified condition: Warning with the reason when it fails, Normal when it is
-// verified. A tenant whose Ready turns False gets a Warning with the reason, except while its
-// proxy rolls out (progress, not a problem), and not while it is Unknown (awaiting a proxy's
-// report); a certificate entering its warning window gets one though the tenant stays Ready.
+// change of its Verified or BackendTLSPolicyAccepted condition: Warning with the reason when
+// it fails, Normal when it is verified or accepted. A tenant whose Ready turns False gets a
+// Warning with the reason, except while its proxy rolls out (progress, not a problem), and not
+// while it is Unknown (awaiting a proxy's report); a certificate entering its warning window
+// gets one though the tenant stays Ready.
 func (r *Reconciler) recordStatusChange(ctx context.Context, tenant *v1alpha1.GatewayTenant, old, cur *v1alpha1.GatewayTenantStatus) {
 	for _, us := range cur.Upstreams {
-		c := meta.FindStatusCondition(us.Conditions, v1alpha1.ConditionVerified)
-		if c == nil || c.Status == metav1.ConditionUnknown {
-			continue
+		for _, typ := range []string{v1alpha1.ConditionVerified, v1alpha1.ConditionBackendTLSPolicyAccepted} {
+			c := meta.FindStatusCondition(us.Conditions, typ)
+			if c == nil || c.Status == metav1.ConditionUnknown {
+				continue
+			}
+			var was *metav1.Condition
+			if o := oldUpstream(old, us.Name); o != nil {
+				was = meta.FindStatusCondition(o.Conditions, typ)
+			}
+			if was != nil && was.Status == c.Status && was.Reason == c.Reason {
+				continue
+			}
+			kind := corev1.EventTypeNormal
+			if c.Status != metav1.ConditionTrue {
+				kind = corev1.EventTypeWarning
+			}
+			r.Recorder.Eventf(tenant, nil, kind, c.Reason, "Verify", "upstream %q: %s", us.Name, c.Message)
 		}
-		var was *metav1.Condition
-		if o := oldUpstream(old, us.Name); o != nil {
-			was = meta.FindStatusCondition(o.Conditions, v1alpha1.ConditionVerified)
-		}
-		if was != nil && was.Status == c.Status && was.Reason == c.Reason {
-			continue
-		}
-		kind := corev1.EventTypeNormal
-		if c.Status != metav1.ConditionTrue {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(tenant, nil, kind, c.Reason, "Verify", "upstream %q: %s", us.Name, c.Message)
 	}
 	was := meta.FindStatusCondition(old.Conditions, v1alpha1.ConditionReady)
 	ready := meta.FindStatusCondition(cur.Conditions, v1alpha1.ConditionReady)

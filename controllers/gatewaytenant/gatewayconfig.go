@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
@@ -45,10 +46,15 @@ func gatewayConfig(gatewayID string, dp dataPlaneResult, upstreams []v1alpha1.Up
 	return renderGatewayServices(gatewayServices(dp.plane.Spec.GatewayService, gatewayID, dp.dataClass, upstreams))
 }
 
+// protocolGatewayTLS is the protocol of a TLS upstream the gateway verifies itself through a
+// BackendTLSPolicy (its status has a BackendTLSPolicyAccepted condition): it speaks TLS to
+// the upstream's Service, not the data plane's protocol to a proxy.
+const protocolGatewayTLS = "https"
+
 // gatewayServices describes each upstream that has a gateway address: its name, the host and
 // port the gateway must call (the upstream Service, or the tenant's proxy for a TLS upstream:
-// status.upstreams already says which), the data plane's protocol, and the tags of the
-// tenant's gateway and data class. An upstream without an address (invalid) is left out, as
+// status.upstreams already says which), the data plane's protocol (https for a TLS upstream
+// the gateway verifies), and the tags of the tenant's gateway and data class. An upstream without an address (invalid) is left out, as
 // status.upstreams leaves it without one.
 func gatewayServices(gs *v1alpha1.GatewayServiceSpec, gatewayID string, class *v1alpha1.DataClass, upstreams []v1alpha1.UpstreamStatus) []GatewayService {
 	var tags []string
@@ -63,9 +69,13 @@ func gatewayServices(gs *v1alpha1.GatewayServiceSpec, gatewayID string, class *v
 		if u.GatewayHost == "" || u.GatewayPort == 0 {
 			continue
 		}
+		protocol := gs.Protocol
+		if meta.FindStatusCondition(u.Conditions, v1alpha1.ConditionBackendTLSPolicyAccepted) != nil {
+			protocol = protocolGatewayTLS // the gateway itself speaks TLS to it
+		}
 		out = append(out, GatewayService{
 			Kind: GatewayServiceKind, Name: u.Name, Tags: tags,
-			Host: u.GatewayHost, Port: u.GatewayPort, Protocol: gs.Protocol,
+			Host: u.GatewayHost, Port: u.GatewayPort, Protocol: protocol,
 		})
 	}
 	return out

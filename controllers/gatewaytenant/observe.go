@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
@@ -53,6 +54,10 @@ type observation struct {
 	readProxy bool
 	// endpoints are the ready endpoints of the Services of plain upstreams, by Service name.
 	endpoints map[string]int
+	// backendTLSPolicies are the BackendTLSPolicies of the tenant's namespace, read where the
+	// API server serves them (backendTLSServed).
+	backendTLSPolicies []gwapiv1.BackendTLSPolicy
+	backendTLSServed   bool
 
 	// What it means.
 
@@ -75,6 +80,19 @@ type observation struct {
 	// and materials what they report of the material only they check (material.go).
 	verdicts  map[string]proxystate.Verdict
 	materials map[string]materialVerdict
+	// tlsMode is who verifies TLS upstreams, as the data plane says (Proxy when it names none
+	// or does not resolve).
+	tlsMode v1alpha1.UpstreamTLSMode
+	// direct are the TLS upstreams the gateway verifies through the tenant's BackendTLSPolicies
+	// (tlsMode BackendTLSPolicy), with their desired policies.
+	direct []directUpstream
+	// ownPolicies are the BackendTLSPolicies of backendTLSPolicies the tenant controls, by
+	// upstream name.
+	ownPolicies map[string]*gwapiv1.BackendTLSPolicy
+	// keptDirect are the TLS upstreams that, in Proxy mode, keep the BackendTLSPolicy and the
+	// NetworkPolicy straight to their pods of an earlier BackendTLSPolicy mode until the proxy
+	// serves them with its replicas available: the new path is in place before the old goes.
+	keptDirect map[string]bool
 }
 
 // observe reads everything the tenant depends on, then judges it.
@@ -92,6 +110,14 @@ func (r *Reconciler) observe(ctx context.Context, tenant *v1alpha1.GatewayTenant
 		if metav1.IsControlledBy(&np, tenant) {
 			obs.policies = append(obs.policies, np)
 		}
+	}
+	if obs.backendTLSServed = r.BackendTLSPolicies; obs.backendTLSServed {
+		list := &gwapiv1.BackendTLSPolicyList{}
+		if err := r.Client.List(ctx, list, client.InNamespace(tenant.Namespace)); err != nil {
+			return nil, fmt.Errorf("listing BackendTLSPolicies: %w", err)
+		}
+		obs.backendTLSPolicies = list.Items
+		obs.ownPolicies, _ = splitPolicies(tenant, list.Items)
 	}
 	if obs.conflict = conflictOf(tenant, tenants.Items); obs.conflict != nil {
 		return obs, nil // nothing more is written, so nothing more is needed
@@ -122,7 +148,7 @@ func (r *Reconciler) readDependencies(ctx context.Context, tenant *v1alpha1.Gate
 		}
 		if _, seen := obs.services[name]; !seen {
 			svc := &corev1.Service{}
-			err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, svc)
+			err := r.referenced().Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, svc)
 			switch {
 			case apierrors.IsNotFound(err):
 				svc = nil
@@ -186,7 +212,7 @@ func (r *Reconciler) readDataPath(ctx context.Context, tenant *v1alpha1.GatewayT
 // readyEndpoints counts the ready endpoints of a Service, once per address.
 func (r *Reconciler) readyEndpoints(ctx context.Context, svc types.NamespacedName) (int, error) {
 	list := &discoveryv1.EndpointSliceList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(svc.Namespace), client.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}); err != nil {
+	if err := r.referenced().ListGroup(ctx, svc, list, client.InNamespace(svc.Namespace), client.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}); err != nil {
 		return 0, fmt.Errorf("listing the EndpointSlices of Service %s: %w", svc, err)
 	}
 	ready := map[string]bool{}
@@ -219,8 +245,7 @@ func (r *Reconciler) lastGoodUpstreams(ctx context.Context, tenant *v1alpha1.Gat
 // judge computes what the reads mean. Pure.
 func (obs *observation) judge(tenant *v1alpha1.GatewayTenant) {
 	obs.dataPlane = resolveDataPlane(&tenant.Spec, obs.planes)
-	obs.upstreams = judgeUpstreams(tenant.Namespace, tenant.Spec.Upstreams, obs.services, obs.certs, obs.now, obs.expiryWarning)
-	obs.served = proxyUpstreams(tenant, withLastGood(obs.upstreams, obs.lastGood))
+	obs.judgeUpstreamTLS(tenant)
 	obs.proxyHost = proxyName(tenant.Name) + "." + tenant.Namespace + ".svc"
 	if len(obs.served) == 0 {
 		return
@@ -235,6 +260,53 @@ func (obs *observation) judge(tenant *v1alpha1.GatewayTenant) {
 		obs.verdicts[pu.upstream.Name] = v
 		obs.materials[pu.upstream.Name] = judgeMaterial(pu.upstream, v)
 	}
+}
+
+// judgeUpstreamTLS judges the upstreams and decides who verifies each TLS upstream: in Proxy
+// mode the proxy serves the valid ones (and invalid ones at their last good spec), and what
+// an earlier BackendTLSPolicy mode opened stays until the proxy serves them; in
+// BackendTLSPolicy mode the gateway verifies those a BackendTLSPolicy can express, and the
+// proxy keeps serving, at their last good spec, those it served that cannot move yet.
+func (obs *observation) judgeUpstreamTLS(tenant *v1alpha1.GatewayTenant) {
+	obs.tlsMode = v1alpha1.UpstreamTLSModeProxy
+	if obs.dataPlane.plane != nil {
+		obs.tlsMode = obs.dataPlane.plane.Spec.TLSMode()
+	}
+	var others []gwapiv1.BackendTLSPolicy
+	obs.ownPolicies, others = splitPolicies(tenant, obs.backendTLSPolicies)
+	judge := func(refuse func(v1alpha1.Upstream) (string, string)) []upstreamResult {
+		return judgeUpstreams(tenant.Namespace, tenant.Spec.Upstreams, obs.services, obs.certs, refuse, obs.now, obs.expiryWarning)
+	}
+	if obs.tlsMode != v1alpha1.UpstreamTLSModeBackendTLSPolicy {
+		obs.upstreams = judge(nil)
+		obs.served = proxyUpstreams(tenant, withLastGood(obs.upstreams, obs.lastGood))
+		obs.keptDirect = keptDirect(tenant, obs.ownPolicies, obs.deployment, obs.lastGood)
+		return
+	}
+	settings := obs.dataPlane.plane.Spec.BackendTLSPolicySettings()
+	env := backendTLSEnv{served: obs.backendTLSServed, tenant: tenant.Name, plane: obs.dataPlane.plane.Name, settings: settings,
+		services: obs.services, own: obs.ownPolicies, others: others}
+	obs.upstreams, obs.direct = directUpstreams(judge(env.refusal), env)
+	for i := range obs.direct {
+		obs.direct[i].desired = desiredBackendTLSPolicy(tenant, obs.direct[i], settings)
+	}
+	obs.served = proxyUpstreams(tenant, keptOnProxy(obs.upstreams, obs.lastGood))
+}
+
+// directAs is the upstream named name when the gateway verifies it, nil otherwise.
+func (obs *observation) directAs(name string) *directUpstream {
+	for i := range obs.direct {
+		if obs.direct[i].upstream.Name == name {
+			return &obs.direct[i]
+		}
+	}
+	return nil
+}
+
+// proxyNeeded says whether the tenant's proxy should run: it serves upstreams, or the data
+// plane's proxy verifies TLS upstreams of the spec (none valid yet: the proxy is left as it is).
+func (obs *observation) proxyNeeded() bool {
+	return len(obs.served) > 0 || obs.tlsMode != v1alpha1.UpstreamTLSModeBackendTLSPolicy && obs.hasTLS()
 }
 
 // hasTLS says whether any upstream of the spec speaks TLS.

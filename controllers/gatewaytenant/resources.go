@@ -463,14 +463,15 @@ func usesWellKnown(t *v1alpha1.UpstreamTLS, wk gwapiv1.WellKnownCACertificatesTy
 }
 
 // desiredNetworkPolicies are the policies of the served upstreams: gateway to pods for valid
-// plain ones; gateway to proxy, proxy to pods (ingress of the pods, egress of the proxy),
-// proxy to the cluster DNS, and the operator's and the monitoring namespaces to the proxy's
-// admin port for the TLS ones the proxy serves.
-func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, s ProxySettings, operatorNamespace string) []*networkingv1.NetworkPolicy {
+// plain ones, and for the TLS ones the gateway verifies whose BackendTLSPolicy is in place
+// (inPlace, by name); gateway to proxy, proxy to pods (ingress of the pods, egress of the
+// proxy), proxy to the cluster DNS, and the operator's and the monitoring namespaces to the
+// proxy's admin port for the TLS ones the proxy serves.
+func desiredNetworkPolicies(tenant *v1alpha1.GatewayTenant, obs *observation, s ProxySettings, operatorNamespace string, inPlace map[string]bool) []*networkingv1.NetworkPolicy {
 	peers := gatewayPeers(obs.dataPlane.environments)
 	var out []*networkingv1.NetworkPolicy
 	for _, u := range obs.upstreams {
-		if u.valid() && u.upstream.TLS == nil {
+		if u.valid() && (u.upstream.TLS == nil || inPlace[u.upstream.Name]) {
 			out = append(out, upstreamNetworkPolicy(tenant, u, peers))
 		}
 	}

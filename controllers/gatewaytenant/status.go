@@ -36,6 +36,7 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation, out *out
 			v1alpha1.ConditionProxyReady, v1alpha1.ConditionReady} {
 			set(condition(typ, false, v1alpha1.ReasonConflicted, obs.conflict.message()))
 		}
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionBackendTLSPolicyReady)
 		return st
 	}
 	if obs.dataPlane.plane != nil {
@@ -47,6 +48,11 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation, out *out
 	set(resolvedRefsCondition(obs, views))
 	set(networkPolicyReadyCondition(obs, out, views))
 	set(proxyReadyCondition(obs, out))
+	if c, ok := backendTLSPolicyReadyCondition(obs, out); ok {
+		set(c)
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionBackendTLSPolicyReady)
+	}
 	set(readyCondition(st.Conditions, views))
 	st.GatewayConfig = gatewayConfig(obs.gatewayID, obs.dataPlane, st.Upstreams)
 	return st
@@ -131,6 +137,9 @@ func proxyReadyCondition(obs *observation, out *outcome) metav1.Condition {
 	switch {
 	case !obs.hasTLS():
 		return condition(typ, true, v1alpha1.ReasonNotRequired, "no upstream uses TLS, so no proxy runs")
+	case !obs.proxyNeeded():
+		return condition(typ, true, v1alpha1.ReasonNotRequired, fmt.Sprintf(
+			"the gateway of data plane %q verifies TLS upstreams itself through BackendTLSPolicies, so no proxy runs", obs.dataPlane.plane.Name))
 	case len(obs.served) == 0:
 		return condition(typ, false, v1alpha1.ReasonNoValidUpstreams, "no TLS upstream is valid, so the proxy is left as it is")
 	case out.sizeRefused != nil:
@@ -147,6 +156,35 @@ func proxyReadyCondition(obs *observation, out *outcome) metav1.Condition {
 		return condition(typ, true, v1alpha1.ReasonProxyOutdated, out.held.message())
 	}
 	return condition(typ, true, v1alpha1.ReasonReady, fmt.Sprintf("proxy Deployment %s: %d replicas available", dep.Name, dep.Status.AvailableReplicas))
+}
+
+// backendTLSPolicyReadyCondition is BackendTLSPolicyReady, and whether the tenant has it: on a
+// data plane in BackendTLSPolicy mode, or when writing a BackendTLSPolicy failed. True when
+// the policy of every upstream the gateway verifies is written.
+func backendTLSPolicyReadyCondition(obs *observation, out *outcome) (metav1.Condition, bool) {
+	const typ = v1alpha1.ConditionBackendTLSPolicyReady
+	err := out.errOf(partBackendTLS)
+	switch {
+	case err != nil:
+		return condition(typ, false, v1alpha1.ReasonApplyFailed, "writing BackendTLSPolicies failed, retrying: "+err.Error()), true
+	case obs.tlsMode != v1alpha1.UpstreamTLSModeBackendTLSPolicy:
+		return metav1.Condition{}, false
+	case !obs.hasTLS():
+		return condition(typ, true, v1alpha1.ReasonNotRequired, "no upstream uses TLS, so no BackendTLSPolicy is written"), true
+	case !obs.backendTLSServed:
+		return condition(typ, false, v1alpha1.ReasonBackendTLSPolicyUnavailable, fmt.Sprintf(
+			"data plane %q has its gateway verify TLS upstreams through BackendTLSPolicy, but this cluster did not serve gateway.networking.k8s.io/v1 "+
+				"BackendTLSPolicies when the operator started; nothing is written for the TLS upstreams, and what they had stays", obs.dataPlane.plane.Name)), true
+	case len(obs.direct) == 0:
+		return condition(typ, false, v1alpha1.ReasonNoValidUpstreams,
+			"no TLS upstream can be verified through a BackendTLSPolicy as its spec stands, so none is written; those of a last good spec stay as they were"), true
+	}
+	names := make([]string, 0, len(obs.direct))
+	for _, d := range obs.direct {
+		names = append(names, d.desired.Name)
+	}
+	return condition(typ, true, v1alpha1.ReasonReady, fmt.Sprintf("BackendTLSPolicies [%s] are written; the gateway of data plane %q verifies the TLS upstreams",
+		strings.Join(names, ", "), obs.dataPlane.plane.Name)), true
 }
 
 // rollout is where a Deployment's rollout stands, from its spec and status.
@@ -184,7 +222,8 @@ func (r rollout) message() string {
 // "reachable" only of what is: it names the upstreams whose data path is not known to work
 // yet, and warns of certificates that expire soon.
 func readyCondition(conditions []metav1.Condition, views []upstreamView) metav1.Condition {
-	for _, typ := range []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionNetworkPolicyReady, v1alpha1.ConditionProxyReady} {
+	for _, typ := range []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionNetworkPolicyReady,
+		v1alpha1.ConditionProxyReady, v1alpha1.ConditionBackendTLSPolicyReady} {
 		if c := meta.FindStatusCondition(conditions, typ); c != nil && c.Status != metav1.ConditionTrue {
 			return metav1.Condition{Type: v1alpha1.ConditionReady, Status: c.Status, Reason: c.Reason, Message: c.Message}
 		}

@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -39,6 +40,8 @@ var (
 	// 127.0.0.3, where the specs run proxy replicas.
 	proxyAdminPort int
 	cancel         context.CancelFunc
+	// mgrCache is the manager's cache, to assert what it holds.
+	mgrCache cache.Cache
 )
 
 func TestGatewayTenantController(t *testing.T) {
@@ -51,8 +54,11 @@ var _ = BeforeSuite(func() {
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 
-	var err error
-	env, err = controlplane.Start()
+	// The Gateway API CRDs judge every BackendTLSPolicy the operator writes with their own
+	// CEL rules.
+	gatewayAPI, err := controlplane.GatewayAPICRDs(controlplane.GatewayAPIStandard...)
+	Expect(err).NotTo(HaveOccurred())
+	env, err = controlplane.Start(gatewayAPI...)
 	Expect(err).NotTo(HaveOccurred())
 	k8sClient, err = client.New(env.Config, client.Options{Scheme: manager.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
@@ -73,6 +79,7 @@ var _ = BeforeSuite(func() {
 		Harness:                  &manager.Harness{NewClient: countingClient, ProxyAdminPort: proxyAdminPort, DialProxy: dialReplica},
 	})
 	Expect(err).NotTo(HaveOccurred())
+	mgrCache = mgr.GetCache()
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())

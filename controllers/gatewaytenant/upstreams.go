@@ -41,6 +41,9 @@ type upstreamView struct {
 	// nil otherwise. material is what the replicas report of the material only they check.
 	verified *metav1.Condition
 	material materialVerdict
+	// accepted is the BackendTLSPolicyAccepted condition of a TLS upstream the gateway
+	// verifies; nil otherwise.
+	accepted *metav1.Condition
 	ready    metav1.Condition
 	// note says, for the tenant's Ready, that the upstream's data path is not known to work
 	// yet; warning that a certificate expires soon. Each names the upstream.
@@ -71,15 +74,20 @@ func upstreamViews(old *v1alpha1.GatewayTenantStatus, obs *observation, tenant s
 			c := verifiedCondition(u.upstream.Name, verdict, v.material, was)
 			v.verified = &c
 		}
+		if d := obs.directAs(u.upstream.Name); d != nil {
+			c := policyAcceptedCondition(*d)
+			v.accepted = &c
+		}
 		v.judgeReady(obs)
 		views = append(views, v)
 	}
 	return views
 }
 
-// servedAt says how and where the gateway reaches an upstream: a valid plain one at its
-// Service, a TLS one at the proxy's Service (valid, or at its last good spec); a plain one
-// whose new spec is refused where it reached it before, while its old NetworkPolicy stays.
+// servedAt says how and where the gateway reaches an upstream: a valid plain one, and a TLS
+// one the gateway verifies, at its Service; one the proxy serves at the proxy's Service
+// (valid, or at its last good spec); one whose new spec is refused where it reached it
+// before, while its old NetworkPolicy straight to the pods stays.
 func servedAt(obs *observation, u upstreamResult, prev *v1alpha1.UpstreamStatus, tenant string) (served, gatewayAddress) {
 	if pu := obs.servedAs(u.upstream.Name); pu != nil {
 		how := servedValid
@@ -89,9 +97,9 @@ func servedAt(obs *observation, u upstreamResult, prev *v1alpha1.UpstreamStatus,
 		return how, gatewayAddress{host: obs.proxyHost, port: pu.servicePort}
 	}
 	switch {
-	case u.valid() && u.upstream.TLS == nil:
+	case u.valid() && (u.upstream.TLS == nil || obs.directAs(u.upstream.Name) != nil):
 		return servedValid, gatewayAddress{host: u.upstream.Host, port: u.upstream.Port}
-	case u.valid(), u.upstream.TLS != nil:
+	case u.valid():
 		return notServed, gatewayAddress{}
 	case obs.keptPolicy(tenant, u.upstream.Name):
 		if prev != nil && prev.GatewayHost != "" {
@@ -125,10 +133,11 @@ func (v *upstreamView) judgeReady(obs *observation) {
 	}
 }
 
-// judgeTLSReady sets the Ready condition of a valid TLS upstream: a failed verification makes
-// it False with the same reason; material only the proxy checks (a Secret, a pod certificate)
-// makes it Unknown until a replica reports on it; a certificate that expires soon is a warning
-// (True with the reason), the CA's and client certificate's first, then the upstream's own.
+// judgeTLSReady sets the Ready condition of a valid TLS upstream: a failed verification (by
+// the proxy, or the gateway's implementation refusing its BackendTLSPolicy) makes it False
+// with the same reason; material only the proxy checks (a Secret, a pod certificate) makes it
+// Unknown until a replica reports on it; a certificate that expires soon is a warning (True
+// with the reason), the CA's and client certificate's first, then the upstream's own.
 func (v *upstreamView) judgeTLSReady(obs *observation) {
 	u := v.result
 	name := u.upstream.Name
@@ -143,20 +152,29 @@ func (v *upstreamView) judgeTLSReady(obs *observation) {
 		v.ready = condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady, u.message())
 	}
 	checked := proxyChecked(u.upstream)
-	c := v.verified
+	c, reaches, awaits, pending := v.verified, "the gateway reaches it through the proxy", "verification by the proxy", "its verification is pending"
+	if v.accepted != nil {
+		// No proxy: the gateway's implementation reads what the BackendTLSPolicy references
+		// (a Secret CA too) and reports on it in the policy's status.
+		checked = nil
+		c, awaits, pending = v.accepted, "the gateway's report on its BackendTLSPolicy", "no implementation has reported on it yet"
+		reaches = fmt.Sprintf("the gateway reaches it directly and verifies it through BackendTLSPolicy %q", obs.directAs(name).desired.Name)
+	}
 	switch {
 	case c == nil && len(checked) > 0:
 		v.pendingMaterial(checked, v1alpha1.ReasonAwaitingProxyReport)
 	case c == nil:
 	case c.Status == metav1.ConditionFalse:
 		v.ready = condition(v1alpha1.ConditionReady, false, c.Reason, upstreamSays(name, c.Message))
-		v.refsFailed = len(v.material.failures) > 0 || materialReasons[c.Reason]
+		// The proxy's report on material is the tenant's ResolvedRefs too; an implementation's
+		// refusal of a BackendTLSPolicy is its own condition's.
+		v.refsFailed = v.accepted == nil && (len(v.material.failures) > 0 || materialReasons[c.Reason])
 	case c.Status == metav1.ConditionUnknown && len(checked) > 0 && !v.material.reported:
 		v.pendingMaterial(checked, c.Reason)
 	case c.Status == metav1.ConditionUnknown:
-		v.note = fmt.Sprintf("upstream %q awaits verification by the proxy (%s)", name, c.Reason)
+		v.note = fmt.Sprintf("upstream %q awaits %s (%s)", name, awaits, c.Reason)
 		if v.warning == "" {
-			v.ready.Message = upstreamSays(name, fmt.Sprintf("the gateway reaches it through the proxy; its verification is pending (%s)", c.Reason))
+			v.ready.Message = upstreamSays(name, fmt.Sprintf("%s; %s (%s)", reaches, pending, c.Reason))
 		}
 	case v.warning != "":
 	case ownCertificateExpiring(obs, name):
@@ -164,7 +182,7 @@ func (v *upstreamView) judgeTLSReady(obs *observation) {
 		v.warning = upstreamSays(name, fmt.Sprintf("the upstream's own certificate %s expires at %s; renew it", pc.Subject, pc.NotAfter.UTC().Format(time.RFC3339)))
 		v.ready = condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonCertificateExpiringSoon, v.warning)
 	default:
-		v.ready.Message = upstreamSays(name, "the gateway reaches it through the proxy; "+c.Message)
+		v.ready.Message = upstreamSays(name, reaches+"; "+c.Message)
 	}
 }
 
@@ -217,7 +235,7 @@ func upstreamStatuses(old *v1alpha1.GatewayTenantStatus, views []upstreamView, g
 		if prev := oldUpstream(old, us.Name); prev != nil {
 			us.Conditions = append([]metav1.Condition(nil), prev.Conditions...)
 		}
-		for _, c := range []*metav1.Condition{v.verified, &v.ready} {
+		for _, c := range []*metav1.Condition{v.verified, v.accepted, &v.ready} {
 			if c != nil {
 				c := *c
 				c.ObservedGeneration = generation
@@ -226,6 +244,9 @@ func upstreamStatuses(old *v1alpha1.GatewayTenantStatus, views []upstreamView, g
 		}
 		if v.verified == nil {
 			meta.RemoveStatusCondition(&us.Conditions, v1alpha1.ConditionVerified)
+		}
+		if v.accepted == nil {
+			meta.RemoveStatusCondition(&us.Conditions, v1alpha1.ConditionBackendTLSPolicyAccepted)
 		}
 		out = append(out, us)
 	}

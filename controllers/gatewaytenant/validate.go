@@ -91,10 +91,11 @@ func checkUpstream(namespace string, u v1alpha1.Upstream, svc *corev1.Service) u
 }
 
 // judgeUpstreams judges every upstream of the spec against its Service (services, by name;
-// absent: not found) and, for a TLS upstream, its certificate material, at time now. The
+// absent: not found) and, for a TLS upstream, what its data plane's mode can do with it
+// (refuse, nil for the proxy, which does all) and its certificate material, at time now. The
 // first upstream naming a Service port keeps it; a later one is refused.
 func judgeUpstreams(namespace string, spec []v1alpha1.Upstream, services map[string]*corev1.Service, certs map[string]certMaterial,
-	now time.Time, warnWithin time.Duration) []upstreamResult {
+	refuse func(v1alpha1.Upstream) (reason, detail string), now time.Time, warnWithin time.Duration) []upstreamResult {
 	results := make([]upstreamResult, 0, len(spec))
 	first := map[string]string{} // Service port -> the first upstream naming it
 	for _, u := range spec {
@@ -107,6 +108,11 @@ func judgeUpstreams(namespace string, spec []v1alpha1.Upstream, services map[str
 		first[target] = u.Name
 		svc, _ := splitHost(u.Host)
 		res := checkUpstream(namespace, u, services[svc])
+		if res.valid() && u.TLS != nil && refuse != nil {
+			if reason, detail := refuse(u); reason != "" {
+				res = upstreamResult{upstream: u, reason: reason, detail: detail}
+			}
+		}
 		if res.valid() && u.TLS != nil {
 			cc := judgeCertificates(namespace, u, certs[u.Name], now, warnWithin)
 			if cc.reason != "" {

@@ -45,8 +45,9 @@ type outcome struct {
 type part int
 
 const (
-	partPolicies part = iota // NetworkPolicyReady
-	partProxy                // ProxyReady
+	partPolicies   part = iota // NetworkPolicyReady
+	partProxy                  // ProxyReady
+	partBackendTLS             // BackendTLSPolicyReady
 )
 
 // failure is a write that failed.
@@ -68,7 +69,13 @@ func (o *outcome) errOf(p part) error {
 }
 
 // err joins the errors of every failed write.
-func (o *outcome) err() error { return errors.Join(o.errOf(partPolicies), o.errOf(partProxy)) }
+func (o *outcome) err() error {
+	return errors.Join(o.errOf(partPolicies), o.errOf(partProxy), o.errOf(partBackendTLS))
+}
+
+// settled says that every write so far succeeded: none failed, none lost a race. What a new
+// path replaces is removed only then.
+func (o *outcome) settled() bool { return len(o.failed) == 0 && !o.conflicted }
 
 // note records the result of writing child.
 func (o *outcome) note(child string, p part, op controllerutil.OperationResult, err error) {
@@ -95,14 +102,23 @@ type writer struct {
 // write writes what obs says the tenant needs and deletes what it no longer needs: nothing
 // but deletions when another tenant owns a Service port it names, nothing at all while its
 // data plane does not resolve.
+//
+// The order keeps the gateway's paths whole when the data plane's mode changes: the
+// BackendTLSPolicies first, then the NetworkPolicies straight to the pods of the upstreams
+// whose policy is in place, then the proxy; an old path (the proxy's NetworkPolicies and
+// objects, a BackendTLSPolicy after its NetworkPolicy) goes only once every write before it
+// succeeded. At no moment does the gateway reach neither path, nor pods directly without the
+// policy that has them verified.
 func (r *Reconciler) write(ctx context.Context, tenant *v1alpha1.GatewayTenant, obs *observation) *outcome {
 	w := &writer{r: r, ctx: ctx, tenant: tenant, out: &outcome{}}
 	switch {
 	case obs.conflict != nil:
 		w.deleteOwned(obs)
 	case obs.dataPlane.accepted():
-		w.networkPolicies(obs)
+		inPlace := w.backendTLSPolicies(obs)
+		w.networkPolicies(obs, inPlace)
 		w.proxy(obs)
+		w.pruneBackendTLSPolicies(obs)
 	}
 	return w.out
 }
@@ -143,20 +159,26 @@ func (w *writer) deleteIfOwned(obj client.Object, p part) {
 	}
 }
 
-// networkPolicies writes the NetworkPolicies of every served upstream and deletes those no
-// longer wanted. The policies of an upstream that became invalid are kept as they were: a
-// mistake in the spec never cuts off traffic that worked.
-func (w *writer) networkPolicies(obs *observation) {
+// networkPolicies writes the NetworkPolicies of every served upstream (those straight to the
+// pods of an upstream the gateway verifies only once its BackendTLSPolicy is in place) and,
+// when every write so far succeeded, deletes those no longer wanted. The policies of an
+// upstream that became invalid are kept as they were: a mistake in the spec never cuts off
+// traffic that worked; so are those of an earlier BackendTLSPolicy mode until the proxy
+// serves the upstream.
+func (w *writer) networkPolicies(obs *observation, inPlace map[string]bool) {
 	wanted := map[string]bool{}
-	for _, desired := range desiredNetworkPolicies(w.tenant, obs, w.r.Proxy, w.r.OperatorNamespace) {
+	for _, desired := range desiredNetworkPolicies(w.tenant, obs, w.r.Proxy, w.r.OperatorNamespace, inPlace) {
 		wanted[desired.Name] = true
 		w.apply(desired, partPolicies)
 	}
+	if !w.out.settled() {
+		return
+	}
 	keep := map[string]bool{}
 	for _, u := range obs.upstreams {
-		keep[u.upstream.Name] = !u.valid()
+		keep[u.upstream.Name] = !u.valid() || obs.keptDirect[u.upstream.Name]
 	}
-	keepProxy := hasTLS(w.tenant) && len(obs.served) == 0
+	keepProxy := obs.tlsMode != v1alpha1.UpstreamTLSModeBackendTLSPolicy && hasTLS(w.tenant) && len(obs.served) == 0
 	for i := range obs.policies {
 		np := &obs.policies[i]
 		upstream, perUpstream := np.Labels[v1alpha1.LabelUpstream]
@@ -167,12 +189,17 @@ func (w *writer) networkPolicies(obs *observation) {
 	}
 }
 
-// proxy writes the proxy's objects for the served TLS upstreams. Without TLS upstreams it
-// removes them; while TLS upstreams exist but none is served it leaves them as they are, so
-// that a broken reference never takes down a proxy that serves.
+// proxy writes the proxy's objects for the served TLS upstreams. When no proxy is needed (no
+// TLS upstreams, or the gateway verifies them all) it removes them; while TLS upstreams exist
+// but none is served it leaves them as they are, so that a broken reference never takes down
+// a proxy that serves. In BackendTLSPolicy mode the proxy is an old path: it changes only
+// once every write before it succeeded.
 func (w *writer) proxy(obs *observation) {
 	tenant, r := w.tenant, w.r
-	if !hasTLS(tenant) {
+	if obs.tlsMode == v1alpha1.UpstreamTLSModeBackendTLSPolicy && !w.out.settled() {
+		return
+	}
+	if !obs.proxyNeeded() {
 		w.deleteProxy()
 		return
 	}
@@ -212,11 +239,53 @@ func (w *writer) proxy(obs *observation) {
 	}
 }
 
-// deleteOwned removes every NetworkPolicy and proxy object the tenant controls.
+// deleteOwned removes every NetworkPolicy, BackendTLSPolicy and proxy object the tenant
+// controls; a BackendTLSPolicy after the NetworkPolicies, so that no pod is open to the
+// gateway without it.
 func (w *writer) deleteOwned(obs *observation) {
 	w.deleteProxy()
 	for i := range obs.policies {
 		w.delete(&obs.policies[i], partPolicies)
+	}
+	if !w.out.settled() {
+		return
+	}
+	for _, p := range obs.ownPolicies {
+		w.delete(p, partBackendTLS)
+	}
+}
+
+// backendTLSPolicies writes the BackendTLSPolicy of every upstream the gateway verifies, and
+// returns the names of those whose policy is in place.
+func (w *writer) backendTLSPolicies(obs *observation) map[string]bool {
+	inPlace := map[string]bool{}
+	for _, d := range obs.direct {
+		if w.apply(d.desired, partBackendTLS) != nil { // nil when it failed or lost a race
+			inPlace[d.upstream.Name] = true
+		}
+	}
+	return inPlace
+}
+
+// pruneBackendTLSPolicies deletes the tenant's BackendTLSPolicies that no upstream needs any
+// more, once every write before succeeded (their NetworkPolicies are gone then). Those of an
+// upstream whose new spec is refused stay, as its NetworkPolicy does; so do those kept until
+// the proxy serves their upstream.
+func (w *writer) pruneBackendTLSPolicies(obs *observation) {
+	if !w.out.settled() {
+		return
+	}
+	keep := map[string]bool{}
+	for _, u := range obs.upstreams {
+		keep[u.upstream.Name] = u.upstream.TLS != nil && !u.valid() || obs.keptDirect[u.upstream.Name]
+	}
+	for _, d := range obs.direct {
+		keep[d.upstream.Name] = true
+	}
+	for name, p := range obs.ownPolicies {
+		if !keep[name] {
+			w.delete(p, partBackendTLS)
+		}
 	}
 }
 

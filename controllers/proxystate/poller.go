@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/time/rate"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/flowcontrol"
@@ -43,9 +44,16 @@ const (
 const (
 	DefaultAdminPort = contract.AdminPort
 	DefaultInterval  = 30 * time.Second
-	// DefaultQPS bounds the requests to all proxies together; with 2 replicas per tenant,
-	// 1,000 TLS tenants are each read about every 40s.
-	DefaultQPS = 50
+	// MinQPS is the least rate the requests to all proxies together may reach; above it the
+	// rate follows the number of replicas (Headroom readings of each per Interval), so that
+	// every replica is read every Interval however many there are.
+	MinQPS = 50
+	// Headroom is how much faster than one reading per replica per Interval the poller may
+	// go: a restart reads every replica within Interval/Headroom.
+	Headroom = 2
+	// DefaultWorkers is how many tenants' replicas are read at once: enough to keep up with
+	// tens of thousands of replicas at a few milliseconds a request.
+	DefaultWorkers = 16
 	// DefaultMaxPods is the most replicas of one tenant read per poll.
 	DefaultMaxPods = 5
 	// pendingInterval is the next poll while a replica has not checked yet (it just started).
@@ -58,7 +66,9 @@ const (
 
 // Poller reads the state report of each tenant's proxy replicas, found through the proxy
 // Service's EndpointSlices, over the pod network: on every change of those EndpointSlices (a
-// rollout) and every Interval. Requests to all proxies together are bounded by Limiter.
+// rollout) and every Interval. Requests to all proxies together are bounded by Limiter, or by
+// a rate that follows the number of replicas. Each request names the report it read last
+// (If-None-Match): a proxy whose report did not change answers 304 without a body.
 type Poller struct {
 	// Client reads EndpointSlices (from the manager's cache).
 	Client client.Client
@@ -69,13 +79,18 @@ type Poller struct {
 	Interval time.Duration
 	// MaxPods is the most replicas of one tenant read per poll.
 	MaxPods int
-	// Limiter bounds the rate of requests to proxies (default DefaultQPS).
+	// Limiter, when set, bounds the rate of requests to proxies; by default the rate follows
+	// the number of replicas it reads (MinQPS, Headroom).
 	Limiter flowcontrol.RateLimiter
+	// Workers is how many tenants are read at once (DefaultWorkers when zero).
+	Workers int
 	// HTTPClient makes the requests (default: no keep-alive, so that thousands of proxies
 	// hold no connections in the operator between polls).
 	HTTPClient *http.Client
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	replicas *replicaCount // replicas of every proxy it reads, when the rate follows them
 }
 
 func (p *Poller) defaults() {
@@ -89,7 +104,11 @@ func (p *Poller) defaults() {
 		p.MaxPods = DefaultMaxPods
 	}
 	if p.Limiter == nil {
-		p.Limiter = flowcontrol.NewTokenBucketRateLimiter(DefaultQPS, DefaultQPS)
+		p.replicas = &replicaCount{slices: map[types.NamespacedName]int{}}
+		p.Limiter = &followingLimiter{limiter: rate.NewLimiter(MinQPS, MinQPS), replicas: p.replicas, interval: p.Interval}
+	}
+	if p.Workers == 0 {
+		p.Workers = DefaultWorkers
 	}
 	if p.HTTPClient == nil {
 		p.HTTPClient = &http.Client{Timeout: fetchTimeout, Transport: &http.Transport{
@@ -115,13 +134,15 @@ func (p *Poller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	}
 	reading := Reading{}
 	pending := false
+	last, _ := p.Store.Get(req.NamespacedName)
 	for _, t := range replicasToRead(slices.Items, p.MaxPods) {
 		if err := p.Limiter.Wait(ctx); err != nil {
 			return ctrl.Result{}, err
 		}
-		rep, why := p.fetch(ctx, t.address)
-		reading.Pods = append(reading.Pods, PodReport{Pod: t.pod, Address: t.address, Report: rep, Err: why, NotReady: !t.ready})
-		pending = pending || (rep != nil && anyUnknown(rep))
+		pr := p.fetch(ctx, t, last.pod(t))
+		pr.NotReady = !t.ready
+		reading.Pods = append(reading.Pods, pr)
+		pending = pending || (pr.Report != nil && anyUnknown(pr.Report))
 	}
 	reading.At = p.Now()
 	p.Store.put(ctx, req.NamespacedName, reading)
@@ -181,31 +202,46 @@ func replicasToRead(slices []discoveryv1.EndpointSlice, limit int) []target {
 	return out
 }
 
-// fetch reads one replica's state report; on failure it says why in a few stable words.
-func (p *Poller) fetch(ctx context.Context, address string) (*contract.StateReport, string) {
+// fetch reads one replica's state report, naming the one it read last (prev, nil when
+// none): a 304 answer keeps that one. On failure the PodReport says why in a few stable words.
+func (p *Poller) fetch(ctx context.Context, t target, prev *PodReport) PodReport {
+	out := PodReport{Pod: t.pod, Address: t.address}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	url := "http://" + net.JoinHostPort(address, strconv.Itoa(p.AdminPort)) + contract.StatePath
+	url := "http://" + net.JoinHostPort(t.address, strconv.Itoa(p.AdminPort)) + contract.StatePath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, err.Error()
+		out.Err = err.Error()
+		return out
+	}
+	if prev != nil && prev.Report != nil && prev.ETag != "" {
+		req.Header.Set("If-None-Match", prev.ETag)
 	}
 	resp, err := p.HTTPClient.Do(req)
 	if err != nil {
-		return nil, fetchError(err)
+		out.Err = fetchError(err)
+		return out
 	}
 	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Sprintf("its admin port answered HTTP %d to %s", resp.StatusCode, contract.StatePath)
+	switch {
+	case resp.StatusCode == http.StatusNotModified && req.Header.Get("If-None-Match") != "":
+		out.Report, out.ETag = prev.Report, prev.ETag
+		return out
+	case resp.StatusCode != http.StatusOK:
+		out.Err = fmt.Sprintf("its admin port answered HTTP %d to %s", resp.StatusCode, contract.StatePath)
+		return out
 	}
 	rep := &contract.StateReport{}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxReportBytes)).Decode(rep); err != nil {
-		return nil, "its state report does not parse"
+		out.Err = "its state report does not parse"
+		return out
 	}
 	if rep.APIVersion != contract.APIVersion || rep.Kind != contract.StateKind {
-		return nil, fmt.Sprintf("its state report is %s %s, not %s %s", rep.APIVersion, rep.Kind, contract.APIVersion, contract.StateKind)
+		out.Err = fmt.Sprintf("its state report is %s %s, not %s %s", rep.APIVersion, rep.Kind, contract.APIVersion, contract.StateKind)
+		return out
 	}
-	return rep, ""
+	out.Report, out.ETag = rep, resp.Header.Get("ETag")
+	return out
 }
 
 func fetchError(err error) string {
@@ -220,11 +256,20 @@ func fetchError(err error) string {
 }
 
 // SetupWithManager registers the poller: it watches the proxy Services' EndpointSlices.
-func (p *Poller) SetupWithManager(mgr ctrl.Manager) error {
+func (p *Poller) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	p.defaults()
+	if p.replicas != nil {
+		inf, err := mgr.GetCache().GetInformer(ctx, &discoveryv1.EndpointSlice{})
+		if err != nil {
+			return err
+		}
+		if _, err := inf.AddEventHandler(p.replicas); err != nil {
+			return err
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: p.Workers}).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(tenantOfSlice),
 			builder.WithPredicates(predicate.NewPredicateFuncs(IsProxySlice))).
 		Complete(p)

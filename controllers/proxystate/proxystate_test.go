@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
@@ -145,17 +146,24 @@ func TestFetch(t *testing.T) {
 
 	poller := &Poller{AdminPort: adminPort}
 	poller.defaults()
-	var rep *contract.StateReport
+	local := target{pod: "p", address: "127.0.0.1"}
+	var got PodReport
 	deadline := time.Now().Add(time.Minute)
-	for rep == nil || rep.Upstreams[0].Result == contract.ResultUnknown {
-		var why string
-		if rep, why = poller.fetch(ctx, "127.0.0.1"); rep == nil && time.Now().After(deadline) {
-			t.Fatalf("no report: %s", why)
+	for got.Report == nil || got.Report.Upstreams[0].Result == contract.ResultUnknown || got.Report.Upstreams[0].ConsecutiveFailures < 2 {
+		if got = poller.fetch(ctx, local, nil); got.Report == nil && time.Now().After(deadline) {
+			t.Fatalf("no report: %s", got.Err)
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
 	}
-	if rep.Revision != "r1" || rep.Upstreams[0].Result != contract.ReasonUnknownAuthority {
-		t.Fatalf("report = %+v", rep)
+	rep := got.Report
+	if rep.Revision != "r1" || rep.Upstreams[0].Result != contract.ReasonUnknownAuthority || got.ETag == "" {
+		t.Fatalf("report = %+v, ETag %q", rep, got.ETag)
+	}
+	// Named in the next request, an unchanged report is not sent again: the proxy answers
+	// 304 and the poller keeps the one it had.
+	again := poller.fetch(ctx, local, &got)
+	if again.Err != "" || again.Report != rep || again.ETag != got.ETag {
+		t.Fatalf("conditional read = %+v, want the report read before (304)", again)
 	}
 
 	for _, tc := range []struct {
@@ -172,15 +180,47 @@ func TestFetch(t *testing.T) {
 		host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 		pl := &Poller{AdminPort: must(strconv.Atoi(port))(t)}
 		pl.defaults()
-		if rep, why := pl.fetch(ctx, host); rep != nil || !strings.Contains(why, tc.want) {
-			t.Errorf("%s: %v %q, want %q", tc.name, rep, why, tc.want)
+		if got := pl.fetch(ctx, target{pod: "p", address: host}, nil); got.Report != nil || !strings.Contains(got.Err, tc.want) {
+			t.Errorf("%s: %v %q, want %q", tc.name, got.Report, got.Err, tc.want)
 		}
 		srv.Close()
 	}
 	closed := &Poller{AdminPort: freePort(t)}
 	closed.defaults()
-	if _, why := closed.fetch(ctx, "127.0.0.1"); why != "connection to its admin port refused" {
-		t.Errorf("closed port: %q", why)
+	if got := closed.fetch(ctx, local, nil); got.Err != "connection to its admin port refused" {
+		t.Errorf("closed port: %q", got.Err)
+	}
+}
+
+// TestRateFollowsReplicas: every replica can be read every interval, however many there are.
+func TestRateFollowsReplicas(t *testing.T) {
+	c := &replicaCount{slices: map[types.NamespacedName]int{}}
+	slice := func(name string, ready int, proxy bool) *discoveryv1.EndpointSlice {
+		s := &discoveryv1.EndpointSlice{AddressType: discoveryv1.AddressTypeIPv4}
+		s.Namespace, s.Name = "ns", name
+		if proxy {
+			s.Labels = map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue, LabelComponent: ComponentProxy, v1alpha1.LabelTenant: "t"}
+		}
+		for i := range ready {
+			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.0.0.%d", i+1)}})
+		}
+		return s
+	}
+	c.OnAdd(slice("a", 2, true), true)
+	c.OnAdd(slice("b", 3, false), true) // not a proxy's
+	c.OnUpdate(nil, slice("a", 3, true))
+	c.OnAdd(slice("c", 1, true), false)
+	c.OnDelete(slice("c", 1, true))
+	if c.Total() != 3 {
+		t.Fatalf("counted %d replicas, want 3", c.Total())
+	}
+	for _, tc := range []struct {
+		replicas int
+		want     float64
+	}{{0, MinQPS}, {200, MinQPS}, {20000, 20000 * Headroom / 30.0}} {
+		if got := qps(tc.replicas, 30*time.Second); got != tc.want {
+			t.Errorf("qps(%d replicas) = %v, want %v", tc.replicas, got, tc.want)
+		}
 	}
 }
 

@@ -39,6 +39,8 @@ type PodReport struct {
 	// NotReady says the replica was not ready when read: starting, or without the TLS
 	// material of any upstream.
 	NotReady bool
+	// ETag is the report's entity tag, named in the next request for it.
+	ETag string
 }
 
 // Reading is the latest poll of one tenant's proxy replicas, sorted by pod.
@@ -46,6 +48,16 @@ type Reading struct {
 	Pods []PodReport
 	// At is when the poll finished.
 	At time.Time
+}
+
+// pod is the report of the replica t in the reading, nil when it has none.
+func (r Reading) pod(t target) *PodReport {
+	for i := range r.Pods {
+		if r.Pods[i].Pod == t.pod && r.Pods[i].Address == t.address {
+			return &r.Pods[i]
+		}
+	}
+	return nil
 }
 
 // Store holds the latest Reading per tenant. It is safe for concurrent use.

@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -131,7 +132,8 @@ func createNamespace(ctx context.Context, c client.Client, ns string, objs []cli
 }
 
 // noiseObjects are an unrelated application's namespace as a busy cluster has thousands of:
-// 5 ConfigMaps and 5 Secrets of 10 KiB, 2 Services and a Deployment, each with the
+// 5 ConfigMaps and 5 Secrets of 10 KiB, 2 Services with their EndpointSlices and a
+// Deployment, each with the
 // last-applied annotation kubectl apply leaves (which holds the object again).
 func noiseObjects(ns string) []client.Object {
 	value := strings.Repeat("x", noiseValueSize)
@@ -142,12 +144,12 @@ func noiseObjects(ns string) []client.Object {
 			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("secret-%d", i), Namespace: ns}, Data: map[string][]byte{"data": []byte(value)}})
 	}
 	labels := map[string]string{"app": "noise"}
-	for _, name := range []string{"web", "metrics"} {
+	for n, name := range []string{"web", "metrics"} {
 		out = append(out, &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
 			Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{
 				{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}},
-		})
+		}, noiseSlice(ns, name, n))
 	}
 	out = append(out, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Labels: labels},
@@ -164,9 +166,32 @@ func noiseObjects(ns string) []client.Object {
 		},
 	})
 	for _, o := range out {
+		if _, ok := o.(*discoveryv1.EndpointSlice); ok {
+			continue // the EndpointSlice controller's, not applied by anyone
+		}
 		o.SetAnnotations(map[string]string{lastApplied: lastAppliedOf(o)})
 	}
 	return out
+}
+
+// noiseSlice is the EndpointSlice the EndpointSlice controller (which this control plane does
+// not run) would keep for a noise Service: the Deployment's two pods.
+func noiseSlice(ns, svc string, n int) *discoveryv1.EndpointSlice {
+	s := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: svc + "-x1", Namespace: ns, Labels: map[string]string{
+			discoveryv1.LabelServiceName: svc, discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io", "app": "noise"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}
+	for r := range 2 {
+		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
+			Addresses:  []string{fmt.Sprintf("10.64.%d.%d", (n*2+r)%250, r+1)},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
+			NodeName:   ptr.To("node-1"),
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: fmt.Sprintf("web-%d", r)},
+		})
+	}
+	return s
 }
 
 func lastAppliedOf(o client.Object) string {

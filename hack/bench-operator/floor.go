@@ -26,7 +26,12 @@ var childKinds = []schema.GroupVersionResource{
 	{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"},
 }
 
-var tenantsGVR = v1alpha1.GroupVersion.WithResource("gatewaytenants")
+var (
+	tenantsGVR = v1alpha1.GroupVersion.WithResource("gatewaytenants")
+	// The operator records an event when it creates a tenant's children: the floor writes it
+	// too.
+	eventsGVR = schema.GroupVersionResource{Group: "events.k8s.io", Version: "v1", Resource: "events"}
+)
 
 // placeholder stands for the namespace in the template's JSON.
 const placeholder = "@NAMESPACE@"
@@ -53,16 +58,29 @@ func captureTemplate(ctx context.Context, dyn dynamic.Interface, ns string) (*te
 	if err != nil {
 		return nil, err
 	}
-	for _, gvr := range childKinds {
-		list, err := dyn.Resource(gvr).Namespace(ns).List(ctx, sel)
+	for _, gvr := range append(childKinds, eventsGVR) {
+		opts := sel
+		if gvr == eventsGVR {
+			opts = metav1.ListOptions{}
+		}
+		list, err := dyn.Resource(gvr).Namespace(ns).List(ctx, opts)
 		if err != nil {
 			return nil, fmt.Errorf("listing %s: %w", gvr.Resource, err)
 		}
 		for _, item := range list.Items {
+			if gvr == eventsGVR && item.Object["type"] != "Normal" {
+				// The template's first reconcile may run before the preset's data plane
+				// exists and warn of it; the operator's tenants do not see that.
+				continue
+			}
 			obj := item.DeepCopy()
 			unstructured.RemoveNestedField(obj.Object, "status")
 			for _, f := range []string{"uid", "resourceVersion", "creationTimestamp", "managedFields", "generation"} {
 				unstructured.RemoveNestedField(obj.Object, "metadata", f)
+			}
+			if gvr == eventsGVR { // events are named by their writer: let the API server name them
+				unstructured.RemoveNestedField(obj.Object, "metadata", "name")
+				_ = unstructured.SetNestedField(obj.Object, tenantName+"-", "metadata", "generateName")
 			}
 			unstructured.RemoveNestedField(obj.Object, "spec", "clusterIP")
 			unstructured.RemoveNestedField(obj.Object, "spec", "clusterIPs")

@@ -53,6 +53,9 @@ type options struct {
 	edits       int
 	timeout     time.Duration
 	quiet       time.Duration
+	// TLS runs: tenants whose replica fails, and the settled window requests are counted over.
+	freshSamples int
+	freshWindow  time.Duration
 }
 
 func main() {
@@ -62,12 +65,14 @@ func main() {
 	flag.StringVar(&o.managerEnv, "manager-env", "", "Extra environment for the manager, space-separated NAME=value.")
 	flag.IntVar(&o.tenants, "tenants", 1000, "Tenants (each in its own namespace).")
 	flag.StringVar(&o.variant, "variant", "plain", "plain: one upstream without TLS; tls: one TLS upstream with a CA ConfigMap and a client certificate.")
-	flag.IntVar(&o.noise, "noise", 0, "Unrelated namespaces (5 ConfigMaps and 5 Secrets of 10 KiB, 2 Services, a Deployment each).")
+	flag.IntVar(&o.noise, "noise", 0, "Unrelated namespaces (5 ConfigMaps and 5 Secrets of 10 KiB, 2 Services with EndpointSlices, a Deployment each).")
 	flag.IntVar(&o.workers, "workers", 16, "Workers of the floor (and of creating fixtures).")
 	flag.DurationVar(&o.idle, "idle", 30*time.Second, "Idle window after the operator settled, over which writes are counted.")
 	flag.IntVar(&o.edits, "edits", 20, "Single edits whose latency is measured.")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Minute, "Give up after this long.")
 	flag.DurationVar(&o.quiet, "quiet", 3*time.Second, "The manager counts as settled after no reconcile for this long.")
+	flag.IntVar(&o.freshSamples, "fresh-samples", 100, "TLS: tenants one of whose proxy replicas starts failing, for failure -> status (0: no freshness phase).")
+	flag.DurationVar(&o.freshWindow, "fresh-window", 2*time.Minute, "TLS: the settled window over which requests to the proxies are counted.")
 	flag.Parse()
 	if o.variant != "plain" && o.variant != "tls" {
 		fmt.Fprintf(os.Stderr, "-variant: must be plain or tls, got %q\n", o.variant)
@@ -102,6 +107,8 @@ type result struct {
 	restartMem             memory
 	edits                  []time.Duration
 	noiseTime, fixtureTime time.Duration
+	reports                *reportServer
+	fresh                  *freshness
 }
 
 func run(ctx context.Context, o options) error {
@@ -155,8 +162,13 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	if r.reports, err = startReportServer(); err != nil {
+		return err
+	}
+	defer r.reports.stop()
+	mgrEnv := append(strings.Fields(o.managerEnv), "GATEWAYTENANT_BENCH_PROXY_REPORTS="+r.reports.addr)
 	mgr := func(name string) (*managerProcess, error) {
-		return startManager(bin, kubeconfig, filepath.Join(dir, name+".log"), strings.Fields(o.managerArgs), strings.Fields(o.managerEnv))
+		return startManager(bin, kubeconfig, filepath.Join(dir, name+".log"), strings.Fields(o.managerArgs), mgrEnv)
 	}
 
 	// What the operator writes for one tenant is what the floor writes for every tenant.
@@ -179,7 +191,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	logf("template: the operator wrote %d objects and a status for one %s tenant", len(tmpl.children), o.variant)
+	logf("template: the operator wrote %d objects (events included) and a status for one %s tenant", len(tmpl.children), o.variant)
 
 	start := time.Now()
 	floorUIDs, err := createTenants(ctx, c, "f", o.tenants, o.workers, tls, false)
@@ -280,7 +292,13 @@ func measureOperator(ctx context.Context, r *result, c client.Client, cs kuberne
 		return err
 	}
 	logf("restart: %.0f writes", r.restartWrites)
-	return measureEdits(ctx, r, c, tr)
+	if err := measureEdits(ctx, r, c, tr); err != nil {
+		return err
+	}
+	if o.variant == "tls" && o.freshSamples > 0 {
+		return measureFreshness(ctx, r, c, tr, r.reports, m)
+	}
+	return nil
 }
 
 // measureEdits changes the environments of single tenants, one at a time, and measures from
@@ -350,10 +368,19 @@ func printReport(r *result) {
 		r.restartWrites, r.restartTime.Seconds(), mib(r.restartMem.rss), mib(r.restartMem.hwm))
 	fmt.Printf("single edit:        p50 %s, p99 %s, max %s over %d edits\n",
 		ms(percentile(r.edits, 0.5)), ms(percentile(r.edits, 0.99)), ms(percentile(r.edits, 1)), len(r.edits))
-	fmt.Println("\n| tenants | variant | noise ns | F s | P s | P/F | req/tenant | writes/tenant | RSS MiB | HWM MiB | idle writes | restart writes | edit p99 ms | other load F/P |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	fmt.Printf("| %d | %s | %d | %.1f | %.1f | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f/%.0f %% |\n",
+	fresh := "-"
+	if f := r.fresh; f != nil {
+		fmt.Printf("proxy reports:      %d replicas, all verified %.1f s after their endpoints appeared; settled %.2f requests per replica per minute (%.0f %% answered 304), manager CPU %.1f %% of a core, RSS %.0f MiB\n",
+			f.replicas, f.verifyAll.Seconds(), perReplicaMinute(f), 100*float64(f.notMod)/float64(max(f.requests, 1)),
+			100*f.cpuSeconds/f.window.Seconds(), mib(f.rssWindow.rss))
+		fmt.Printf("failure -> status:  p50 %.1f s, p99 %.1f s, max %.1f s over %d tenants (%d not seen within 5 min)\n",
+			percentile(f.latencies, 0.5).Seconds(), percentile(f.latencies, 0.99).Seconds(), percentile(f.latencies, 1).Seconds(), len(f.latencies), f.timeouts)
+		fresh = fmt.Sprintf("%.1f", percentile(f.latencies, 0.99).Seconds())
+	}
+	fmt.Println("\n| tenants | variant | noise ns | F s | P s | P/F | req/tenant | writes/tenant | RSS MiB | HWM MiB | idle writes | restart writes | restart HWM MiB | edit p99 ms | fresh p99 s | other load F/P |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Printf("| %d | %s | %d | %.1f | %.1f | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s | %.0f/%.0f %% |\n",
 		o.tenants, o.variant, o.noise, r.floor.Seconds(), r.operator.Seconds(), r.operator.Seconds()/r.floor.Seconds(),
 		r.requests.total(all)/n, r.requests.total(writes)/n, mib(r.idleMem.rss), mib(r.idleMem.hwm), r.idleWrites, r.restartWrites,
-		float64(percentile(r.edits, 0.99).Microseconds())/1000, r.floorLoad, r.opLoad)
+		mib(r.restartMem.hwm), float64(percentile(r.edits, 0.99).Microseconds())/1000, fresh, r.floorLoad, r.opLoad)
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -107,6 +108,10 @@ func (m *managerProcess) stop() error {
 type tenantState struct {
 	generation, observed int64
 	lastChange           time.Time
+	// verified is the Verified condition of the upstream (TLS runs), verifiedAt when the
+	// watch saw it change.
+	verified   metav1.ConditionStatus
+	verifiedAt time.Time
 }
 
 // tracker watches every GatewayTenant and remembers when each last changed, so that the
@@ -135,7 +140,12 @@ func startTracker(ctx context.Context, cfg *rest.Config) (*tracker, error) {
 		}
 		now := time.Now()
 		t.mu.Lock()
-		t.tenants[gt.Namespace] = tenantState{generation: gt.Generation, observed: gt.Status.ObservedGeneration, lastChange: now}
+		st := tenantState{generation: gt.Generation, observed: gt.Status.ObservedGeneration, lastChange: now, verified: verifiedOf(gt)}
+		st.verifiedAt = t.tenants[gt.Namespace].verifiedAt
+		if st.verified != t.tenants[gt.Namespace].verified {
+			st.verifiedAt = now
+		}
+		t.tenants[gt.Namespace] = st
 		t.mu.Unlock()
 		t.cond.Broadcast()
 	}
@@ -194,6 +204,48 @@ func (t *tracker) waitObserved(ctx context.Context, ns string, generation int64)
 		}
 		if ctx.Err() != nil {
 			return time.Time{}, fmt.Errorf("waiting for the status of %s/%s generation %d: %w", ns, tenantName, generation, ctx.Err())
+		}
+		t.cond.Wait()
+	}
+}
+
+// waitVerified blocks until want tenants under prefix have their upstream's Verified
+// condition at status.
+func (t *tracker) waitVerified(ctx context.Context, prefix string, want int, status metav1.ConditionStatus) error {
+	stop := context.AfterFunc(ctx, t.cond.Broadcast)
+	defer stop()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for {
+		n := 0
+		for ns, s := range t.tenants {
+			if strings.HasPrefix(ns, prefix) && s.verified == status {
+				n++
+			}
+		}
+		if n >= want {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("waiting for %d tenants to be Verified=%s (%d are): %w", want, status, n, ctx.Err())
+		}
+		t.cond.Wait()
+	}
+}
+
+// waitVerifiedIs blocks until the tenant in ns has its upstream's Verified condition at
+// status, and returns when the watch saw it change to that.
+func (t *tracker) waitVerifiedIs(ctx context.Context, ns string, status metav1.ConditionStatus) (time.Time, error) {
+	stop := context.AfterFunc(ctx, t.cond.Broadcast)
+	defer stop()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for {
+		if s := t.tenants[ns]; s.verified == status {
+			return s.verifiedAt, nil
+		}
+		if ctx.Err() != nil {
+			return time.Time{}, ctx.Err()
 		}
 		t.cond.Wait()
 	}

@@ -56,7 +56,11 @@ func (c *Cluster) dialProxy(ctx context.Context, network, _ string) (net.Conn, e
 // StartCluster starts the control plane, writes a kubeconfig into dir and starts the manager
 // with the silver data-plane preset. The manager runs until Stop; ctx only bounds the start.
 func StartCluster(ctx context.Context, dir string) (_ *Cluster, err error) {
-	env, err := controlplane.Start()
+	gatewayAPI, err := controlplane.GatewayAPICRDs(controlplane.GatewayAPIStandard...)
+	if err != nil {
+		return nil, err
+	}
+	env, err := controlplane.Start(gatewayAPI...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,8 @@
 // Package demo plays the operator's story on a local control plane: a tenant exposes a plain
 // upstream, gets two things wrong, then exposes a TLS upstream through the proxy the operator
-// renders, which the real proxy binary runs on loopback. cmd/demo prints it for a person;
-// test/e2e asserts every step of the same Story.
+// renders, which the real proxy binary runs on loopback; last, a TLS upstream on a Gateway
+// API platform, whose gateway verifies it through the BackendTLSPolicy the operator writes.
+// cmd/demo prints it for a person; test/e2e asserts every step of the same Story.
 package demo
 
 import (
@@ -63,7 +64,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	defer logFile.Close()
 	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
 
-	p.step("Starting a local control plane (kube-apiserver and etcd from bin/control-plane, data in %s)", os.TempDir())
+	p.step("Starting a local control plane (kube-apiserver and etcd from bin/control-plane, data in %s),\n    with the operator's CRDs and Gateway API's standard CRDs (from the Go module cache)", os.TempDir())
 	cluster, err := StartCluster(ctx, work)
 	if err != nil {
 		return err

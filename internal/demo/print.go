@@ -60,8 +60,15 @@ func yamlOf(obj client.Object) string {
 	if len(refs) > 0 {
 		_ = unstructured.SetNestedSlice(u.Object, refs, "metadata", "ownerReferences")
 	}
-	if st, ok := u.Object["status"].(map[string]any); ok && len(st) == 0 {
-		delete(u.Object, "status")
+	if st, ok := u.Object["status"].(map[string]any); ok {
+		for k, v := range st {
+			if v == nil {
+				delete(st, k) // e.g. a policy's ancestors before any implementation reported
+			}
+		}
+		if len(st) == 0 {
+			delete(u.Object, "status")
+		}
 	}
 	out, err := yaml.Marshal(u.Object)
 	if err != nil {

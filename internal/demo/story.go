@@ -61,7 +61,7 @@ type Story struct {
 	// reads its verification results (Cluster.ProxyAdmin); the story then publishes the proxy
 	// pod in its Service's EndpointSlice, as the EndpointSlice controller would.
 	ProxyAdmin *atomic.Pointer[string]
-	// Watch is a client that can watch, for the platform's pod certificate signer (step 4).
+	// Watch is a client that can watch, for the platform's pod certificate signer (step 5).
 	Watch client.WithWatch
 
 	tls tlsState
@@ -80,6 +80,9 @@ func (s *Story) Play(ctx context.Context) error {
 		func(ctx context.Context) error { _, err := s.WrongCA(ctx); return err },
 		func(ctx context.Context) error { _, err := s.RightCA(ctx); return err },
 		func(ctx context.Context) error { _, err := s.CommonNameOnly(ctx); return err },
+		func(ctx context.Context) error { _, err := s.GatewayVerifies(ctx); return err },
+		func(ctx context.Context) error { _, err := s.ImplementationReports(ctx); return err },
+		func(ctx context.Context) error { _, err := s.NotExpressible(ctx); return err },
 		func(ctx context.Context) error { _, err := s.ClusterTrust(ctx); return err },
 	}
 	for _, step := range steps {
@@ -235,12 +238,12 @@ func (s *Story) create(ctx context.Context, obj client.Object) error {
 	return nil
 }
 
-// apply prints a tenant as a person would write it, and creates it.
-func (s *Story) apply(ctx context.Context, tenant *v1alpha1.GatewayTenant) error {
+// apply prints an object (a tenant, a data plane) as a person would write it, and creates it.
+func (s *Story) apply(ctx context.Context, obj client.Object) error {
 	s.p().line("kubectl apply -f - <<EOF")
-	s.p().block(yamlOf(tenant))
+	s.p().block(yamlOf(obj))
 	s.p().line("EOF")
-	return s.create(ctx, tenant)
+	return s.create(ctx, obj)
 }
 
 // reconciled says whether the operator has written the tenant's status for its current spec.

@@ -57,7 +57,7 @@ type tlsState struct {
 	log      *os.File
 	pods     int       // proxy pods mounted so far: each gets a fresh directory
 	last     *Rendered // what the last pod ran
-	// mount are the kubelet's options for the pods (step 4: pod certificates);
+	// mount are the kubelet's options for the pods (step 5: pod certificates);
 	// stopSigner stops the platform's signer, when it runs.
 	mount      []kubelet.Option
 	stopSigner func() error

@@ -1,6 +1,6 @@
 package demo
 
-// Step 4: trust and identity from the cluster itself. The platform publishes the upstreams'
+// Step 5: trust and identity from the cluster itself. The platform publishes the upstreams'
 // root in a ClusterTrustBundle of its signer and runs a pod certificate signer; the tenant's
 // TLS upstream trusts the one and presents the other, and its namespace holds no Secret.
 
@@ -22,7 +22,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/signer"
 )
 
-// The platform's signers in step 4.
+// The platform's signers in step 5.
 const (
 	// UpstreamsSigner publishes the root of the upstreams' certificates in a ClusterTrustBundle.
 	UpstreamsSigner = "platform.example/upstreams"
@@ -32,7 +32,7 @@ const (
 	trustLabel = "trust"
 )
 
-// TrustResult is what step 4 observed.
+// TrustResult is what step 5 observed.
 type TrustResult struct {
 	// Tenant is the TLS tenant once its proxy, with the pod certificate, verified the upstream.
 	Tenant   *v1alpha1.GatewayTenant
@@ -47,13 +47,13 @@ type TrustResult struct {
 	Secrets int
 }
 
-// ClusterTrust is step 4: the TLS tenant moves to a CA from a ClusterTrustBundle and a client
+// ClusterTrust is step 5: the TLS tenant moves to a CA from a ClusterTrustBundle and a client
 // identity from a pod certificate, and the upstream starts requiring that identity.
 func (s *Story) ClusterTrust(ctx context.Context) (*TrustResult, error) {
 	p := s.p()
-	p.step("4. Trust and identity from the cluster: a ClusterTrustBundle and a pod certificate, no Secret")
+	p.step("5. Trust and identity from the cluster: a ClusterTrustBundle and a pod certificate, no Secret")
 	if s.Watch == nil {
-		return nil, fmt.Errorf("step 4 needs a client that can watch, for the platform's signer")
+		return nil, fmt.Errorf("step 5 needs a client that can watch, for the platform's signer")
 	}
 	clients, err := s.startSigner(ctx)
 	if err != nil {

@@ -10,11 +10,16 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/refcache"
 )
 
 // lastAppliedAnnotation is where kubectl apply keeps a second copy of the whole object.
@@ -36,8 +41,12 @@ const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 //     proxy, which reports on them);
 //   - of EndpointSlices (cluster-wide: ready endpoints of plain upstreams, the proxy pods to
 //     read), what proxystate.StripEndpointSlice keeps;
-//   - of PodMonitors, when their CRD exists, only the operator's own.
-func cacheOptions(podMonitors bool) cache.Options {
+//   - of PodMonitors, when their CRD exists, only the operator's own;
+//   - of BackendTLSPolicies, when their CRD exists, what trimBackendTLSPolicy keeps;
+//   - of the kinds in filtered (Services, ConfigMaps, EndpointSlices), watched cluster-wide
+//     because tenants may reference any, only the objects the operator owns or a tenant
+//     references (internal/refcache): memory follows the tenants, not the cluster.
+func cacheOptions(podMonitors, backendTLSPolicies bool, scheme *runtime.Scheme, tenants *gatewaytenant.References) cache.Options {
 	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
 	refs := cache.ByObject{Transform: trimReferenced}
 	o := cache.Options{
@@ -58,7 +67,45 @@ func cacheOptions(podMonitors bool) cache.Options {
 	if podMonitors { // only when the CRD exists: the cache maps every kind it names
 		o.ByObject[&monitoringv1.PodMonitor{}] = owned
 	}
+	if backendTLSPolicies { // likewise
+		o.ByObject[&gwapiv1.BackendTLSPolicy{}] = cache.ByObject{Transform: trimBackendTLSPolicy}
+	}
+	o.NewInformer = refcache.NewInformerFunc(scheme, filtered(tenants))
 	return o
+}
+
+// filtered are the kinds whose cache keeps only what the operator owns or tenants reference,
+// with the filter that says which.
+func filtered(tenants *gatewaytenant.References) map[schema.GroupKind]refcache.Filter {
+	return map[schema.GroupKind]refcache.Filter{
+		{Kind: "Service"}:   tenants.Services(),
+		{Kind: "ConfigMap"}: tenants.ConfigMaps(),
+		{Group: discoveryv1.GroupName, Kind: "EndpointSlice"}: tenants.EndpointSlices(),
+	}
+}
+
+// trimBackendTLSPolicy keeps the operator's own BackendTLSPolicies (by label) whole but for
+// bookkeeping: it compares their specs and reads the implementations' status.ancestors. Of
+// every other one, cluster-wide, it keeps only what the check for a policy taking precedence
+// on a tenant's Service port reads: identity, creation time, owners and the targetRefs that
+// name Services. Their status (up to 16 ancestors of 8 conditions each), options and
+// validation are dropped, so memory does not grow with other people's policies.
+func trimBackendTLSPolicy(in any) (any, error) {
+	p, ok := in.(*gwapiv1.BackendTLSPolicy)
+	if !ok {
+		return stripBookkeeping(in)
+	}
+	stripMeta(p)
+	if p.Labels[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue {
+		return p, nil
+	}
+	out := &gwapiv1.BackendTLSPolicy{TypeMeta: p.TypeMeta, ObjectMeta: identity(p, false)}
+	for _, t := range p.Spec.TargetRefs {
+		if t.Group == "" && t.Kind == "Service" {
+			out.Spec.TargetRefs = append(out.Spec.TargetRefs, t)
+		}
+	}
+	return out, nil
 }
 
 // stripBookkeeping drops managedFields and the last-applied annotation. The operator never

@@ -7,6 +7,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
@@ -139,5 +141,49 @@ func TestStripBookkeeping(t *testing.T) {
 	}
 	if tenant.Labels["app"] != "api" || tenant.ResourceVersion != "42" {
 		t.Errorf("stripped more than bookkeeping: %+v", tenant.ObjectMeta)
+	}
+}
+
+func TestTrimBackendTLSPolicy(t *testing.T) {
+	full := func() *gwapiv1.BackendTLSPolicy {
+		return &gwapiv1.BackendTLSPolicy{
+			ObjectMeta: bookkept("theirs"),
+			Spec: gwapiv1.BackendTLSPolicySpec{
+				TargetRefs: []gwapiv1.LocalPolicyTargetReferenceWithSectionName{
+					{LocalPolicyTargetReference: gwapiv1.LocalPolicyTargetReference{Kind: "Service", Name: "api"}, SectionName: ptr.To(gwapiv1.SectionName("https"))},
+					{LocalPolicyTargetReference: gwapiv1.LocalPolicyTargetReference{Group: "inference.networking.k8s.io", Kind: "InferencePool", Name: "pool"}},
+				},
+				Validation: gwapiv1.BackendTLSPolicyValidation{Hostname: "api.example", WellKnownCACertificates: ptr.To(gwapiv1.WellKnownCACertificatesSystem)},
+				Options:    map[gwapiv1.AnnotationKey]gwapiv1.AnnotationValue{"example.com/x": "y"},
+			},
+			Status: gwapiv1.PolicyStatus{Ancestors: []gwapiv1.PolicyAncestorStatus{{ControllerName: "example.com/gw",
+				Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted"}}}}},
+		}
+	}
+
+	got, err := trimBackendTLSPolicy(full())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := full()
+	want := &gwapiv1.BackendTLSPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "theirs", Namespace: "team-a", UID: "uid-1", ResourceVersion: "42", Generation: 3, OwnerReferences: in.OwnerReferences},
+		Spec:       gwapiv1.BackendTLSPolicySpec{TargetRefs: in.Spec.TargetRefs[:1]},
+	}
+	if !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("someone else's policy:\n got %+v\nwant %+v", got, want)
+	}
+
+	own := full()
+	own.Labels[v1alpha1.LabelManagedBy] = v1alpha1.ManagedByValue
+	got, err = trimBackendTLSPolicy(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := full()
+	keep.Labels[v1alpha1.LabelManagedBy] = v1alpha1.ManagedByValue
+	keep.ManagedFields, keep.Annotations = nil, map[string]string{"team": "a"}
+	if !equality.Semantic.DeepEqual(got, keep) {
+		t.Errorf("the operator's own policy:\n got %+v\nwant %+v", got, keep)
 	}
 }

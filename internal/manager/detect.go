@@ -1,8 +1,8 @@
 package manager
 
 // What the manager learns of the cluster once, at start, by asking the API server directly:
-// the data-plane preset, whether the Prometheus operator's PodMonitors exist, and where the
-// cluster DNS runs. It logs each choice and why.
+// the data-plane preset, whether the Prometheus operator's PodMonitors and Gateway API's
+// BackendTLSPolicies exist, and where the cluster DNS runs. It logs each choice and why.
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
@@ -75,6 +77,33 @@ func hasPodMonitors(cfg *rest.Config) (bool, error) {
 		return false, fmt.Errorf("discovering %s: %w", monitoringv1.SchemeGroupVersion, err)
 	}
 	return slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == monitoringv1.PodMonitorName }), nil
+}
+
+// hasBackendTLSPolicies says whether the API server serves gateway.networking.k8s.io/v1
+// BackendTLSPolicies (the Gateway API standard CRDs, v1.4 or later), and logs what follows.
+// Without them the operator neither watches nor writes any, and data planes whose mode is
+// BackendTLSPolicy say so in their UpstreamTLSReady condition; installing the CRDs later
+// takes a restart of the manager.
+func hasBackendTLSPolicies(ctx context.Context, cfg *rest.Config) (bool, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, err
+	}
+	log := ctrl.LoggerFrom(ctx).WithName("platform")
+	resources, err := dc.ServerResourcesForGroupVersion(gwapiv1.GroupVersion.String())
+	switch {
+	case apierrors.IsNotFound(err):
+		resources = &metav1.APIResourceList{}
+	case err != nil:
+		return false, fmt.Errorf("discovering %s: %w", gwapiv1.GroupVersion, err)
+	}
+	if !slices.ContainsFunc(resources.APIResources, func(r metav1.APIResource) bool { return r.Name == "backendtlspolicies" }) {
+		log.Info("No BackendTLSPolicies: the API server does not serve gateway.networking.k8s.io/v1 backendtlspolicies; " +
+			"data planes in BackendTLSPolicy mode are reported unavailable until the Gateway API CRDs are installed and the manager restarts")
+		return false, nil
+	}
+	log.Info("BackendTLSPolicies for data planes in BackendTLSPolicy mode: the API server serves gateway.networking.k8s.io/v1 backendtlspolicies")
+	return true, nil
 }
 
 // detectClusterDNS picks OpenShiftDNS when the API server serves OpenShift's

@@ -29,12 +29,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
 	domainmetrics "github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/refcache"
 )
 
 // Options configure the manager. The zero value is not useful; cmd/manager fills it from
@@ -99,7 +101,9 @@ type Options struct {
 type ProxyStatePoll struct {
 	// Interval between two readings of one tenant's proxy replicas (default 30s).
 	Interval time.Duration
-	// QPS bounds the requests to all proxies together (default 50 per second).
+	// QPS, when set, bounds the requests to all proxies together to a fixed rate; by default
+	// the rate follows the number of ready proxy replicas, so that each is read every
+	// Interval (proxystate.MinQPS, proxystate.Headroom).
 	QPS float32
 }
 
@@ -112,6 +116,7 @@ func Scheme() *runtime.Scheme {
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(v1alpha1.AddToScheme(s))
 	utilruntime.Must(monitoringv1.AddToScheme(s))
+	utilruntime.Must(gwapiv1.Install(s))
 	return s
 }
 
@@ -147,8 +152,13 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if err != nil {
 		return nil, err
 	}
+	backendTLSPolicies, err := hasBackendTLSPolicies(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 
 	scheme := Scheme()
+	refs := &gatewaytenant.References{}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metrics,
@@ -160,7 +170,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		// The manager exits as soon as Start returns, so handing the lease back on shutdown
 		// is safe, and spares a new replica the wait for the lease to expire (~15 s).
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         cacheOptions(o.Proxy.Monitoring.PodMonitors),
+		Cache:                         cacheOptions(o.Proxy.Monitoring.PodMonitors, backendTLSPolicies, scheme, refs),
 		Client: client.Options{Cache: &client.CacheOptions{
 			// Never cache the contents of ConfigMaps or ClusterTrustBundles: referenced ones
 			// are read directly, one at a time; the manager watches only their metadata. The
@@ -174,6 +184,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
+	refs.Bind(mgr.GetCache())
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}
@@ -181,15 +192,16 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		return nil, err
 	}
 
-	if err := addControllers(ctx, mgr, scheme, o, preset); err != nil {
+	if err := addControllers(ctx, mgr, scheme, o, preset, backendTLSPolicies); err != nil {
 		return nil, err
 	}
 	return mgr, nil
 }
 
 // addControllers registers the domain metrics and every controller: the tenants', the data
-// planes' environments, the proxy state poller and, with a preset, the preset's.
-func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Scheme, o Options, preset dataplane.Choice) error {
+// planes' environments and upstream TLS, the proxy state poller and, with a preset, the
+// preset's. backendTLSPolicies says whether the API server serves BackendTLSPolicies.
+func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Scheme, o Options, preset dataplane.Choice, backendTLSPolicies bool) error {
 	certs := domainmetrics.NewCertificates()
 	if err := registerMetrics(&domainmetrics.Tenants{Reader: mgr.GetCache(), Timeout: 10 * time.Second}, certs.Collector()); err != nil {
 		return err
@@ -197,20 +209,22 @@ func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Schem
 
 	states := proxystate.NewStore()
 	tenants := &gatewaytenant.Reconciler{
-		Client:            mgr.GetClient(),
-		CertReader:        mgr.GetAPIReader(),
-		APIReader:         mgr.GetAPIReader(),
-		Cache:             mgr.GetCache(),
-		Scheme:            scheme,
-		Recorder:          mgr.GetEventRecorder(gatewaytenant.ControllerName),
-		Clock:             clock.RealClock{},
-		Proxy:             o.Proxy,
-		ExpiryWarning:     o.CertificateExpiryWarning,
-		Workers:           o.Workers,
-		ProxyStates:       states,
-		OperatorNamespace: o.OperatorNamespace,
-		Certificates:      certs,
-		Rollout:           gatewaytenant.NewRollout(o.ProxyRolloutsPerMinute, cmp.Or(o.ProxyRolloutBurst, gatewaytenant.DefaultRolloutBurst)),
+		Client:             mgr.GetClient(),
+		CertReader:         mgr.GetAPIReader(),
+		APIReader:          mgr.GetAPIReader(),
+		Cache:              mgr.GetCache(),
+		Referenced:         &refcache.Reader{Cache: mgr.GetCache(), Direct: mgr.GetAPIReader(), Scheme: scheme},
+		Scheme:             scheme,
+		Recorder:           mgr.GetEventRecorder(gatewaytenant.ControllerName),
+		Clock:              clock.RealClock{},
+		Proxy:              o.Proxy,
+		ExpiryWarning:      o.CertificateExpiryWarning,
+		Workers:            o.Workers,
+		ProxyStates:        states,
+		OperatorNamespace:  o.OperatorNamespace,
+		BackendTLSPolicies: backendTLSPolicies,
+		Certificates:       certs,
+		Rollout:            gatewaytenant.NewRollout(o.ProxyRolloutsPerMinute, cmp.Or(o.ProxyRolloutBurst, gatewaytenant.DefaultRolloutBurst)),
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up GatewayTenant controller: %w", err)
@@ -218,12 +232,15 @@ func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Schem
 	if err := (&dataplane.EnvironmentsReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up GatewayDataPlane environments: %w", err)
 	}
+	if err := (&dataplane.UpstreamTLSReconciler{Client: mgr.GetClient(), BackendTLSPolicies: backendTLSPolicies}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up GatewayDataPlane upstream TLS: %w", err)
+	}
 	poller := &proxystate.Poller{Client: mgr.GetClient(), Store: states, Interval: o.ProxyStatePoll.Interval}
 	o.Harness.reachProxies(poller)
 	if o.ProxyStatePoll.QPS > 0 {
 		poller.Limiter = flowcontrol.NewTokenBucketRateLimiter(o.ProxyStatePoll.QPS, max(1, int(o.ProxyStatePoll.QPS)))
 	}
-	if err := poller.SetupWithManager(mgr); err != nil {
+	if err := poller.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the proxy state poller: %w", err)
 	}
 	if preset.Preset != "" {

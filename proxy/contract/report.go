@@ -1,6 +1,13 @@
 package contract
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
 
 // What the proxy serves on its admin listener and says in its answers: the state report
 // (StatePath), the readiness report (ReadyzPath) and the JSON body of its own error answers.
@@ -108,4 +115,42 @@ type ErrorBody struct {
 	Reason    Reason `json:"reason"`
 	Upstream  string `json:"upstream"`
 	RequestID string `json:"request_id"`
+}
+
+// ETag is the state report's entity tag, quoted as the ETag header carries it. It changes
+// when anything in the report changes except the times of checks (Time, CheckedAt,
+// LastVerifiedAt and a presented certificate's ObservedAt), which change at every check. The
+// proxy sends it with the report and answers a GET whose If-None-Match holds it with 304 Not
+// Modified and no body, so that a reader polling a settled proxy reads headers only. Fields
+// added to the report are covered without change here.
+func (r StateReport) ETag() string {
+	r.Time = time.Time{}
+	ups := make([]UpstreamState, len(r.Upstreams))
+	for i, u := range r.Upstreams {
+		u.CheckedAt, u.LastVerifiedAt = time.Time{}, time.Time{}
+		if u.Presented != nil {
+			p := *u.Presented
+			p.ObservedAt = time.Time{}
+			u.Presented = &p
+		}
+		ups[i] = u
+	}
+	r.Upstreams = ups
+	data, err := json.Marshal(r)
+	if err != nil {
+		panic(fmt.Sprintf("marshalling a state report: %v", err)) // plain data: cannot fail
+	}
+	sum := sha256.Sum256(data)
+	return `"` + hex.EncodeToString(sum[:12]) + `"`
+}
+
+// Matches says whether an If-None-Match header value names etag (or is "*").
+func Matches(ifNoneMatch, etag string) bool {
+	for _, v := range strings.Split(ifNoneMatch, ",") {
+		v = strings.TrimSpace(v)
+		if v == "*" || strings.TrimPrefix(v, "W/") == etag {
+			return true
+		}
+	}
+	return false
 }

@@ -274,6 +274,31 @@ func TestGatewayDataPlaneSchema(t *testing.T) {
 			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{DataClass: &v1alpha1.DataClassSpec{Tag: "c.{dataClass}",
 				Classes: []v1alpha1.DataClass{{Name: "medium", WorkloadLabelValue: "Medium"}}, WorkloadLabelKey: "data class"}}
 		}, wantError: `spec.gatewayService.dataClass.workloadLabelKey: Invalid value: "data class"`},
+		{desc: "upstream TLS by the proxy, spelt out", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.UpstreamTLS = &v1alpha1.UpstreamTLSSpec{Mode: v1alpha1.UpstreamTLSModeProxy}
+		}},
+		{desc: "upstream TLS, mode defaulted", mutate: func(d *v1alpha1.GatewayDataPlane) { d.Spec.UpstreamTLS = &v1alpha1.UpstreamTLSSpec{} }},
+		{desc: "upstream TLS by BackendTLSPolicy, with the implementation's option", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.UpstreamTLS = &v1alpha1.UpstreamTLSSpec{Mode: v1alpha1.UpstreamTLSModeBackendTLSPolicy,
+				BackendTLSPolicy: &v1alpha1.BackendTLSPolicySettings{DefaultMinVersion: v1alpha1.TLSVersion13, MinVersionOption: "kgateway.dev/min-tls-version"}}
+		}},
+		{desc: "unknown upstream TLS mode", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.UpstreamTLS = &v1alpha1.UpstreamTLSSpec{Mode: "Sidecar"}
+		}, wantError: `spec.upstreamTLS.mode: Unsupported value: "Sidecar": supported values: "Proxy", "BackendTLSPolicy"`},
+		{desc: "BackendTLSPolicy settings for the proxy", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.UpstreamTLS = &v1alpha1.UpstreamTLSSpec{Mode: v1alpha1.UpstreamTLSModeProxy, BackendTLSPolicy: &v1alpha1.BackendTLSPolicySettings{}}
+		}, wantError: "backendTLSPolicy applies to mode BackendTLSPolicy only"},
+		{desc: "BackendTLSPolicy settings without a mode", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.UpstreamTLS = &v1alpha1.UpstreamTLSSpec{BackendTLSPolicy: &v1alpha1.BackendTLSPolicySettings{}}
+		}, wantError: "backendTLSPolicy applies to mode BackendTLSPolicy only"},
+		{desc: "a minimum version option without a domain", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.UpstreamTLS = &v1alpha1.UpstreamTLSSpec{Mode: v1alpha1.UpstreamTLSModeBackendTLSPolicy,
+				BackendTLSPolicy: &v1alpha1.BackendTLSPolicySettings{MinVersionOption: "min-tls-version"}}
+		}, wantError: "minVersionOption must be a domain-prefixed key"},
+		{desc: "a default minimum version TLS does not have", mutate: func(d *v1alpha1.GatewayDataPlane) {
+			d.Spec.UpstreamTLS = &v1alpha1.UpstreamTLSSpec{Mode: v1alpha1.UpstreamTLSModeBackendTLSPolicy,
+				BackendTLSPolicy: &v1alpha1.BackendTLSPolicySettings{DefaultMinVersion: "1.1"}}
+		}, wantError: `spec.upstreamTLS.backendTLSPolicy.defaultMinVersion: Unsupported value: "1.1"`},
 		{desc: "duplicate classes", mutate: func(d *v1alpha1.GatewayDataPlane) {
 			d.Spec.GatewayService = &v1alpha1.GatewayServiceSpec{DataClass: &v1alpha1.DataClassSpec{Tag: "c.{dataClass}",
 				Classes: []v1alpha1.DataClass{{Name: "medium"}, {Name: "medium"}}}}

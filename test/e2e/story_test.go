@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
@@ -150,6 +151,68 @@ var _ = Describe("The story of make demo", Ordered, func() {
 			".svc and no subjectAltName; certificates must carry the name as a DNS SAN"))
 		expectVerified(res.Tenant, metav1.ConditionTrue, v1alpha1.ReasonVerified)
 		expectCondition(res.Tenant, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+	}, SpecTimeout(stepTimeout))
+
+	It("writes a BackendTLSPolicy and a NetworkPolicy straight to the pods, and no proxy, where the gateway verifies", func(ctx SpecContext) {
+		res, err := story.GatewayVerifies(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		tenant := getTenant(ctx, demo.GatewayAPITenant)
+		p := &gwapiv1.BackendTLSPolicy{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(res.BackendTLSPolicy), p)).To(Succeed())
+		Expect(metav1.IsControlledBy(p, tenant)).To(BeTrue())
+		Expect(p.Spec.TargetRefs).To(Equal([]gwapiv1.LocalPolicyTargetReferenceWithSectionName{{
+			LocalPolicyTargetReference: gwapiv1.LocalPolicyTargetReference{Kind: "Service", Name: demo.GatewayAPIService},
+			SectionName:                ptr.To(gwapiv1.SectionName("https")),
+		}}))
+		Expect(p.Spec.Validation.CACertificateRefs).To(Equal([]gwapiv1.LocalObjectReference{{Kind: "ConfigMap", Name: demo.CAConfigMap}}))
+		Expect(p.Spec.Validation.Hostname).To(Equal(gwapiv1.PreciseHostname(demo.GatewayAPIService + "." + demo.Namespace + ".svc")))
+
+		np := res.NetworkPolicy
+		Expect(np.Spec.PodSelector.MatchLabels).To(Equal(map[string]string{"name": demo.GatewayAPIService}))
+		Expect(np.Spec.Ingress).To(Equal([]networkingv1.NetworkPolicyIngressRule{{
+			From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": demo.GatewayNamespace}}}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(demo.UpstreamPort))}},
+		}}))
+		Expect(policiesOf(ctx, demo.GatewayAPITenant)).To(HaveLen(1))
+		Expect(res.ProxyObjects).To(BeZero())
+
+		Expect(tenant.Status.Upstreams).To(HaveLen(1))
+		Expect(tenant.Status.Upstreams[0].GatewayHost).To(Equal(demo.GatewayAPIService + "." + demo.Namespace + ".svc"))
+		accepted := meta.FindStatusCondition(tenant.Status.Upstreams[0].Conditions, v1alpha1.ConditionBackendTLSPolicyAccepted)
+		Expect(accepted).NotTo(BeNil())
+		Expect(accepted.Status).To(Equal(metav1.ConditionUnknown))
+		Expect(accepted.Reason).To(Equal(v1alpha1.ReasonAwaitingImplementation))
+		expectCondition(tenant, v1alpha1.ConditionProxyReady, metav1.ConditionTrue, v1alpha1.ReasonNotRequired)
+		expectCondition(tenant, v1alpha1.ConditionBackendTLSPolicyReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+		expectCondition(tenant, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+	}, SpecTimeout(stepTimeout))
+
+	It("makes the implementation's refusal the tenant's Ready, with its reason, and its acceptance Ready", func(ctx SpecContext) {
+		res, err := story.ImplementationReports(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		expectCondition(res.Refused, v1alpha1.ConditionReady, metav1.ConditionFalse, "NoValidCACertificate")
+		expectCondition(res.Refused, v1alpha1.ConditionResolvedRefs, metav1.ConditionTrue, v1alpha1.ReasonResolvedRefs)
+		ready := meta.FindStatusCondition(res.Refused.Status.Conditions, v1alpha1.ConditionReady)
+		Expect(ready.Message).To(ContainSubstring("Gateway " + demo.GatewayNamespace + "/eg (controller " + demo.ImplementationController + ") refuses"))
+		expectCondition(res.Accepted, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+		accepted := meta.FindStatusCondition(res.Accepted.Status.Upstreams[0].Conditions, v1alpha1.ConditionBackendTLSPolicyAccepted)
+		Expect(accepted.Reason).To(Equal(v1alpha1.ReasonAccepted))
+	}, SpecTimeout(stepTimeout))
+
+	It("refuses a verify depth by name where a BackendTLSPolicy cannot express it, and leaves the policy as it was", func(ctx SpecContext) {
+		res, err := story.NotExpressible(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Tenant.Status.Upstreams).To(HaveLen(1))
+		Expect(res.Tenant.Status.Upstreams[0].GatewayHost).To(Equal(demo.GatewayAPIService+"."+demo.Namespace+".svc"), "the last good spec's address stays")
+		up := meta.FindStatusCondition(res.Tenant.Status.Upstreams[0].Conditions, v1alpha1.ConditionReady)
+		Expect(up.Status).To(Equal(metav1.ConditionFalse))
+		Expect(up.Reason).To(Equal(v1alpha1.ReasonNotExpressibleInBackendTLSPolicy))
+		Expect(up.Message).To(And(ContainSubstring("tls.verifyDepth"), ContainSubstring("spec.upstreamTLS.mode"),
+			ContainSubstring("It keeps its last good spec")))
+		Expect(res.After.Generation).To(Equal(res.Before.Generation))
+		Expect(res.After.Spec).To(Equal(res.Before.Spec))
+		Expect(policiesOf(ctx, demo.GatewayAPITenant)).To(HaveLen(1), "the NetworkPolicy of the last good spec stays")
 	}, SpecTimeout(stepTimeout))
 
 	It("verifies the upstream with a ClusterTrustBundle and presents a pod certificate, with no Secret in the namespace", func(ctx SpecContext) {

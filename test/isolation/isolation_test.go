@@ -56,7 +56,12 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 // default data plane, as the reference platform's Silver cluster would.
 func run(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
-	env, err := controlplane.Start()
+	gatewayAPI, err := controlplane.GatewayAPICRDs(controlplane.GatewayAPIStandard...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	env, err := controlplane.Start(gatewayAPI...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	gwv1alpha1 "github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/dataplane"
@@ -70,9 +71,13 @@ func startWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gatewayAPI, err := controlplane.GatewayAPICRDs(controlplane.GatewayAPIStandard...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	env := controlplane.StartForTest(t, func(env *envtest.Environment) {
 		env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
-	}, slices.Concat(openshift, monitoring)...)
+	}, slices.Concat(openshift, monitoring, gatewayAPI)...)
 	cfg := env.Config
 	admin, err := client.New(cfg, client.Options{Scheme: scheme()})
 	if err != nil {
@@ -298,9 +303,10 @@ func freeAddr(t *testing.T) string {
 
 // scenario is what the manager must get done: a plain and a TLS tenant Ready (the TLS one
 // trusting a ConfigMap and a ClusterTrustBundle, with its proxy, disruption budget and
-// PodMonitor), its metrics scraped by a Prometheus holding the metrics-reader role, and the
-// TLS tenant's proxy removed when its upstream turns plain. It returns an error as soon as
-// one step does not converge in time.
+// PodMonitor), a tenant of a data plane whose gateway verifies TLS with its BackendTLSPolicy,
+// its metrics scraped by a Prometheus holding the metrics-reader role, and the TLS tenants'
+// proxy and BackendTLSPolicy removed when their upstreams turn plain. It returns an error as
+// soon as one step does not converge in time.
 func (r *run) scenario(ctx context.Context, within time.Duration) error {
 	c := r.w.admin
 	ns := r.ns + "-tenants"
@@ -354,6 +360,9 @@ func (r *run) scenario(ctx context.Context, within time.Duration) error {
 	if err := until("the PodMonitor", func() bool { return c.Get(ctx, key("tls-api-proxy"), &monitoringv1.PodMonitor{}) == nil }); err != nil {
 		return err
 	}
+	if err := r.gatewayVerified(ctx, ns, until); err != nil {
+		return err
+	}
 	if err := until("a scrape of the metrics", func() bool { return r.scrape(ctx) == nil }); err != nil {
 		return fmt.Errorf("%w: %v", err, r.scrape(ctx))
 	}
@@ -365,10 +374,45 @@ func (r *run) scenario(ctx context.Context, within time.Duration) error {
 	if err := c.Update(ctx, t); err != nil {
 		return err
 	}
-	return until("the proxy's removal", func() bool {
+	if err := c.Get(ctx, key("gwapi-api"), t); err != nil {
+		return err
+	}
+	t.Spec.Upstreams[0].TLS = nil
+	if err := c.Update(ctx, t); err != nil {
+		return err
+	}
+	return until("the proxy's and the BackendTLSPolicy's removal", func() bool {
 		return c.Get(ctx, key("tls-api-proxy"), &appsv1.Deployment{}) != nil &&
-			c.Get(ctx, key("tls-api-proxy"), &monitoringv1.PodMonitor{}) != nil
+			c.Get(ctx, key("tls-api-proxy"), &monitoringv1.PodMonitor{}) != nil &&
+			c.Get(ctx, key("gwapi-api.verified"), &gwapiv1.BackendTLSPolicy{}) != nil
 	})
+}
+
+// gatewayVerified creates a data plane of this run whose gateway verifies TLS upstreams
+// through BackendTLSPolicies, and a tenant gwapi-api of it in ns with a TLS upstream, and
+// waits for its BackendTLSPolicy and its readiness.
+func (r *run) gatewayVerified(ctx context.Context, ns string, until func(string, func() bool) error) error {
+	c := r.w.admin
+	plane := &gwv1alpha1.GatewayDataPlane{ObjectMeta: metav1.ObjectMeta{Name: r.ns + "-gwapi"}, Spec: gwv1alpha1.GatewayDataPlaneSpec{
+		Environments: []gwv1alpha1.DataPlaneEnvironment{{Name: "prod", NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"gateway": "envoy"}}}},
+		UpstreamTLS:  &gwv1alpha1.UpstreamTLSSpec{Mode: gwv1alpha1.UpstreamTLSModeBackendTLSPolicy},
+	}}
+	verified := service(ns, "verified")
+	verified.Spec.Ports[0].Name = "https"
+	t := tenant(ns, "gwapi-api", gwv1alpha1.Upstream{Name: "verified", Host: "verified." + ns + ".svc", Port: 8443, TLS: &gwv1alpha1.UpstreamTLS{
+		Validation: gwv1alpha1.UpstreamTLSValidation{CACertificateRefs: []gwv1alpha1.CACertificateReference{{Kind: "ConfigMap", Name: "upstream-ca"}}},
+	}})
+	t.Spec.DataPlane = plane.Name
+	for _, o := range []client.Object{plane, verified, t} {
+		if err := c.Create(ctx, o); err != nil {
+			return err
+		}
+	}
+	key := client.ObjectKey{Namespace: ns, Name: "gwapi-api.verified"}
+	if err := until("the BackendTLSPolicy", func() bool { return c.Get(ctx, key, &gwapiv1.BackendTLSPolicy{}) == nil }); err != nil {
+		return err
+	}
+	return until("the gateway-verified tenant Ready", func() bool { return ready(ctx, c, client.ObjectKeyFromObject(t)) })
 }
 
 func service(ns, name string) *corev1.Service {

@@ -103,8 +103,10 @@ func (h *Head) parse() error {
 		if len(line) == 0 {
 			break
 		}
-		if line[0] == ' ' || line[0] == '\t' {
-			return ErrObsFold // RFC 9112 5.2: refused, never folded
+		if line[0] == ' ' || line[0] == '\t' || (len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t')) {
+			// RFC 9112 5.2: refused, never folded. A field is not read before the line after it
+			// is known not to continue it, so a folded field's first part never decides alone.
+			return ErrObsFold
 		}
 		if len(h.Fields) == MaxFields {
 			return ErrHeadTooLarge
@@ -265,15 +267,26 @@ func ValidValue(b []byte) bool {
 	return true
 }
 
-// ValidTarget: origin-form, visible ASCII only.
+// ValidTarget: origin-form, visible ASCII only, and every '%' of the path (before any '?')
+// followed by two hex digits, as net/http's url.ParseRequestURI requires of a path.
 func ValidTarget(b []byte) bool {
 	if len(b) == 0 || b[0] != '/' {
 		return false
 	}
-	for _, c := range b {
-		if c <= ' ' || c >= 0x7f {
+	inPath := true
+	for i, c := range b {
+		switch {
+		case c <= ' ' || c >= 0x7f:
+			return false
+		case c == '?':
+			inPath = false
+		case c == '%' && inPath && (i+2 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2])):
 			return false
 		}
 	}
 	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
