@@ -8,23 +8,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Status reports readiness: ready once serving, every upstream has valid TLS material, and
-// not draining.
+// Status reports readiness: ready once serving, not draining, and some upstream has loaded its
+// TLS material. An upstream whose material does not load fails closed on its own (its files
+// are a tenant's Secret that may be missing or wrong); taking the pod out of its Service would
+// take every other upstream of the pod down with it.
 func (p *Proxy) Status() contract.ReadyStatus {
 	st := contract.ReadyStatus{
-		Ready:     p.serving.Load() && !p.draining.Load(),
 		Draining:  p.draining.Load(),
 		Upstreams: make(map[string]contract.UpstreamStatus, len(p.upstreams)),
 	}
+	loaded := false
 	for _, u := range p.upstreams {
 		ms := u.material.status()
-		st.Ready = st.Ready && ms.Ready
+		loaded = loaded || ms.Ready
 		last := string(u.state())
 		if last == "" {
 			last = "ok"
 		}
 		st.Upstreams[u.name] = contract.UpstreamStatus{MaterialStatus: ms, LastResult: last}
 	}
+	st.Ready = p.serving.Load() && !st.Draining && loaded
 	return st
 }
 

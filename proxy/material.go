@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,18 @@ type material struct {
 	mu          sync.Mutex // serialises reloads and guards the states
 	caState     loadState
 	clientState loadState
+	// caRead has one entry per CA file, clientRead is the client certificate's: what the
+	// state report says of each (report.go).
+	caRead     []fileRead
+	clientRead fileRead
+}
+
+// fileRead is what the last read of one piece of material found, and what of it is held.
+type fileRead struct {
+	err     error               // of the last read; nil when it loaded
+	missing []string            // the files it found missing
+	held    []*x509.Certificate // the certificates in use, from the last read that loaded
+	heldAt  time.Time           // when they loaded
 }
 
 // loadState is the bookkeeping of one kind of material.
@@ -73,6 +86,7 @@ func newMaterial(u *contract.Upstream, log *slog.Logger, m *metrics) *material {
 		log:         log.With("upstream", u.Name),
 		metrics:     m,
 	}
+	mat.caRead = make([]fileRead, len(u.TLS.CAFiles))
 	// Fail closed until the first load: an empty pool trusts nothing. (A nil pool would
 	// make crypto/x509 use the system roots.)
 	mat.roots.Store(x509.NewCertPool())
@@ -83,7 +97,7 @@ func newMaterial(u *contract.Upstream, log *slog.Logger, m *metrics) *material {
 func (m *material) files() []string {
 	out := append([]string(nil), m.caFiles...)
 	if m.clientFiles != nil {
-		out = append(out, m.clientFiles.CertFile, m.clientFiles.KeyFile)
+		out = append(out, m.clientFiles.Files()...)
 	}
 	return out
 }
@@ -94,19 +108,23 @@ func (m *material) files() []string {
 func (m *material) reload(now time.Time) (changed bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	caChanged := m.reloadCA()
+	caChanged := m.reloadCA(now)
 	clientChanged := m.clientFiles != nil && m.reloadClient(now)
 	return caChanged || clientChanged
 }
 
-func (m *material) reloadCA() bool {
-	pool, hash, certs, err := loadCAFiles(m.caFiles, m.systemRoots)
+func (m *material) reloadCA(now time.Time) bool {
+	pool, hash, certs, fileErrs, err := loadCAFiles(m.caFiles, m.systemRoots)
+	for i, file := range m.caFiles {
+		m.caRead[i].err, m.caRead[i].missing = fileErrs[i], missingFiles(fileErrs[i], file)
+	}
 	if !m.track(&m.caState, kindCA, hash, err) {
 		return false
 	}
 	m.roots.Store(pool)
 	n := 0
 	for i, file := range m.caFiles {
+		m.caRead[i].held, m.caRead[i].heldAt = certs[i], now
 		n += len(certs[i])
 		m.metrics.notAfter.WithLabelValues(m.upstream, kindCA, file).Set(float64(contract.EarliestNotAfter(certs[i]).Unix()))
 	}
@@ -119,13 +137,15 @@ func (m *material) reloadCA() bool {
 }
 
 func (m *material) reloadClient(now time.Time) bool {
-	cert, hash, err := loadClientCertificate(m.clientFiles)
+	cert, chain, hash, missing, err := loadClientCertificate(m.clientFiles)
+	m.clientRead.err, m.clientRead.missing = err, missing
 	if !m.track(&m.clientState, kindClient, hash, err) {
 		return false
 	}
 	m.clientCert.Store(cert)
+	m.clientRead.held, m.clientRead.heldAt = chain, now
 	leaf := cert.Leaf
-	m.metrics.notAfter.WithLabelValues(m.upstream, kindClient, m.clientFiles.CertFile).Set(float64(leaf.NotAfter.Unix()))
+	m.metrics.notAfter.WithLabelValues(m.upstream, kindClient, m.clientFiles.Files()[0]).Set(float64(leaf.NotAfter.Unix()))
 	m.clientState.summary = fmt.Sprintf("client certificate %q valid until %s", leaf.Subject.String(),
 		leaf.NotAfter.UTC().Format(time.RFC3339))
 	m.log.Info("loaded client certificate", "subject", leaf.Subject.String(), "notAfter", leaf.NotAfter)
@@ -180,33 +200,35 @@ func (m *material) status() contract.MaterialStatus {
 	return st
 }
 
-// loadCAFiles reads and merges the CA bundles. The hash covers the inputs, also on failure.
-func loadCAFiles(files []string, system bool) (*x509.CertPool, string, [][]*x509.Certificate, error) {
+// loadCAFiles reads and merges the CA bundles; fileErrs has the error of each file (nil when
+// it loaded). The hash covers the inputs, also on failure.
+func loadCAFiles(files []string, system bool) (pool *x509.CertPool, hash string, certs [][]*x509.Certificate, fileErrs []error, err error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "system=%t\n", system)
 	var errs []error
-	certs := make([][]*x509.Certificate, len(files))
+	certs, fileErrs = make([][]*x509.Certificate, len(files)), make([]error, len(files))
 	for i, file := range files {
 		data, err := os.ReadFile(file)
 		fmt.Fprintf(h, "%s\n%d\n", file, len(data))
 		h.Write(data)
 		if err == nil {
-			certs[i], err = contract.ParseCertificates(data)
+			certs[i], err = contract.ParseCABundle(data)
 		}
 		if err != nil {
 			fmt.Fprintf(h, "error: %v\n", err)
-			errs = append(errs, &fileError{field: fmt.Sprintf("caFiles[%d]", i), path: file, err: err})
+			fileErrs[i] = &fileError{field: fmt.Sprintf("caFiles[%d]", i), path: file, err: err}
+			errs = append(errs, fileErrs[i])
 		}
 	}
-	hash := hex.EncodeToString(h.Sum(nil))
+	hash = hex.EncodeToString(h.Sum(nil))
 	if len(errs) > 0 {
-		return nil, hash, nil, errors.Join(errs...)
+		return nil, hash, nil, fileErrs, errors.Join(errs...)
 	}
-	pool := x509.NewCertPool()
+	pool = x509.NewCertPool()
 	if system {
 		sys, err := x509.SystemCertPool()
 		if err != nil {
-			return nil, hash, nil, &fileError{field: "systemRoots", path: "(system)", err: err}
+			return nil, hash, nil, fileErrs, &fileError{field: "systemRoots", path: "(system)", err: err}
 		}
 		pool = sys
 	}
@@ -215,32 +237,69 @@ func loadCAFiles(files []string, system bool) (*x509.CertPool, string, [][]*x509
 			pool.AddCert(c)
 		}
 	}
-	return pool, hash, certs, nil
+	return pool, hash, certs, fileErrs, nil
 }
 
-// loadClientCertificate reads the key pair. The hash covers both files, also on failure.
-func loadClientCertificate(cc *contract.ClientCertificate) (*tls.Certificate, string, error) {
-	certPEM, certErr := os.ReadFile(cc.CertFile)
-	keyPEM, keyErr := os.ReadFile(cc.KeyFile)
+// loadClientCertificate reads the key pair, from certFile and keyFile or from a credential
+// bundle, and says which files are missing. The hash covers the files, also on failure.
+func loadClientCertificate(cc *contract.ClientCertificate) (*tls.Certificate, []*x509.Certificate, string, []string, error) {
+	files := cc.Files()
+	data := make([][]byte, len(files))
+	var missing []string
+	var readErr *fileError
 	h := sha256.New()
-	fmt.Fprintf(h, "%d\n", len(certPEM))
-	h.Write(certPEM)
-	h.Write(keyPEM)
-	if certErr != nil || keyErr != nil {
-		fmt.Fprintf(h, "error: %v %v\n", certErr, keyErr)
+	for i, f := range files {
+		var err error
+		data[i], err = os.ReadFile(f)
+		fmt.Fprintf(h, "%d\n", len(data[i]))
+		h.Write(data[i])
+		if err != nil {
+			fmt.Fprintf(h, "error: %v\n", err)
+			if errors.Is(err, fs.ErrNotExist) {
+				missing = append(missing, f)
+			}
+			if readErr == nil {
+				readErr = &fileError{field: clientField(cc, i), path: f, err: err}
+			}
+		}
 	}
 	hash := hex.EncodeToString(h.Sum(nil))
-	switch {
-	case certErr != nil:
-		return nil, hash, &fileError{field: "clientCertificate.certFile", path: cc.CertFile, err: certErr}
-	case keyErr != nil:
-		return nil, hash, &fileError{field: "clientCertificate.keyFile", path: cc.KeyFile, err: keyErr}
+	if readErr != nil {
+		return nil, nil, hash, missing, readErr
 	}
-	cert, _, err := contract.ParseClientCertificate(certPEM, keyPEM)
+	var cert *tls.Certificate
+	var chain []*x509.Certificate
+	var err error
+	if cc.Bundle() {
+		cert, chain, err = contract.ParseCredentialBundle(data[0])
+	} else {
+		cert, chain, err = contract.ParseClientCertificate(data[0], data[1])
+	}
 	if err != nil {
-		return nil, hash, &fileError{field: "clientCertificate", path: cc.CertFile + ", " + cc.KeyFile, err: err}
+		return nil, nil, hash, nil, &fileError{field: clientField(cc, -1), path: strings.Join(files, ", "), err: err}
 	}
-	return cert, hash, nil
+	return cert, chain, hash, nil, nil
+}
+
+// clientField names the field of the client certificate's file i (-1: all of them).
+func clientField(cc *contract.ClientCertificate, i int) string {
+	switch {
+	case cc.Bundle():
+		return "clientCertificate.credentialBundleFile"
+	case i == 0:
+		return "clientCertificate.certFile"
+	case i == 1:
+		return "clientCertificate.keyFile"
+	}
+	return "clientCertificate"
+}
+
+// missingFiles lists file when err says it does not exist.
+func missingFiles(err error, file string) []string {
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		return []string{file}
+	}
+	return nil
 }
 
 // Check validates cfg and loads every CA bundle and client certificate it names, as
@@ -258,7 +317,7 @@ func checkAt(cfg *contract.Config, now time.Time) (warnings []error, err error) 
 	var errs []error
 	for i, u := range cfg.Upstreams {
 		prefix := fmt.Sprintf("upstreams[%d].tls.", i)
-		_, _, certs, err := loadCAFiles(u.TLS.CAFiles, u.TLS.SystemRoots)
+		_, _, certs, _, err := loadCAFiles(u.TLS.CAFiles, u.TLS.SystemRoots)
 		if err != nil {
 			errs = append(errs, prefixFileErrors(prefix, err)...)
 		}
@@ -267,11 +326,11 @@ func checkAt(cfg *contract.Config, now time.Time) (warnings []error, err error) 
 			warnings = append(warnings, validityWarnings(field, u.TLS.CAFiles[j], cs, now)...)
 		}
 		if cc := u.TLS.ClientCertificate; cc != nil {
-			cert, _, err := loadClientCertificate(cc)
+			cert, _, _, _, err := loadClientCertificate(cc)
 			if err != nil {
 				errs = append(errs, prefixFileErrors(prefix, err)...)
 			} else {
-				warnings = append(warnings, validityWarnings(prefix+"clientCertificate.certFile", cc.CertFile, []*x509.Certificate{cert.Leaf}, now)...)
+				warnings = append(warnings, validityWarnings(prefix+clientField(cc, 0), cc.Files()[0], []*x509.Certificate{cert.Leaf}, now)...)
 			}
 		}
 	}

@@ -290,8 +290,11 @@ func (p *Proxy) State() contract.StateReport {
 		CheckInterval: contract.Duration{Duration: p.cfg.Verification.IntervalOrDefault()},
 		Upstreams:     make([]contract.UpstreamState, 0, len(p.upstreams)),
 	}
+	warn := p.cfg.Verification.ExpiryWarningOrDefault()
 	for _, u := range p.upstreams {
-		r.Upstreams = append(r.Upstreams, u.track.state(u.material.status()))
+		st := u.track.state(u.material.status())
+		st.Material = u.material.report(r.Time, warn)
+		r.Upstreams = append(r.Upstreams, st)
 	}
 	return r
 }

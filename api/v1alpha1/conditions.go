@@ -4,15 +4,19 @@ package v1alpha1
 // computed for.
 const (
 	// ConditionReady summarises the tenant: True when every upstream is reachable from the
-	// gateway as the tenant asked. When False, its reason is that of the first condition
-	// below that is not True.
+	// gateway as the tenant asked. When False or Unknown, its status and reason are those of
+	// the first condition below that is not True, else of the first upstream that is not
+	// Ready.
 	ConditionReady = "Ready"
 
 	// ConditionAccepted is True when the tenant's data plane and environments resolve.
 	ConditionAccepted = "Accepted"
 
 	// ConditionResolvedRefs is True when every upstream's Service (and, for TLS upstreams,
-	// every certificate reference) resolves and is valid.
+	// every certificate reference) resolves and is valid. The operator reads no Secret: a
+	// referenced Secret, and a pod certificate, is checked by the proxy replicas that load it,
+	// and ResolvedRefs is Unknown (reason AwaitingProxyReport) until one of them has reported
+	// on it.
 	ConditionResolvedRefs = "ResolvedRefs"
 
 	// ConditionNetworkPolicyReady is True when the NetworkPolicies of every upstream the
@@ -99,11 +103,14 @@ const (
 	ReasonExternalNameService = "ExternalNameService"
 
 	// ReasonInvalidCACertificateRef: a CA certificate reference does not resolve: the
-	// object is missing, has no ca.crt key, or holds no PEM certificate.
+	// object is missing, has no ca.crt key, or holds no PEM certificate, or a certificate that
+	// is not a CA; a ClusterTrustBundle of that name does not exist, or no bundle of the signer
+	// matches the selector. For a Secret the proxy replicas report it (the operator reads no
+	// Secret).
 	ReasonInvalidCACertificateRef = "InvalidCACertificateRef"
 
 	// ReasonInvalidKind: a CA certificate reference names a kind other than ConfigMap or
-	// Secret of the core group.
+	// Secret of the core group, or ClusterTrustBundle of certificates.k8s.io.
 	ReasonInvalidKind = "InvalidKind"
 
 	// ReasonNoValidCACertificate: none of several CA certificate references is usable; the
@@ -119,15 +126,19 @@ const (
 	// the cluster is not OpenShift, or its service CA operator is not running.
 	ReasonServiceCAUnavailable = "ServiceCAUnavailable"
 
-	// ReasonInvalidClientCertificate: the client certificate Secret is missing, not of type
-	// kubernetes.io/tls, unparsable, or its certificate does not match its key.
+	// ReasonInvalidClientCertificate: the client certificate Secret is missing or has no
+	// tls.crt or tls.key (a Secret not of type kubernetes.io/tls has neither), does not
+	// parse, or its certificate does not match its key; or a replica's pod certificate does
+	// not load. The proxy replicas that mount it report it: the operator reads no Secret.
 	ReasonInvalidClientCertificate = "InvalidClientCertificate"
 
-	// ReasonCertificateExpired: a CA or client certificate has expired.
+	// ReasonCertificateExpired: a CA or client certificate (or pod certificate) has expired,
+	// or is not valid yet.
 	ReasonCertificateExpired = "CertificateExpired"
 
-	// ReasonCertificateExpiringSoon: a CA or client certificate expires soon; renew it. It is
-	// also the reason of the tenant's Ready condition, which stays True (traffic gets
+	// ReasonCertificateExpiringSoon: a CA or client certificate expires soon; renew it (a pod
+	// certificate: within a quarter of its lifetime, which the kubelet should have renewed).
+	// It is also the reason of the tenant's Ready condition, which stays True (traffic gets
 	// through), and a Warning event is raised when it appears.
 	ReasonCertificateExpiringSoon = "CertificateExpiringSoon"
 )

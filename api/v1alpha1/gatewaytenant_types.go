@@ -2,7 +2,6 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // GatewayTenantSpec is what one namespace exposes to the shared gateway.
@@ -98,119 +97,6 @@ type Upstream struct {
 	TLS *UpstreamTLS `json:"tls,omitempty"`
 }
 
-// WellKnownCAOpenShiftServiceCA trusts the OpenShift service CA, which signs service-serving
-// certificates (service.beta.openshift.io/serving-cert-secret-name).
-const WellKnownCAOpenShiftServiceCA gwapiv1.WellKnownCACertificatesType = "gatewaytenant.io/openshift-service-ca"
-
-// TLSVersion is a TLS protocol version.
-//
-// +kubebuilder:validation:Enum="1.2";"1.3"
-type TLSVersion string
-
-const (
-	// TLSVersion12 is TLS 1.2.
-	TLSVersion12 TLSVersion = "1.2"
-	// TLSVersion13 is TLS 1.3.
-	TLSVersion13 TLSVersion = "1.3"
-)
-
-// UpstreamTLS is how the proxy verifies the upstream and authenticates to it.
-type UpstreamTLS struct {
-	// validation says how the upstream's certificate is verified; same shape and meaning as
-	// the validation of a Gateway API BackendTLSPolicy.
-	//
-	// +required
-	Validation UpstreamTLSValidation `json:"validation"`
-
-	// verifyDepth is the most intermediate certificates allowed between the upstream's
-	// certificate and a trusted CA (OpenSSL and Kong meaning: 0 means the leaf is signed
-	// directly by a trusted CA). Unset means no limit.
-	//
-	// +optional
-	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:validation:Maximum=10
-	VerifyDepth *int32 `json:"verifyDepth,omitempty"`
-
-	// minVersion is the lowest TLS version the proxy accepts from the upstream.
-	//
-	// +optional
-	// +kubebuilder:default="1.2"
-	MinVersion TLSVersion `json:"minVersion,omitempty"`
-
-	// clientCertificateRef names a kubernetes.io/tls Secret in this namespace whose
-	// certificate the proxy presents to the upstream (mutual TLS).
-	//
-	// +optional
-	ClientCertificateRef *SecretReference `json:"clientCertificateRef,omitempty"`
-}
-
-// UpstreamTLSValidation mirrors gateway-api's BackendTLSPolicyValidation, with hostname
-// optional (it defaults to the upstream host) and the CA reference group and kind defaulted.
-//
-// +kubebuilder:validation:XValidation:rule="has(self.caCertificateRefs) != has(self.wellKnownCACertificates)",message="exactly one of caCertificateRefs or wellKnownCACertificates must be set"
-type UpstreamTLSValidation struct {
-	// caCertificateRefs name ConfigMaps or Secrets in this namespace whose key ca.crt holds
-	// PEM CA certificates that the upstream's chain must lead to. Several are merged.
-	//
-	// +optional
-	// +listType=atomic
-	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=8
-	CACertificateRefs []CACertificateReference `json:"caCertificateRefs,omitempty"`
-
-	// wellKnownCACertificates selects a well-known trust bundle instead: "System" for the
-	// proxy image's system CAs, or "gatewaytenant.io/openshift-service-ca" for the OpenShift
-	// service CA (the namespace's openshift-service-ca.crt ConfigMap), which signs the
-	// service-serving certificates of Services (SAN <service>.<namespace>.svc).
-	//
-	// +optional
-	WellKnownCACertificates *gwapiv1.WellKnownCACertificatesType `json:"wellKnownCACertificates,omitempty"`
-
-	// hostname is the SNI sent to the upstream and, unless subjectAltNames is set, the name
-	// its certificate must carry. Defaults to the upstream host.
-	//
-	// +optional
-	Hostname *gwapiv1.PreciseHostname `json:"hostname,omitempty"`
-
-	// subjectAltNames, when set, replace the hostname check: the upstream certificate must
-	// carry at least one of them.
-	//
-	// +optional
-	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=5
-	SubjectAltNames []gwapiv1.SubjectAltName `json:"subjectAltNames,omitempty"`
-}
-
-// CACertificateReference names a ConfigMap or Secret in the tenant's namespace holding PEM CA
-// certificates under the key ca.crt.
-type CACertificateReference struct {
-	// group of the referent; only the core group ("") is supported.
-	//
-	// +optional
-	Group gwapiv1.Group `json:"group,omitempty"`
-
-	// kind of the referent: ConfigMap (default) or Secret.
-	//
-	// +optional
-	// +kubebuilder:default=ConfigMap
-	Kind gwapiv1.Kind `json:"kind,omitempty"`
-
-	// name of the referent.
-	//
-	// +required
-	Name gwapiv1.ObjectName `json:"name"`
-}
-
-// SecretReference names a Secret in the tenant's namespace.
-type SecretReference struct {
-	// name of the Secret.
-	//
-	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
-}
-
 // GatewayTenantStatus is the observed state of a GatewayTenant.
 type GatewayTenantStatus struct {
 	// observedGeneration is the generation this status was computed for.
@@ -281,6 +167,64 @@ type UpstreamStatus struct {
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// clientCertificate is the client identity the proxy replicas present to a TLS upstream
+	// with mutual TLS, as they report it: where it comes from, and the certificate each
+	// replica holds.
+	//
+	// +optional
+	ClientCertificate *ClientCertificateStatus `json:"clientCertificate,omitempty"`
+}
+
+// ClientCertificateStatus is where a TLS upstream's client identity comes from, and what each
+// proxy replica holds of it.
+type ClientCertificateStatus struct {
+	// secretName is the Secret of spec clientCertificateRef.
+	//
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName,omitempty"`
+
+	// signerName is the signer of the replicas' pod certificates (spec podCertificate).
+	//
+	// +optional
+	// +kubebuilder:validation:MaxLength=571
+	SignerName string `json:"signerName,omitempty"`
+
+	// replicas are the certificates the proxy replicas that reported hold, by pod. With a
+	// pod certificate each replica holds its own, renewed by the kubelet.
+	//
+	// +optional
+	// +listType=map
+	// +listMapKey=pod
+	// +kubebuilder:validation:MaxItems=16
+	Replicas []ReplicaCertificate `json:"replicas,omitempty"`
+}
+
+// ReplicaCertificate is the client certificate one proxy replica holds.
+type ReplicaCertificate struct {
+	// pod is the replica's pod.
+	//
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Pod string `json:"pod"`
+
+	// subject of the certificate, e.g. CN=my-api-proxy-7c9f8-x2x4q.
+	//
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Subject string `json:"subject,omitempty"`
+
+	// issuer of the certificate.
+	//
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Issuer string `json:"issuer,omitempty"`
+
+	// notAfter is when the certificate expires.
+	//
+	// +optional
+	NotAfter *metav1.Time `json:"notAfter,omitempty"`
 }
 
 // GatewayTenant is what one namespace exposes to a shared API gateway: its upstreams, and

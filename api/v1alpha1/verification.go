@@ -5,11 +5,16 @@ package v1alpha1
 // every reason with its fix.
 
 // ConditionVerified is a condition of each TLS upstream (status.upstreams[].conditions): True
-// when the proxy replicas verified the upstream's certificate with the tenant's settings
-// (an active TLS handshake, no request, or real traffic), False with the reason when they
-// could not, Unknown while no proxy replica has reported. A False Verified makes the
-// upstream's and the tenant's Ready False with the same reason. Once True, it turns False
-// only on a confirmed failure (the proxy checked twice), never on a single failed handshake.
+// when the proxy replicas loaded the upstream's TLS material and verified the upstream's
+// certificate with the tenant's settings (an active TLS handshake, no request, or real
+// traffic), False with the reason when they could not, Unknown while no proxy replica has
+// reported. The material the operator cannot read (a Secret, a pod certificate) is judged
+// from the replicas' reports: InvalidClientCertificate, InvalidCACertificateRef,
+// NoValidCACertificate or CertificateExpired. A False Verified makes the upstream's and the
+// tenant's Ready False with the same reason; while it is Unknown, an upstream with such
+// material is Unknown too (nobody has checked it), others stay Ready. Once True, it turns
+// False only on a confirmed failure (the proxy checked twice, or the material is wrong),
+// never on a single failed handshake.
 const ConditionVerified = "Verified"
 
 // Reasons of the Verified condition. The failure reasons name the proxy's reasons
@@ -20,7 +25,9 @@ const (
 	ReasonVerified = "Verified"
 
 	// ReasonAwaitingProxyReport (Unknown): no proxy replica has reported on the upstream
-	// yet, with the current configuration. It does not make Ready False.
+	// yet, with the current configuration. It does not make Ready False; for an upstream
+	// whose Secret or pod certificate only the proxy checks, it makes the upstream's Ready
+	// and the tenant's ResolvedRefs and Ready Unknown with this reason.
 	ReasonAwaitingProxyReport = "AwaitingProxyReport"
 
 	// ReasonProxyUnreachable (Unknown): the operator cannot read the proxy replicas' state

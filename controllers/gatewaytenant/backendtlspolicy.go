@@ -133,6 +133,15 @@ func inexpressible(t *v1alpha1.UpstreamTLS, s v1alpha1.BackendTLSPolicySettings)
 	if t.ClientCertificateRef != nil {
 		out = append(out, "tls.clientCertificateRef (Gateway API sets the client certificate a gateway presents to upstreams on the Gateway, for all of them, not per upstream)")
 	}
+	if t.PodCertificate != nil {
+		out = append(out, "tls.podCertificate (Gateway API sets the client certificate a gateway presents to upstreams on the Gateway, from a Secret, not a pod certificate of the gateway's pods)")
+	}
+	for i, ref := range t.Validation.CACertificateRefs {
+		if refKind(ref) == kindClusterTrustBundle {
+			out = append(out, fmt.Sprintf("tls.validation.caCertificateRefs[%d] %s (BackendTLSPolicy in the Gateway API this operator is built with references CAs in ConfigMaps and Secrets of the upstream's namespace, not ClusterTrustBundles: publish the CA in a ConfigMap, e.g. with trust-manager)",
+				i, refName(ref)))
+		}
+	}
 	if t.VerifyDepth != nil {
 		out = append(out, "tls.verifyDepth (a BackendTLSPolicy cannot bound a chain's depth)")
 	}
@@ -226,7 +235,7 @@ func desiredBackendTLSPolicy(tenant *v1alpha1.GatewayTenant, d directUpstream, s
 	}
 	for _, ref := range t.Validation.CACertificateRefs {
 		v.CACertificateRefs = append(v.CACertificateRefs, gwapiv1.LocalObjectReference{
-			Group: ref.Group, Kind: gwapiv1.Kind(caRefKind(ref)), Name: ref.Name,
+			Group: ref.Group, Kind: gwapiv1.Kind(caRefKind(ref)), Name: gwapiv1.ObjectName(ref.Name),
 		})
 	}
 	p := &gwapiv1.BackendTLSPolicy{

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 )
 
 // gatewayAPIPlane creates a data plane whose gateway (namespaces labelled gateway=envoy)
@@ -206,6 +207,20 @@ var _ = Describe("A TLS upstream on a data plane in BackendTLSPolicy mode", func
 			func(_ string, u *v1alpha1.Upstream, _ *corev1.Service) {
 				u.TLS.ClientCertificateRef = &v1alpha1.SecretReference{Name: "client-cert"}
 			}),
+		Entry("a pod certificate as the client identity", v1alpha1.ReasonNotExpressibleInBackendTLSPolicy, "tls.podCertificate",
+			func(_ string, u *v1alpha1.Upstream, _ *corev1.Service) {
+				u.TLS.PodCertificate = &v1alpha1.PodCertificateIdentity{SignerName: "example.com/gateway-clients"}
+			}),
+		Entry("a CA from a ClusterTrustBundle by name", v1alpha1.ReasonNotExpressibleInBackendTLSPolicy, "tls.validation.caCertificateRefs[0] ClusterTrustBundle/",
+			func(ns string, u *v1alpha1.Upstream, _ *corev1.Service) {
+				trustBundle(ns+"-upstreams", nil, must(pki.NewRoot("platform upstreams")))
+				u.TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{bundleRef(ns + "-upstreams")}
+			}),
+		Entry("a CA from the ClusterTrustBundles of a signer", v1alpha1.ReasonNotExpressibleInBackendTLSPolicy, "tls.validation.caCertificateRefs[1] ClusterTrustBundle/signerName=example.com/upstreams",
+			func(ns string, u *v1alpha1.Upstream, _ *corev1.Service) {
+				trustBundle("example.com:upstreams:"+ns, map[string]string{"trust": ns}, must(pki.NewRoot("platform upstreams")))
+				u.TLS.Validation.CACertificateRefs = append(u.TLS.Validation.CACertificateRefs, signerRef("example.com/upstreams", map[string]string{"trust": ns}))
+			}),
 		Entry("a verify depth", v1alpha1.ReasonNotExpressibleInBackendTLSPolicy, "tls.verifyDepth",
 			func(_ string, u *v1alpha1.Upstream, _ *corev1.Service) { u.TLS.VerifyDepth = ptr.To[int32](1) }),
 		Entry("a minimum version above the implementation's default, without an option", v1alpha1.ReasonNotExpressibleInBackendTLSPolicy, "tls.minVersion 1.3",
@@ -217,6 +232,33 @@ var _ = Describe("A TLS upstream on a data plane in BackendTLSPolicy mode", func
 		Entry("an unnamed Service port", v1alpha1.ReasonServicePortUnnamed, "name the port",
 			func(_ string, _ *v1alpha1.Upstream, s *corev1.Service) { s.Spec.Ports[0].Name = "" }),
 	)
+
+	It("carries a CA Secret into the policy as it is, reads no Secret, and leaves its check to the implementation", func() {
+		dp := gatewayAPIPlane()
+		newService(ns, "secure")
+		u := gatewayVerified(ns, "secure")
+		u.TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Kind: "Secret", Name: "upstream-ca-secret"}}
+		t := newTenant(ns, []v1alpha1.Upstream{u}, onPlane(dp))
+
+		By("writing the reference as the tenant gave it, though no such Secret exists: the operator cannot read one")
+		p := get(ns, "my-api.secure", &gwapiv1.BackendTLSPolicy{})
+		Expect(p.Spec.Validation.CACertificateRefs).To(Equal([]gwapiv1.LocalObjectReference{{Group: "", Kind: "Secret", Name: "upstream-ca-secret"}}))
+		Eventually(func(g Gomega) {
+			ready := condition(g, t, v1alpha1.ConditionReady)
+			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), ready.Message)
+			g.Expect(ready.Message).To(ContainSubstring(`upstream "secure" awaits the gateway's report on its BackendTLSPolicy`))
+			g.Expect(condition(g, t, v1alpha1.ConditionResolvedRefs).Status).To(Equal(metav1.ConditionTrue))
+		}).Should(Succeed())
+
+		By("taking the implementation's word on the Secret: its refusal is the tenant's Ready")
+		report(p, [3]string{"Accepted", "False", "NoValidCACertificate"}, [3]string{"ResolvedRefs", "False", "InvalidCACertificateRef"})
+		Eventually(func(g Gomega) {
+			ready := condition(g, t, v1alpha1.ConditionReady)
+			g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(ready.Reason).To(Equal("NoValidCACertificate"))
+		}).Should(Succeed())
+		Consistently(func(g Gomega) { expectNoProxy(g, ns) }, 2*time.Second, 200*time.Millisecond).Should(Succeed())
+	})
 
 	It("reports another BackendTLSPolicy on the same Service port that takes precedence, and never touches it", func() {
 		dp := gatewayAPIPlane()

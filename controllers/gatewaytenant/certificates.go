@@ -1,14 +1,13 @@
 package gatewaytenant
 
-// What the certificate material of a TLS upstream means: usable, or which reference is wrong
-// and why; expired, or expiring soon. Pure: certsource.go reads the material.
+// What the CA certificates the operator reads for a TLS upstream mean: usable, or which
+// reference is wrong and why; expired, or expiring soon. Pure: certsource.go reads them.
 
 import (
 	"crypto/x509"
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
@@ -16,7 +15,9 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 )
 
-// certCheck is the verdict on the certificates of one TLS upstream.
+// certCheck is the verdict on the certificates of one TLS upstream that the operator reads:
+// its CA ConfigMaps and ClusterTrustBundles. (A CA Secret and the client certificate the
+// proxy checks: material.go.)
 type certCheck struct {
 	// reason is empty when every reference resolved to usable material; a ReasonXxx
 	// otherwise, with detail saying which reference and why (without the upstream's name).
@@ -30,8 +31,8 @@ type certCheck struct {
 	refs []metrics.CertificateRef
 }
 
-// judgeCertificates checks the CA references and client certificate of the TLS upstream u of
-// a tenant in namespace, as read into m, at time now.
+// judgeCertificates checks the CA references the operator reads of the TLS upstream u of a
+// tenant in namespace, as read into m, at time now.
 func judgeCertificates(namespace string, u v1alpha1.Upstream, m certMaterial, now time.Time, warnWithin time.Duration) certCheck {
 	var res certCheck
 	var certs []*x509.Certificate
@@ -49,8 +50,7 @@ func judgeCertificates(namespace string, u v1alpha1.Upstream, m certMaterial, no
 		got := m.cas[i].certs
 		certs = append(certs, got...)
 		if len(got) > 0 {
-			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindCA,
-				Ref: caRefKind(ref) + "/" + string(ref.Name), NotAfter: contract.EarliestNotAfter(got)})
+			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindCA, Ref: refName(ref), NotAfter: contract.EarliestNotAfter(got)})
 		}
 	}
 	if wk := u.TLS.Validation.WellKnownCACertificates; wk != nil {
@@ -67,17 +67,6 @@ func judgeCertificates(namespace string, u v1alpha1.Upstream, m certMaterial, no
 	}
 	if res.reason != "" {
 		return res
-	}
-	if ref := u.TLS.ClientCertificateRef; ref != nil {
-		if detail := judgeClientCertificate(ref.Name, m.client); detail != "" {
-			res.reason, res.detail = v1alpha1.ReasonInvalidClientCertificate, detail
-			return res
-		}
-		certs = append(certs, m.client.certs...)
-		if len(m.client.certs) > 0 {
-			res.refs = append(res.refs, metrics.CertificateRef{Upstream: u.Name, Kind: metrics.KindClient,
-				Ref: "Secret/" + ref.Name, NotAfter: contract.EarliestNotAfter(m.client.certs)})
-		}
 	}
 	return checkExpiry(res, certs, now, warnWithin)
 }
@@ -106,41 +95,35 @@ func checkExpiry(res certCheck, certs []*x509.Certificate, now time.Time, warnWi
 	return res
 }
 
-// judgeCARef says why a CA reference, as read, is unusable; empty when it is usable.
+// judgeCARef says why a CA reference the operator reads, as read, is unusable; empty when it
+// is usable or is a Secret, which the proxy checks.
 func judgeCARef(ref v1alpha1.CACertificateReference, got objectRead) (reason, detail string) {
-	kind := caRefKind(ref)
-	switch {
-	case !readableKind(ref):
-		return v1alpha1.ReasonInvalidKind,
-			fmt.Sprintf("caCertificateRefs: kind %q of group %q is not supported; use ConfigMap or Secret of the core group", kind, ref.Group)
-	case !got.found:
-		return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q not found", kind, ref.Name)
-	case !got.hasKey:
-		return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q has no key %q", kind, ref.Name, caCertKey)
-	case got.parseErr != nil:
-		return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q key %q: %v", kind, ref.Name, caCertKey, got.parseErr)
-	}
-	for _, c := range got.certs {
-		if !c.BasicConstraintsValid || !c.IsCA {
-			return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s %q key %q: certificate %q is not a CA certificate (its basicConstraints do not say CA:TRUE); "+
-				"give the CA that signed the upstream's certificate, not the upstream's own certificate", kind, ref.Name, caCertKey, c.Subject.CommonName)
+	kind := refKind(ref)
+	what := fmt.Sprintf("%s %q", kind, ref.Name)
+	if sel := ref.ClusterTrustBundleSelector; sel != nil {
+		what = fmt.Sprintf("ClusterTrustBundles of signer %q", sel.SignerName)
+		if l := selectorString(sel); l != "" {
+			what += " labelled " + l
 		}
 	}
-	return "", ""
-}
-
-// judgeClientCertificate says why a client certificate Secret, as read, is unusable; empty
-// when it is usable.
-func judgeClientCertificate(name string, got objectRead) string {
 	switch {
+	case kind == "":
+		return v1alpha1.ReasonInvalidKind, fmt.Sprintf("caCertificateRefs: kind %q of group %q is not supported; "+
+			"use ConfigMap or Secret of the core group, or ClusterTrustBundle of certificates.k8s.io", caRefKind(ref), ref.Group)
+	case kind == kindSecret:
+		return "", ""
+	case !got.found && ref.ClusterTrustBundleSelector != nil:
+		return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("no ClusterTrustBundle matches: %s", what)
 	case !got.found:
-		return fmt.Sprintf("clientCertificateRef: Secret %q not found", name)
-	case got.secretType != corev1.SecretTypeTLS:
-		return fmt.Sprintf("clientCertificateRef: Secret %q has type %q; it must be %q (kubectl create secret tls)", name, got.secretType, corev1.SecretTypeTLS)
+		return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s not found", what)
+	case !got.hasKey:
+		return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s has no key %q", what, caCertKey)
+	case got.parseErr != nil && kind == kindConfigMap:
+		return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s key %q: %v", what, caCertKey, got.parseErr)
 	case got.parseErr != nil:
-		return fmt.Sprintf("clientCertificateRef: Secret %q: %v", name, got.parseErr)
+		return v1alpha1.ReasonInvalidCACertificateRef, fmt.Sprintf("%s: %v", what, got.parseErr)
 	}
-	return ""
+	return "", ""
 }
 
 // judgeWellKnownCA checks a well-known trust bundle: System needs nothing; the OpenShift

@@ -28,19 +28,8 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 	caConfigMap := func(ns string) *corev1.ConfigMap {
 		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "upstream-ca"}}
 	}
-	clientSecret := func(ns string) *corev1.Secret {
-		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "client-cert"}}
-	}
 	restoreCA := func(ns string, chain *pki.Chain) {
 		update(caConfigMap(ns), func(cm *corev1.ConfigMap) { cm.Data = map[string]string{"ca.crt": string(chain.Root.CertPEM())} })
-	}
-	restoreClient := func(ns string, chain *pki.Chain) {
-		c, err := chain.Root.NewLeaf("gateway", pki.ClientAuth())
-		Expect(err).NotTo(HaveOccurred())
-		Expect(k8sClient.Delete(ctx, clientSecret(ns))).To(Succeed())
-		s := clientSecret(ns)
-		s.Type, s.Data = corev1.SecretTypeTLS, map[string][]byte{"tls.crt": c.CertPEM(), "tls.key": c.KeyPEM()}
-		Expect(k8sClient.Create(ctx, s)).To(Succeed())
 	}
 
 	DescribeTable("reports the problem in status and recovers once the object is fixed, without touching the tenant",
@@ -97,7 +86,7 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 		Entry("none of several CA references usable", certCase{
 			reason: v1alpha1.ReasonNoValidCACertificate, message: "none of the 2 CA certificate references is usable", fixesTenant: true,
 			break_: func(_ string, t *v1alpha1.GatewayTenant, _ *pki.Chain) {
-				t.Spec.Upstreams[0].TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Name: "ca-a"}, {Kind: "Secret", Name: "ca-b"}}
+				t.Spec.Upstreams[0].TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Name: "ca-a"}, bundleRef("no-such-bundle")}
 			},
 			fix: restoreTenantCARef,
 		}),
@@ -110,47 +99,15 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 			},
 			fix: restoreCA,
 		}),
-		Entry("client certificate Secret of the wrong type", certCase{
-			reason: v1alpha1.ReasonInvalidClientCertificate, message: `Secret "client-cert" has type "Opaque"; it must be "kubernetes.io/tls"`,
-			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Chain) {
-				Expect(k8sClient.Delete(ctx, clientSecret(ns))).To(Succeed())
-				s := clientSecret(ns)
-				s.Data = map[string][]byte{"tls.crt": []byte("x")}
-				Expect(k8sClient.Create(ctx, s)).To(Succeed())
-			},
-			fix: restoreClient,
-		}),
-		Entry("client certificate not matching its key", certCase{
-			reason: v1alpha1.ReasonInvalidClientCertificate, message: "private key does not match public key",
-			break_: func(ns string, _ *v1alpha1.GatewayTenant, chain *pki.Chain) {
-				other, err := chain.Root.NewLeaf("other", pki.ClientAuth())
-				Expect(err).NotTo(HaveOccurred())
-				update(clientSecret(ns), func(s *corev1.Secret) { s.Data["tls.key"] = other.KeyPEM() })
-			},
-			fix: restoreClient,
-		}),
-		Entry("client certificate Secret missing", certCase{
-			reason: v1alpha1.ReasonInvalidClientCertificate, message: `clientCertificateRef: Secret "client-cert" not found`,
-			break_: func(ns string, _ *v1alpha1.GatewayTenant, _ *pki.Chain) {
-				Expect(k8sClient.Delete(ctx, clientSecret(ns))).To(Succeed())
-			},
-			fix: func(ns string, chain *pki.Chain) {
-				c, err := chain.Root.NewLeaf("gateway", pki.ClientAuth())
-				Expect(err).NotTo(HaveOccurred())
-				s := clientSecret(ns)
-				s.Type, s.Data = corev1.SecretTypeTLS, map[string][]byte{"tls.crt": c.CertPEM(), "tls.key": c.KeyPEM()}
-				Expect(k8sClient.Create(ctx, s)).To(Succeed())
-			},
-		}),
 	)
 
-	It("warns, stays Ready, and serves, when a certificate expires soon", func() {
+	It("warns, stays Ready, and serves, when a CA expires soon", func() {
 		newService(ns, "secure")
 		chain := certificates(ns)
-		soon, err := chain.Root.NewLeaf("gateway", pki.ClientAuth(), pki.Validity(time.Now().Add(-time.Hour), time.Now().Add(72*time.Hour)))
+		soon, err := pki.NewRoot("soon", pki.Validity(time.Now().Add(-time.Hour), time.Now().Add(72*time.Hour)))
 		Expect(err).NotTo(HaveOccurred())
-		update(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "client-cert"}}, func(s *corev1.Secret) {
-			s.Data = map[string][]byte{"tls.crt": soon.CertPEM(), "tls.key": soon.KeyPEM()}
+		update(caConfigMap(ns), func(cm *corev1.ConfigMap) {
+			cm.Data = map[string]string{"ca.crt": string(chain.Root.CertPEM()) + string(soon.CertPEM())}
 		})
 		t := newTenant(ns, []v1alpha1.Upstream{tlsUpstream(ns, "secure")})
 		becomeAvailable(ns)
@@ -159,7 +116,7 @@ var _ = Describe("Certificate references of TLS upstreams", func() {
 			us, c := upstreamStatus(g, t, "secure")
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonCertificateExpiringSoon))
-			g.Expect(c.Message).To(ContainSubstring(`certificate "gateway" expires at`))
+			g.Expect(c.Message).To(ContainSubstring(`certificate "soon" expires at`))
 			g.Expect(us.GatewayHost).NotTo(BeEmpty())
 		}).Should(Succeed())
 	})

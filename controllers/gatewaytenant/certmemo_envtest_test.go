@@ -15,41 +15,41 @@ var _ = Describe("Certificate contents", func() {
 	It("are read from the API server again only when their object changed", func() {
 		ns := newNamespace()
 		newService(ns, "secure")
-		chain := certificates(ns)
+		certificates(ns)
 		t := newTenant(ns, []v1alpha1.Upstream{tlsUpstream(ns, "secure")})
 		becomeAvailable(ns)
 		expectReady(t)
-		path := "/api/v1/namespaces/" + ns + "/secrets/client-cert"
+		path := "/api/v1/namespaces/" + ns + "/configmaps/upstream-ca"
 		reads := func() int {
 			n := 0
-			for _, r := range recordedSecretRequests() {
+			for _, r := range recordedRequests(path) {
 				if r.method == "GET" && r.path == path {
 					n++
 				}
 			}
 			return n
 		}
-		Expect(reads()).To(BeNumerically(">=", 1), "the client certificate was never read")
+		Expect(reads()).To(BeNumerically(">=", 1), "the CA ConfigMap was never read")
 		before := reads()
 
-		By("reconciling the tenant for an edit that leaves its Secret as it is")
+		By("reconciling the tenant for an edit that leaves its ConfigMap as it is")
 		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Environments = []v1alpha1.EnvironmentName{"test"} })
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(t), t)).To(Succeed())
 			g.Expect(t.Status.ObservedGeneration).To(Equal(t.Generation))
 		}).Should(Succeed())
-		Expect(reads()).To(Equal(before), "an unchanged Secret was read again")
+		Expect(reads()).To(Equal(before), "an unchanged ConfigMap was read again")
 
-		By("renewing the client certificate")
-		expired, err := chain.Root.NewLeaf("gateway", pki.ClientAuth(), pki.Expired())
+		By("replacing the CA")
+		expired, err := pki.NewRoot("old root", pki.Expired())
 		Expect(err).NotTo(HaveOccurred())
-		update(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "client-cert"}}, func(s *corev1.Secret) {
-			s.Data = map[string][]byte{"tls.crt": expired.CertPEM(), "tls.key": expired.KeyPEM()}
+		update(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "upstream-ca"}}, func(cm *corev1.ConfigMap) {
+			cm.Data = map[string]string{"ca.crt": string(expired.CertPEM())}
 		})
 		Eventually(func(g Gomega) {
 			_, uc := upstreamStatus(g, t, "secure")
 			g.Expect(uc.Reason).To(Equal(v1alpha1.ReasonCertificateExpired), uc.Message)
 		}).Should(Succeed())
-		Expect(reads()).To(BeNumerically(">", before), "the changed Secret was judged without being read")
+		Expect(reads()).To(BeNumerically(">", before), "the changed ConfigMap was judged without being read")
 	})
 })

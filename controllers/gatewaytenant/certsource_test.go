@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
@@ -32,8 +32,8 @@ func (c *countingSource) Get(ctx context.Context, key client.ObjectKey, obj clie
 	return c.Client.Get(ctx, key, obj, opts...)
 }
 
-// memoWorld is a namespace with a CA ConfigMap and a client certificate Secret, the memo
-// in front of it, and a TLS upstream referencing both.
+// memoWorld is a namespace with a CA ConfigMap, two ClusterTrustBundles of a signer, the memo
+// in front of them, and a TLS upstream referencing the ConfigMap and the signer's bundles.
 type memoWorld struct {
 	api    client.Client
 	direct *countingSource
@@ -48,58 +48,65 @@ func newMemoWorld(t *testing.T) *memoWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := root.NewLeaf("gateway", pki.ClientAuth())
-	if err != nil {
-		t.Fatal(err)
-	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
 	api := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "ca"}, Data: map[string]string{caCertKey: string(root.CertPEM())}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "client"}, Type: corev1.SecretTypeTLS,
-			Data: map[string][]byte{corev1.TLSCertKey: leaf.CertPEM(), corev1.TLSPrivateKeyKey: leaf.KeyPEM()}},
+		trustBundle("example.com:upstreams:v1", root, "upstreams"),
+		trustBundle("example.com:upstreams:v2", root, "upstreams"),
+		trustBundle("example.com:other:v1", root, "upstreams"), // another signer
 	).Build()
 	direct := &countingSource{Client: api, reads: map[string]int{}}
 	return &memoWorld{
 		api: api, direct: direct, memo: newMemoSource(direct, api), root: root,
 		up: v1alpha1.Upstream{Name: "secure", Host: "secure.team.svc", Port: 8443, TLS: &v1alpha1.UpstreamTLS{
-			Validation:           v1alpha1.UpstreamTLSValidation{CACertificateRefs: []v1alpha1.CACertificateReference{{Name: gwapiv1.ObjectName("ca")}}},
+			Validation: v1alpha1.UpstreamTLSValidation{CACertificateRefs: []v1alpha1.CACertificateReference{{Name: "ca"},
+				{Group: "certificates.k8s.io", Kind: "ClusterTrustBundle", ClusterTrustBundleSelector: &v1alpha1.ClusterTrustBundleSelector{
+					SignerName: "example.com/upstreams", LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"trust": "upstreams"}}}}}},
 			ClientCertificateRef: &v1alpha1.SecretReference{Name: "client"},
 		}},
 	}
 }
 
-func (w *memoWorld) check(t *testing.T) certCheck {
+func trustBundle(name string, ca *pki.Cert, trust string) *certificatesv1.ClusterTrustBundle {
+	return &certificatesv1.ClusterTrustBundle{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"trust": trust}},
+		Spec: certificatesv1.ClusterTrustBundleSpec{SignerName: signerOfBundle(name), TrustBundle: string(ca.CertPEM())}}
+}
+
+func (w *memoWorld) check(t *testing.T) (certMaterial, certCheck) {
 	t.Helper()
 	m, err := readCertificates(context.Background(), w.memo, "team", w.up)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return judgeCertificates("team", w.up, m, time.Now(), time.Hour)
+	return m, judgeCertificates("team", w.up, m, time.Now(), time.Hour)
 }
 
-func (w *memoWorld) expectReads(t *testing.T, ca, clientCert int) {
+func (w *memoWorld) expectReads(t *testing.T, want map[string]int) {
 	t.Helper()
-	if got := w.direct.reads["ca"]; got != ca {
-		t.Errorf("CA ConfigMap read %d times from the API server, want %d", got, ca)
-	}
-	if got := w.direct.reads["client"]; got != clientCert {
-		t.Errorf("client certificate Secret read %d times from the API server, want %d", got, clientCert)
+	for name, n := range want {
+		if got := w.direct.reads[name]; got != n {
+			t.Errorf("%s read %d times from the API server, want %d", name, got, n)
+		}
 	}
 }
 
 // An unchanged object is read once, however often its tenant is reconciled; a changed one is
-// read again and judged on its new contents.
+// read again and judged on its new contents. No Secret is ever read.
 func TestMemoReadsCertificatesOnlyWhenTheyChange(t *testing.T) {
 	w := newMemoWorld(t)
 	for range 3 {
-		if res := w.check(t); res.reason != "" {
+		m, res := w.check(t)
+		if res.reason != "" {
 			t.Fatalf("valid references: %s %s", res.reason, res.detail)
 		}
+		if got := m.cas[1].bundles; len(got) != 2 || len(m.cas[1].certs) != 1 {
+			t.Fatalf("the signer's bundles %v gave %d certificates, want both bundles and their one CA", got, len(m.cas[1].certs))
+		}
 	}
-	w.expectReads(t, 1, 1)
+	w.expectReads(t, map[string]int{"ca": 1, "example.com:upstreams:v1": 1, "example.com:upstreams:v2": 1, "example.com:other:v1": 0, "client": 0})
 
 	cm := &corev1.ConfigMap{}
 	if err := w.api.Get(context.Background(), client.ObjectKey{Namespace: "team", Name: "ca"}, cm); err != nil {
@@ -109,32 +116,45 @@ func TestMemoReadsCertificatesOnlyWhenTheyChange(t *testing.T) {
 	if err := w.api.Update(context.Background(), cm); err != nil {
 		t.Fatal(err)
 	}
-	if res := w.check(t); res.reason != v1alpha1.ReasonInvalidCACertificateRef {
+	if _, res := w.check(t); res.reason != v1alpha1.ReasonInvalidCACertificateRef {
 		t.Errorf("after the CA ConfigMap broke: reason %q, want %q", res.reason, v1alpha1.ReasonInvalidCACertificateRef)
 	}
-	w.expectReads(t, 2, 1) // the client certificate Secret did not change
+	w.expectReads(t, map[string]int{"ca": 2, "example.com:upstreams:v1": 1})
 
-	cm.Data[caCertKey] = string(w.root.CertPEM())
-	if err := w.api.Update(context.Background(), cm); err != nil {
+	if err := w.api.Create(context.Background(), trustBundle("example.com:upstreams:v3", w.root, "upstreams")); err != nil {
 		t.Fatal(err)
 	}
-	for range 2 {
-		if res := w.check(t); res.reason != "" {
-			t.Errorf("after the CA ConfigMap was mended: %s %s", res.reason, res.detail)
-		}
+	if m, _ := w.check(t); len(m.cas[1].bundles) != 3 {
+		t.Errorf("a new bundle of the signer is not selected: %v", m.cas[1].bundles)
 	}
-	w.expectReads(t, 3, 1)
+	w.expectReads(t, map[string]int{"ca": 2, "example.com:upstreams:v1": 1, "example.com:upstreams:v3": 1})
 }
 
-// A reference to an object the cache does not hold is reported without a read.
+// A reference to an object the cache does not hold is reported without a read; a selector
+// that matches nothing says so.
 func TestMemoDoesNotReadMissingObjects(t *testing.T) {
 	w := newMemoWorld(t)
 	w.up.TLS.Validation.CACertificateRefs[0].Name = "missing"
-	res := w.check(t)
-	if res.reason != v1alpha1.ReasonInvalidCACertificateRef {
+	if _, res := w.check(t); res.reason != v1alpha1.ReasonInvalidCACertificateRef {
 		t.Errorf("reason %q, want %q", res.reason, v1alpha1.ReasonInvalidCACertificateRef)
 	}
 	if w.direct.reads["missing"] != 0 {
 		t.Errorf("a missing ConfigMap was read %d times from the API server", w.direct.reads["missing"])
+	}
+	w.up.TLS.Validation.CACertificateRefs = w.up.TLS.Validation.CACertificateRefs[1:]
+	w.up.TLS.Validation.CACertificateRefs[0].ClusterTrustBundleSelector.LabelSelector.MatchLabels["trust"] = "nobody"
+	_, res := w.check(t)
+	if want := `no ClusterTrustBundle matches: ClusterTrustBundles of signer "example.com/upstreams" labelled trust=nobody`; res.reason != v1alpha1.ReasonInvalidCACertificateRef || res.detail != want {
+		t.Errorf("got %s %q, want %s %q", res.reason, res.detail, v1alpha1.ReasonInvalidCACertificateRef, want)
+	}
+}
+
+func TestSignerOfBundle(t *testing.T) {
+	for name, want := range map[string]string{
+		"example.com:upstreams:v1": "example.com/upstreams", "corporate-roots": "", "a.b.example:c.d:x": "a.b.example/c.d",
+	} {
+		if got := signerOfBundle(name); got != want {
+			t.Errorf("signerOfBundle(%q) = %q, want %q", name, got, want)
+		}
 	}
 }

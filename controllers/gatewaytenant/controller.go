@@ -6,10 +6,12 @@
 // One reconcile gathers, judges, writes, then sets status:
 //   - observe.go reads everything into one observation, then judges it with pure functions:
 //     validate.go (upstreams against their Services, the data plane), certificates.go (the
-//     material certsource.go read), conflict.go (one owner per Service port), verified.go
-//     (the proxy replicas' reports), backendtlspolicy.go (what a BackendTLSPolicy can express,
-//     other policies on the same port, the implementations' reports, the path kept while the
-//     data plane's mode changes), proxyconfig.go (the proxy's configuration, rendered once);
+//     ConfigMaps and ClusterTrustBundles certsource.go read; the operator reads no Secret),
+//     conflict.go (one owner per Service port), verified.go (the proxy replicas' reports),
+//     material.go (what they report of the Secrets and pod certificates they load),
+//     backendtlspolicy.go (what a BackendTLSPolicy can express, other policies on the same
+//     port, the implementations' reports, the path kept while the data plane's mode changes),
+//     proxyconfig.go (the proxy's configuration, rendered once);
 //   - write.go writes the desired objects (resources.go, monitoring.go, backendtlspolicy.go)
 //     by the one rule of apply.go, an upstream's new path before its old one goes, holds
 //     image changes back (rollout.go) and sizes the proxy (sizing.go); what it did comes back
@@ -25,6 +27,7 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -53,8 +56,9 @@ import (
 // ControllerName names the controller in logs, events and metrics.
 const ControllerName = "gatewaytenant"
 
-// Indexes of GatewayTenants: by the Services their upstreams name, and by the ConfigMaps and
-// Secrets ("<Kind>/<name>") their certificate references name.
+// Indexes of GatewayTenants: by the Services their upstreams name, and by the ConfigMaps
+// ("ConfigMap/<name>") and ClusterTrustBundles ("ClusterTrustBundle/<name>", or for a selector
+// "ClusterTrustBundleSigner/<signer>") their certificate references name.
 const (
 	indexUpstreamService = "spec.upstreams.service"
 	indexCertObject      = "spec.upstreams.tls.refs"
@@ -63,15 +67,15 @@ const (
 // Reconciler reconciles GatewayTenants.
 type Reconciler struct {
 	Client client.Client
-	// CertReader reads the ConfigMaps and Secrets that certificate references name, straight
-	// from the API server.
+	// CertReader reads the ConfigMaps and ClusterTrustBundles that CA references name,
+	// straight from the API server. The operator reads no Secret.
 	CertReader client.Reader
 	// APIReader reads owned objects past the label-filtered cache, to repair one whose labels
 	// were removed.
 	APIReader client.Reader
-	// Cache, when set, is the manager's cache: from the metadata of ConfigMaps and Secrets it
-	// holds, certificate references are read only when their object changed, and objects that
-	// do not exist are not read at all.
+	// Cache, when set, is the manager's cache: from the metadata of ConfigMaps and
+	// ClusterTrustBundles it holds, CA references are read only when their object changed,
+	// and objects that do not exist are not read at all.
 	Cache client.Reader
 	// Referenced, when set, reads what tenants reference (Services, the metadata of
 	// ConfigMaps, the EndpointSlices of a Service): from the manager's cache, which holds only
@@ -111,7 +115,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=gatewaytenant.io,resources=gatewaytenants/finalizers,verbs=update
 // +kubebuilder:rbac:groups=gatewaytenant.io,resources=gatewaydataplanes,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=services;configmaps;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=certificates.k8s.io,resources=clustertrustbundles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
@@ -174,6 +178,7 @@ func (r *Reconciler) exportCertificates(tenant types.NamespacedName, obs *observ
 	if obs != nil {
 		for _, u := range obs.upstreams {
 			refs = append(refs, u.certRefs...)
+			refs = append(refs, obs.materials[u.upstream.Name].certRefs...)
 		}
 	}
 	r.Certificates.Set(tenant, refs)
@@ -229,8 +234,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		Owns(&corev1.ServiceAccount{}, notOwnCreations).
 		Owns(&policyv1.PodDisruptionBudget{}, notOwnCreations).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForService), notOwnCreations).
-		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("ConfigMap")), notOwnCreations).
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject("Secret")), notOwnCreations).
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject), notOwnCreations).
+		// Cluster-scoped, readable by every tenant: metadata only, contents read on a change.
+		WatchesMetadata(&certificatesv1.ClusterTrustBundle{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForTrustBundle)).
 		// A tenant created, changed or deleted beside others changes which owns a Service port.
 		Watches(&v1alpha1.GatewayTenant{}, handler.EnqueueRequestsFromMapFunc(r.tenantsOfNamespace),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -307,8 +313,11 @@ func ownerRequest(o client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: owner.Name}}}
 }
 
-// certObjects is the index function: the ConfigMaps and Secrets the tenant's TLS upstreams
-// reference, as "<Kind>/<name>".
+// Index keys of the ClusterTrustBundles a tenant references by signer.
+const indexBundleSigner = "ClusterTrustBundleSigner/"
+
+// certObjects is the index function: the ConfigMaps and ClusterTrustBundles the tenant's TLS
+// upstreams reference (see indexCertObject). Secrets are not watched: the operator reads none.
 func certObjects(o client.Object) []string {
 	var keys []string
 	for _, u := range o.(*v1alpha1.GatewayTenant).Spec.Upstreams {
@@ -316,29 +325,45 @@ func certObjects(o client.Object) []string {
 			continue
 		}
 		for _, ref := range u.TLS.Validation.CACertificateRefs {
-			keys = append(keys, caRefKind(ref)+"/"+string(ref.Name))
-		}
-		if ref := u.TLS.ClientCertificateRef; ref != nil {
-			keys = append(keys, "Secret/"+ref.Name)
+			switch kind := refKind(ref); {
+			case kind == kindConfigMap || kind == kindClusterTrustBundle && ref.ClusterTrustBundleSelector == nil:
+				keys = append(keys, kind+"/"+string(ref.Name))
+			case kind == kindClusterTrustBundle:
+				keys = append(keys, indexBundleSigner+string(ref.ClusterTrustBundleSelector.SignerName))
+			}
 		}
 		if usesWellKnown(u.TLS, v1alpha1.WellKnownCAOpenShiftServiceCA) {
-			keys = append(keys, "ConfigMap/"+serviceCAConfigMap)
+			keys = append(keys, kindConfigMap+"/"+serviceCAConfigMap)
 		}
 	}
 	return keys
 }
 
-// tenantsForCertObject maps a ConfigMap or Secret (metadata only: contents are never cached)
-// to the tenants that reference it, and to the tenant that owns it.
-func (r *Reconciler) tenantsForCertObject(kind string) handler.MapFunc {
-	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		tenants := &v1alpha1.GatewayTenantList{}
-		if err := r.Client.List(ctx, tenants, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexCertObject: kind + "/" + o.GetName()}); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "Listing tenants referencing object", "kind", kind, "object", client.ObjectKeyFromObject(o))
-			return nil
-		}
-		return append(requests(tenants.Items), ownerRequest(o)...)
+// tenantsForCertObject maps a ConfigMap (metadata only: contents are never cached) to the
+// tenants that reference it, and to the tenant that owns it.
+func (r *Reconciler) tenantsForCertObject(ctx context.Context, o client.Object) []reconcile.Request {
+	return append(r.tenantsIndexedBy(ctx, o.GetNamespace(), kindConfigMap+"/"+o.GetName()), ownerRequest(o)...)
+}
+
+// tenantsForTrustBundle maps a ClusterTrustBundle (metadata only) to the tenants of every
+// namespace that reference it by name or its signer by selector.
+func (r *Reconciler) tenantsForTrustBundle(ctx context.Context, o client.Object) []reconcile.Request {
+	reqs := r.tenantsIndexedBy(ctx, "", kindClusterTrustBundle+"/"+o.GetName())
+	if signer := signerOfBundle(o.GetName()); signer != "" {
+		reqs = append(reqs, r.tenantsIndexedBy(ctx, "", indexBundleSigner+signer)...)
 	}
+	return reqs
+}
+
+// tenantsIndexedBy are the tenants of namespace ("" for all) whose certificate references
+// have the index key.
+func (r *Reconciler) tenantsIndexedBy(ctx context.Context, namespace, key string) []reconcile.Request {
+	tenants := &v1alpha1.GatewayTenantList{}
+	if err := r.Client.List(ctx, tenants, client.InNamespace(namespace), client.MatchingFields{indexCertObject: key}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing tenants referencing object", "object", key, "namespace", namespace)
+		return nil
+	}
+	return requests(tenants.Items)
 }
 
 // tenantsOfNamespace maps a tenant to the other tenants of its namespace.

@@ -213,8 +213,8 @@ var _ = Describe("GatewayTenant with plain upstreams", func() {
 		// Changes that trigger reconciles but change nothing the tenant depends on.
 		before := reconciles()
 		update(svc, func(s *corev1.Service) { s.Annotations = map[string]string{"touched": "yes"} })
-		update(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "client-cert"}}, func(s *corev1.Secret) {
-			s.Annotations = map[string]string{"touched": "yes"}
+		update(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "upstream-ca"}}, func(cm *corev1.ConfigMap) {
+			cm.Annotations = map[string]string{"touched": "yes"}
 		})
 		Eventually(reconciles).Should(BeNumerically(">=", before+2))
 		Consistently(writes.Load, 3*time.Second, 200*time.Millisecond).Should(Equal(settled))

@@ -61,9 +61,10 @@ func listNote(verb string, children []string) string {
 
 // recordStatusChange logs a change of the tenant's readiness and records, per upstream, a
 // change of its Verified or BackendTLSPolicyAccepted condition: Warning with the reason when
-// it fails, Normal when it is verified or accepted. A tenant that stops being Ready gets a
-// Warning with the reason, except while its proxy rolls out (progress, not a problem); a
-// certificate entering its warning window gets one though the tenant stays Ready.
+// it fails, Normal when it is verified or accepted. A tenant whose Ready turns False gets a
+// Warning with the reason, except while its proxy rolls out (progress, not a problem), and not
+// while it is Unknown (awaiting a proxy's report); a certificate entering its warning window
+// gets one though the tenant stays Ready.
 func (r *Reconciler) recordStatusChange(ctx context.Context, tenant *v1alpha1.GatewayTenant, old, cur *v1alpha1.GatewayTenantStatus) {
 	for _, us := range cur.Upstreams {
 		for _, typ := range []string{v1alpha1.ConditionVerified, v1alpha1.ConditionBackendTLSPolicyAccepted} {
@@ -91,7 +92,7 @@ func (r *Reconciler) recordStatusChange(ctx context.Context, tenant *v1alpha1.Ga
 		return
 	}
 	ctrl.LoggerFrom(ctx).Info("Tenant readiness changed", "ready", ready.Status, "reason", ready.Reason, "message", ready.Message)
-	if ready.Status != metav1.ConditionTrue && ready.Reason != v1alpha1.ReasonProxyProgressing ||
+	if ready.Status == metav1.ConditionFalse && ready.Reason != v1alpha1.ReasonProxyProgressing ||
 		ready.Reason == v1alpha1.ReasonCertificateExpiringSoon {
 		r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ready.Reason, "Reconcile", "%s", ready.Message)
 	}

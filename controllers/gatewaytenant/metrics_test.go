@@ -6,6 +6,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/metrics"
 )
 
@@ -33,17 +34,22 @@ var _ = Describe("The manager's domain metrics", func() {
 		ns := newNamespace()
 		newService(ns, "secure")
 		chain := certificates(ns)
-		t := newTenant(ns, []v1alpha1.Upstream{tlsUpstream(ns, "secure")})
+		bundle := trustBundle(ns+"-metrics", nil, must(pki.NewRoot("bundled")))
+		u := tlsUpstream(ns, "secure")
+		u.TLS.Validation.CACertificateRefs = append(u.TLS.Validation.CACertificateRefs, bundleRef(bundle.Name))
+		t := newTenant(ns, []v1alpha1.Upstream{u})
 
 		Eventually(func(g Gomega) {
 			series := certificateSeries(g, ns)
 			g.Expect(series).To(HaveLen(2))
 			g.Expect(series).To(HaveKeyWithValue("ca ConfigMap/upstream-ca", float64(chain.Root.Cert.NotAfter.Unix())))
-			g.Expect(series).To(HaveKeyWithValue("client Secret/client-cert", BeNumerically(">", 0)))
+			g.Expect(series).To(HaveKeyWithValue("ca ClusterTrustBundle/"+bundle.Name, BeNumerically(">", 0)))
 		}).Should(Succeed())
 
 		By("dropping the series of a reference the tenant no longer makes")
-		update(t, func(t *v1alpha1.GatewayTenant) { t.Spec.Upstreams[0].TLS.ClientCertificateRef = nil })
+		update(t, func(t *v1alpha1.GatewayTenant) {
+			t.Spec.Upstreams[0].TLS.Validation.CACertificateRefs = t.Spec.Upstreams[0].TLS.Validation.CACertificateRefs[:1]
+		})
 		Eventually(func(g Gomega) {
 			g.Expect(certificateSeries(g, ns)).To(HaveLen(1))
 			g.Expect(certificateSeries(g, ns)).To(HaveKey("ca ConfigMap/upstream-ca"))

@@ -76,8 +76,10 @@ type observation struct {
 	// configErr says why it could not be rendered.
 	config    proxyConfig
 	configErr error
-	// verdicts are the proxy replicas' results per served upstream, for config's revision.
-	verdicts map[string]proxystate.Verdict
+	// verdicts are the proxy replicas' results per served upstream, for config's revision,
+	// and materials what they report of the material only they check (material.go).
+	verdicts  map[string]proxystate.Verdict
+	materials map[string]materialVerdict
 	// tlsMode is who verifies TLS upstreams, as the data plane says (Proxy when it names none
 	// or does not resolve).
 	tlsMode v1alpha1.UpstreamTLSMode
@@ -248,13 +250,15 @@ func (obs *observation) judge(tenant *v1alpha1.GatewayTenant) {
 	if len(obs.served) == 0 {
 		return
 	}
-	obs.config, obs.configErr = renderProxyConfig(obs.served)
+	obs.config, obs.configErr = renderProxyConfig(obs.served, obs.expiryWarning)
 	if !obs.readProxy || obs.configErr != nil {
 		return
 	}
-	obs.verdicts = map[string]proxystate.Verdict{}
+	obs.verdicts, obs.materials = map[string]proxystate.Verdict{}, map[string]materialVerdict{}
 	for _, pu := range obs.served {
-		obs.verdicts[pu.upstream.Name] = obs.reading.Verdict(pu.upstream.Name, obs.config.revision)
+		v := obs.reading.Verdict(pu.upstream.Name, obs.config.revision)
+		obs.verdicts[pu.upstream.Name] = v
+		obs.materials[pu.upstream.Name] = judgeMaterial(pu.upstream, v)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
@@ -27,9 +28,10 @@ type proxyConfig struct {
 	revision string
 }
 
-// renderProxyConfig renders the configuration of a proxy serving ups.
-func renderProxyConfig(ups []proxyUpstream) (proxyConfig, error) {
-	cfg, err := proxyConfigObject(ups)
+// renderProxyConfig renders the configuration of a proxy serving ups, whose state report warns
+// of certificates expiring within expiryWarning.
+func renderProxyConfig(ups []proxyUpstream, expiryWarning time.Duration) (proxyConfig, error) {
+	cfg, err := proxyConfigObject(ups, expiryWarning)
 	if err != nil {
 		return proxyConfig{}, err
 	}
@@ -58,12 +60,17 @@ func configRevision(cfg contract.Config) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// proxyConfigObject is the proxy's configuration without its revision.
-func proxyConfigObject(ups []proxyUpstream) (contract.Config, error) {
+// proxyConfigObject is the proxy's configuration without its revision. The expiry warning is
+// written only when it is not the proxy's default (the manager's default too), so that
+// existing configurations, and the proxies they run, stay as they are.
+func proxyConfigObject(ups []proxyUpstream, expiryWarning time.Duration) (contract.Config, error) {
 	cfg := contract.Config{
 		APIVersion: contract.APIVersion,
 		Kind:       contract.Kind,
 		Admin:      contract.Admin{Address: ":" + strconv.Itoa(proxyAdminPort)},
+	}
+	if expiryWarning > 0 && expiryWarning != contract.DefaultExpiryWarning {
+		cfg.Verification.ExpiryWarning = &contract.Duration{Duration: expiryWarning}
 	}
 	for _, u := range ups {
 		t := u.upstream.TLS
@@ -89,9 +96,12 @@ func proxyConfigObject(ups []proxyUpstream) (contract.Config, error) {
 		if t.VerifyDepth != nil {
 			ut.VerifyDepth = ptr.To(int(*t.VerifyDepth))
 		}
-		if t.ClientCertificateRef != nil {
-			dir := proxyUpstreamDir + "/" + u.upstream.Name + "/client/"
+		dir := proxyUpstreamDir + "/" + u.upstream.Name + "/" + clientDir + "/"
+		switch {
+		case t.ClientCertificateRef != nil:
 			ut.ClientCertificate = &contract.ClientCertificate{CertFile: dir + corev1.TLSCertKey, KeyFile: dir + corev1.TLSPrivateKeyKey}
+		case t.PodCertificate != nil:
+			ut.ClientCertificate = &contract.ClientCertificate{CredentialBundleFile: dir + credentialBundleFile}
 		}
 		cfg.Upstreams = append(cfg.Upstreams, contract.Upstream{
 			Name:    u.upstream.Name,

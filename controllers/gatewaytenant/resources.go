@@ -4,6 +4,7 @@ package gatewaytenant
 // client, no scheme. write.go writes them by the rule of apply.go.
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -371,9 +372,18 @@ func httpProbe(path string, period int32) *corev1.Probe {
 	}
 }
 
+// Where the proxy pod finds an upstream's client certificate, under the upstream's directory.
+const (
+	clientDir            = "client"
+	credentialBundleFile = "credential-bundle.pem"
+)
+
 // proxyVolumes mounts the configuration and, per upstream, one projected volume holding its CA
-// bundles (ca-<i>/ca.crt) and client certificate (client/tls.crt, client/tls.key). Kubernetes
-// updates projected files in place, and the proxy reloads them without a restart.
+// bundles (ca-<i>/ca.crt, from ConfigMaps, Secrets or ClusterTrustBundles) and client
+// certificate (client/tls.crt and client/tls.key from a Secret, or client/credential-bundle.pem
+// from a pod certificate). Kubernetes updates projected files in place, and the proxy reloads
+// them without a restart. What the operator cannot check (a Secret) is optional: a missing
+// one leaves its files out, and the proxy reports it, instead of keeping the pod from starting.
 func proxyVolumes(configMap string, ups []proxyUpstream) ([]corev1.Volume, []corev1.VolumeMount) {
 	volumes := []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 		LocalObjectReference: corev1.LocalObjectReference{Name: configMap},
@@ -381,16 +391,10 @@ func proxyVolumes(configMap string, ups []proxyUpstream) ([]corev1.Volume, []cor
 	}}}}
 	mounts := []corev1.VolumeMount{{Name: "config", MountPath: proxyConfigDir, ReadOnly: true}}
 	for _, u := range ups {
-		var sources []corev1.VolumeProjection
 		t := u.upstream.TLS
+		var sources []corev1.VolumeProjection
 		for i, ref := range t.Validation.CACertificateRefs {
-			item := []corev1.KeyToPath{{Key: caCertKey, Path: fmt.Sprintf("ca-%d/%s", i, caCertKey)}}
-			obj := corev1.LocalObjectReference{Name: string(ref.Name)}
-			if caRefKind(ref) == "Secret" {
-				sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{LocalObjectReference: obj, Items: item}})
-			} else {
-				sources = append(sources, corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: obj, Items: item}})
-			}
+			sources = append(sources, caProjection(ref, fmt.Sprintf("ca-%d/%s", i, caCertKey)))
 		}
 		if usesWellKnown(t, v1alpha1.WellKnownCAOpenShiftServiceCA) {
 			sources = append(sources, corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{
@@ -402,9 +406,18 @@ func proxyVolumes(configMap string, ups []proxyUpstream) ([]corev1.Volume, []cor
 			sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
 				LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name},
 				Items: []corev1.KeyToPath{
-					{Key: corev1.TLSCertKey, Path: "client/" + corev1.TLSCertKey},
-					{Key: corev1.TLSPrivateKeyKey, Path: "client/" + corev1.TLSPrivateKeyKey},
+					{Key: corev1.TLSCertKey, Path: clientDir + "/" + corev1.TLSCertKey},
+					{Key: corev1.TLSPrivateKeyKey, Path: clientDir + "/" + corev1.TLSPrivateKeyKey},
 				},
+				Optional: ptr.To(true),
+			}})
+		}
+		if pc := t.PodCertificate; pc != nil {
+			sources = append(sources, corev1.VolumeProjection{PodCertificate: &corev1.PodCertificateProjection{
+				SignerName:           string(pc.SignerName),
+				KeyType:              string(cmp.Or(pc.KeyType, v1alpha1.PodCertificateKeyTypeECDSAP256)),
+				MaxExpirationSeconds: pc.MaxExpirationSeconds,
+				CredentialBundlePath: clientDir + "/" + credentialBundleFile,
 			}})
 		}
 		if len(sources) == 0 {
@@ -415,6 +428,33 @@ func proxyVolumes(configMap string, ups []proxyUpstream) ([]corev1.Volume, []cor
 		mounts = append(mounts, corev1.VolumeMount{Name: vol, MountPath: proxyUpstreamDir + "/" + u.upstream.Name, ReadOnly: true})
 	}
 	return volumes, mounts
+}
+
+// caProjection projects the CA certificates of a reference to path: the key ca.crt of a
+// ConfigMap or (optionally) a Secret, or the trust anchors of a ClusterTrustBundle, by name or
+// by signer and labels (every bundle of the signer when the tenant gives no labels). A bundle
+// is optional: the operator checks it exists before it serves the upstream, and one deleted
+// since leaves an empty file that the proxy reports, rather than a pod that cannot start.
+func caProjection(ref v1alpha1.CACertificateReference, path string) corev1.VolumeProjection {
+	items := []corev1.KeyToPath{{Key: caCertKey, Path: path}}
+	obj := corev1.LocalObjectReference{Name: string(ref.Name)}
+	switch refKind(ref) {
+	case kindSecret:
+		return corev1.VolumeProjection{Secret: &corev1.SecretProjection{LocalObjectReference: obj, Items: items, Optional: ptr.To(true)}}
+	case kindClusterTrustBundle:
+		ctb := &corev1.ClusterTrustBundleProjection{Path: path, Optional: ptr.To(true)}
+		if sel := ref.ClusterTrustBundleSelector; sel != nil {
+			ctb.SignerName = ptr.To(string(sel.SignerName))
+			ctb.LabelSelector = &metav1.LabelSelector{}
+			if sel.LabelSelector != nil {
+				ctb.LabelSelector = sel.LabelSelector.DeepCopy()
+			}
+		} else {
+			ctb.Name = ptr.To(string(ref.Name))
+		}
+		return corev1.VolumeProjection{ClusterTrustBundle: ctb}
+	}
+	return corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: obj, Items: items}}
 }
 
 // usesWellKnown says whether the upstream trusts the well-known bundle wk.

@@ -3,6 +3,8 @@ package gatewaytenant
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,8 +84,13 @@ func TestProxyConfigRendersWhatTheProxyLoads(t *testing.T) {
 		t.Validation.CACertificateRefs = nil
 		t.Validation.WellKnownCACertificates = ptr.To(gwapiv1.WellKnownCACertificatesSystem)
 	})
-	results := []upstreamResult{full, system}
-	rendered, err := renderProxyConfig(proxyUpstreams(tenantWith(results...), results))
+	pod := tlsResult("pod", 443, func(t *v1alpha1.UpstreamTLS) {
+		t.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Group: "certificates.k8s.io", Kind: "ClusterTrustBundle",
+			ClusterTrustBundleSelector: &v1alpha1.ClusterTrustBundleSelector{SignerName: "example.com/upstreams"}}}
+		t.PodCertificate = &v1alpha1.PodCertificateIdentity{SignerName: "example.com/gateway-clients"}
+	})
+	results := []upstreamResult{full, system, pod}
+	rendered, err := renderProxyConfig(proxyUpstreams(tenantWith(results...), results), contract.DefaultExpiryWarning)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,10 +98,10 @@ func TestProxyConfigRendersWhatTheProxyLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the proxy refuses the rendered configuration: %v\n%s", err, rendered.data)
 	}
-	if len(cfg.Upstreams) != 2 {
-		t.Fatalf("%d upstreams rendered, want 2", len(cfg.Upstreams))
+	if len(cfg.Upstreams) != 3 {
+		t.Fatalf("%d upstreams rendered, want 3", len(cfg.Upstreams))
 	}
-	api, sys := cfg.Upstreams[0], cfg.Upstreams[1]
+	api, sys, podCert := cfg.Upstreams[0], cfg.Upstreams[1], cfg.Upstreams[2]
 	for _, c := range []struct{ field, got, want string }{
 		{"admin.address", cfg.Admin.Address, ":9090"},
 		{"api listen", api.Listen, ":8000"},
@@ -108,6 +115,8 @@ func TestProxyConfigRendersWhatTheProxyLoads(t *testing.T) {
 		{"api client key", api.TLS.ClientCertificate.KeyFile, "/etc/gatewaytenant/upstreams/api/client/tls.key"},
 		{"sys listen", sys.Listen, ":8001"},
 		{"sys serverName (the host by default)", sys.TLS.ServerName, "sys.ns.svc"},
+		{"pod caFiles", strings.Join(podCert.TLS.CAFiles, ","), "/etc/gatewaytenant/upstreams/pod/ca-0/ca.crt"},
+		{"pod client certificate", podCert.TLS.ClientCertificate.CredentialBundleFile, "/etc/gatewaytenant/upstreams/pod/client/credential-bundle.pem"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %q, want %q", c.field, c.got, c.want)
@@ -119,12 +128,34 @@ func TestProxyConfigRendersWhatTheProxyLoads(t *testing.T) {
 	if !sys.TLS.SystemRoots || len(sys.TLS.CAFiles) != 0 {
 		t.Errorf("sys: systemRoots %v caFiles %v, want the system roots only", sys.TLS.SystemRoots, sys.TLS.CAFiles)
 	}
+	if cfg.Verification.ExpiryWarning != nil {
+		t.Errorf("the default expiry warning is written (%v): every existing proxy would roll on upgrade", cfg.Verification.ExpiryWarning)
+	}
+	week, err := renderProxyConfig(proxyUpstreams(tenantWith(results...), results), 7*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := contract.ParseConfig(week.data); err != nil || cfg.Verification.ExpiryWarning.Duration != 7*24*time.Hour {
+		t.Errorf("a week's expiry warning: %v %+v", err, cfg)
+	}
 }
 
 func TestProxyDeploymentRunsRestrictedAndRollsOnConfigChange(t *testing.T) {
-	up := tlsResult("api", 8443, func(t *v1alpha1.UpstreamTLS) { t.ClientCertificateRef = &v1alpha1.SecretReference{Name: "client"} })
-	tenant := tenantWith(up)
-	ups := proxyUpstreams(tenant, []upstreamResult{up})
+	up := tlsResult("api", 8443, func(t *v1alpha1.UpstreamTLS) {
+		t.ClientCertificateRef = &v1alpha1.SecretReference{Name: "client"}
+		t.Validation.CACertificateRefs = append(t.Validation.CACertificateRefs, v1alpha1.CACertificateReference{Kind: "Secret", Name: "ca-secret"},
+			v1alpha1.CACertificateReference{Group: "certificates.k8s.io", Kind: "ClusterTrustBundle", Name: "example.com:upstreams:v1"},
+			v1alpha1.CACertificateReference{Group: "certificates.k8s.io", Kind: "ClusterTrustBundle",
+				ClusterTrustBundleSelector: &v1alpha1.ClusterTrustBundleSelector{SignerName: "example.com/upstreams",
+					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"trust": "upstreams"}}}},
+			v1alpha1.CACertificateReference{Group: "certificates.k8s.io", Kind: "ClusterTrustBundle",
+				ClusterTrustBundleSelector: &v1alpha1.ClusterTrustBundleSelector{SignerName: "example.com/upstreams"}})
+	})
+	withPodCert := tlsResult("pod", 443, func(t *v1alpha1.UpstreamTLS) {
+		t.PodCertificate = &v1alpha1.PodCertificateIdentity{SignerName: "example.com/gateway-clients", MaxExpirationSeconds: ptr.To[int32](3600)}
+	})
+	tenant := tenantWith(up, withPodCert)
+	ups := proxyUpstreams(tenant, []upstreamResult{up, withPodCert})
 	settings := ProxySettings{Image: "example/proxy:1", Replicas: 3}
 	dep := proxyDeployment(tenant, ups, proxyConfig{data: []byte("a")}, settings, nil)
 
@@ -151,18 +182,21 @@ func TestProxyDeploymentRunsRestrictedAndRollsOnConfigChange(t *testing.T) {
 			continue
 		}
 		for _, src := range v.Projected.Sources {
-			if src.ConfigMap != nil {
-				projected = append(projected, "ConfigMap/"+src.ConfigMap.Name+":"+src.ConfigMap.Items[0].Path)
-			}
-			if src.Secret != nil {
-				for _, item := range src.Secret.Items {
-					projected = append(projected, "Secret/"+src.Secret.Name+":"+item.Path)
-				}
-			}
+			projected = append(projected, describeProjection(src)...)
 		}
 	}
-	if got, want := strings.Join(projected, " "), "ConfigMap/ca:ca-0/ca.crt Secret/client:client/tls.crt Secret/client:client/tls.key"; got != want {
-		t.Errorf("projected files %q, want %q", got, want)
+	want := []string{
+		"ConfigMap/ca:ca-0/ca.crt",
+		"Secret/ca-secret:ca-1/ca.crt optional",
+		"ClusterTrustBundle/example.com:upstreams:v1:ca-2/ca.crt optional",
+		"ClusterTrustBundles/example.com/upstreams trust=upstreams:ca-3/ca.crt optional",
+		"ClusterTrustBundles/example.com/upstreams (every bundle):ca-4/ca.crt optional",
+		"Secret/client:client/tls.crt optional", "Secret/client:client/tls.key optional",
+		"ConfigMap/ca:ca-0/ca.crt", // the second upstream's own volume
+		"PodCertificate/example.com/gateway-clients ECDSAP256 3600s:client/credential-bundle.pem",
+	}
+	if !slices.Equal(projected, want) {
+		t.Errorf("projected files\n%s\nwant\n%s", strings.Join(projected, "\n"), strings.Join(want, "\n"))
 	}
 
 	same := proxyDeployment(tenant, ups, proxyConfig{data: []byte("a")}, settings, nil)
@@ -171,6 +205,38 @@ func TestProxyDeploymentRunsRestrictedAndRollsOnConfigChange(t *testing.T) {
 	if hash(dep) != hash(same) || hash(dep) == hash(changed) {
 		t.Errorf("config hash %q / %q / %q: must follow the configuration and nothing else", hash(dep), hash(same), hash(changed))
 	}
+}
+
+// describeProjection is one line per file a projected source writes: where from, to which
+// path, and whether the source is optional.
+func describeProjection(src corev1.VolumeProjection) []string {
+	opt := func(o *bool) string {
+		if ptr.Deref(o, false) {
+			return " optional"
+		}
+		return ""
+	}
+	var out []string
+	switch {
+	case src.ConfigMap != nil:
+		out = append(out, "ConfigMap/"+src.ConfigMap.Name+":"+src.ConfigMap.Items[0].Path+opt(src.ConfigMap.Optional))
+	case src.Secret != nil:
+		for _, item := range src.Secret.Items {
+			out = append(out, "Secret/"+src.Secret.Name+":"+item.Path+opt(src.Secret.Optional))
+		}
+	case src.ClusterTrustBundle != nil && src.ClusterTrustBundle.Name != nil:
+		out = append(out, "ClusterTrustBundle/"+*src.ClusterTrustBundle.Name+":"+src.ClusterTrustBundle.Path+opt(src.ClusterTrustBundle.Optional))
+	case src.ClusterTrustBundle != nil:
+		sel := metav1.FormatLabelSelector(src.ClusterTrustBundle.LabelSelector)
+		if sel == "<none>" {
+			sel = "(every bundle)" // an empty selector: a nil one would match none
+		}
+		out = append(out, "ClusterTrustBundles/"+*src.ClusterTrustBundle.SignerName+" "+sel+":"+src.ClusterTrustBundle.Path+opt(src.ClusterTrustBundle.Optional))
+	case src.PodCertificate != nil:
+		pc := src.PodCertificate
+		out = append(out, fmt.Sprintf("PodCertificate/%s %s %ds:%s", pc.SignerName, pc.KeyType, ptr.Deref(pc.MaxExpirationSeconds, 0), pc.CredentialBundlePath))
+	}
+	return out
 }
 
 func cert(cn string, notBefore, notAfter time.Time) *x509.Certificate {

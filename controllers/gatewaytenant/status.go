@@ -45,7 +45,7 @@ func computeStatus(old *v1alpha1.GatewayTenantStatus, obs *observation, out *out
 	views := upstreamViews(old, obs, tenant)
 	st.Upstreams = upstreamStatuses(old, views, obs.generation)
 	set(acceptedCondition(obs))
-	set(resolvedRefsCondition(obs))
+	set(resolvedRefsCondition(obs, views))
 	set(networkPolicyReadyCondition(obs, out, views))
 	set(proxyReadyCondition(obs, out))
 	if c, ok := backendTLSPolicyReadyCondition(obs, out); ok {
@@ -71,20 +71,31 @@ func acceptedCondition(obs *observation) metav1.Condition {
 	return condition(v1alpha1.ConditionAccepted, obs.dataPlane.accepted(), obs.dataPlane.reason, obs.dataPlane.message)
 }
 
-// resolvedRefsCondition is ResolvedRefs: every upstream is valid.
-func resolvedRefsCondition(obs *observation) metav1.Condition {
-	var invalid []string
-	for _, u := range obs.upstreams {
-		if !u.valid() {
-			invalid = append(invalid, u.message())
+// resolvedRefsCondition is ResolvedRefs: every upstream is valid, including the material the
+// proxy replicas check for the operator (a Secret, a pod certificate); Unknown while no replica
+// has reported on such material.
+func resolvedRefsCondition(obs *observation, views []upstreamView) metav1.Condition {
+	const typ = v1alpha1.ConditionResolvedRefs
+	var invalid, pending []string
+	for _, v := range views {
+		switch {
+		case !v.result.valid():
+			invalid = append(invalid, v.result.message())
+		case v.refsFailed:
+			invalid = append(invalid, v.ready.Message)
+		case v.refsPending:
+			pending = append(pending, v.ready.Message)
 		}
 	}
-	if len(invalid) > 0 {
-		return condition(v1alpha1.ConditionResolvedRefs, false, v1alpha1.ReasonInvalidUpstreams,
+	switch {
+	case len(invalid) > 0:
+		return condition(typ, false, v1alpha1.ReasonInvalidUpstreams,
 			fmt.Sprintf("%d of %d upstreams are invalid: %s", len(invalid), len(obs.upstreams), strings.Join(invalid, "; ")))
+	case len(pending) > 0:
+		return metav1.Condition{Type: typ, Status: metav1.ConditionUnknown, Reason: v1alpha1.ReasonAwaitingProxyReport,
+			Message: fmt.Sprintf("%d of %d upstreams await a proxy replica's report: %s", len(pending), len(obs.upstreams), strings.Join(pending, "; "))}
 	}
-	return condition(v1alpha1.ConditionResolvedRefs, true, v1alpha1.ReasonResolvedRefs,
-		fmt.Sprintf("all %d upstreams resolved", len(obs.upstreams)))
+	return condition(typ, true, v1alpha1.ReasonResolvedRefs, fmt.Sprintf("all %d upstreams resolved", len(obs.upstreams)))
 }
 
 // networkPolicyReadyCondition is NetworkPolicyReady: the NetworkPolicies of every upstream the
@@ -206,21 +217,21 @@ func (r rollout) message() string {
 	return fmt.Sprintf("proxy Deployment %s: %d of %d replicas available", r.name, r.available, r.want)
 }
 
-// readyCondition is Ready: the first of the tenant's conditions that is not True decides it,
-// then the first upstream that is not Ready. When True, it says "reachable" only of what is:
-// it names the upstreams whose data path is not known to work yet, and warns of certificates
-// that expire soon.
+// readyCondition is Ready: the first of the tenant's conditions that is not True decides it
+// (False, or Unknown), then the first upstream that is not Ready. When True, it says
+// "reachable" only of what is: it names the upstreams whose data path is not known to work
+// yet, and warns of certificates that expire soon.
 func readyCondition(conditions []metav1.Condition, views []upstreamView) metav1.Condition {
 	for _, typ := range []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionNetworkPolicyReady,
 		v1alpha1.ConditionProxyReady, v1alpha1.ConditionBackendTLSPolicyReady} {
 		if c := meta.FindStatusCondition(conditions, typ); c != nil && c.Status != metav1.ConditionTrue {
-			return condition(v1alpha1.ConditionReady, false, c.Reason, c.Message)
+			return metav1.Condition{Type: v1alpha1.ConditionReady, Status: c.Status, Reason: c.Reason, Message: c.Message}
 		}
 	}
 	var notes, warnings []string
 	for _, v := range views {
-		if v.ready.Status == metav1.ConditionFalse {
-			return condition(v1alpha1.ConditionReady, false, v.ready.Reason, v.ready.Message)
+		if v.ready.Status != metav1.ConditionTrue {
+			return metav1.Condition{Type: v1alpha1.ConditionReady, Status: v.ready.Status, Reason: v.ready.Reason, Message: v.ready.Message}
 		}
 		if v.note != "" {
 			notes = append(notes, v.note)

@@ -67,7 +67,7 @@ var _ = BeforeSuite(func() {
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
 	mgrConfig := rest.CopyConfig(env.Config)
-	mgrConfig.Wrap(recordSecretRequests)
+	mgrConfig.Wrap(recordRequests)
 	mgr, err := manager.New(ctx, mgrConfig, manager.Options{
 		MetricsAddr:              "0",
 		ProbeAddr:                "0",
@@ -161,24 +161,27 @@ func label(m *dto.Metric, name string) string {
 	return ""
 }
 
-// secretRequest is a request of the manager for Secrets, as the API server saw it.
-type secretRequest struct {
+// request is a request of the manager for Secrets, ConfigMaps or ClusterTrustBundles, as the
+// API server saw it.
+type request struct {
 	method, path, query, accept string
 }
 
 var (
-	secretRequestsMu sync.Mutex
-	secretRequests   []secretRequest
+	requestsMu sync.Mutex
+	requests   []request
 )
 
-// recordSecretRequests records every request of the manager that touches Secrets, so that a
-// test can tell what the manager holds of them.
-func recordSecretRequests(rt http.RoundTripper) http.RoundTripper {
+// recordRequests records every request of the manager that touches Secrets, ConfigMaps or
+// ClusterTrustBundles, so that a test can tell what the manager reads of them.
+func recordRequests(rt http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		if strings.Contains(req.URL.Path, "/secrets") {
-			secretRequestsMu.Lock()
-			secretRequests = append(secretRequests, secretRequest{req.Method, req.URL.Path, req.URL.RawQuery, req.Header.Get("Accept")})
-			secretRequestsMu.Unlock()
+		for _, r := range []string{"/secrets", "/configmaps", "/clustertrustbundles"} {
+			if strings.Contains(req.URL.Path, r) {
+				requestsMu.Lock()
+				requests = append(requests, request{req.Method, req.URL.Path, req.URL.RawQuery, req.Header.Get("Accept")})
+				requestsMu.Unlock()
+			}
 		}
 		return rt.RoundTrip(req)
 	})
@@ -188,8 +191,18 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func recordedSecretRequests() []secretRequest {
-	secretRequestsMu.Lock()
-	defer secretRequestsMu.Unlock()
-	return append([]secretRequest(nil), secretRequests...)
+// recordedRequests are the recorded requests whose path contains part.
+func recordedRequests(part string) []request {
+	requestsMu.Lock()
+	defer requestsMu.Unlock()
+	var out []request
+	for _, r := range requests {
+		if strings.Contains(r.path, part) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
+
+// recordedSecretRequests are the manager's requests for Secrets: there must be none.
+func recordedSecretRequests() []request { return recordedRequests("/secrets") }

@@ -38,8 +38,9 @@ type upstreamView struct {
 	served  served
 	address gatewayAddress // zero when the gateway has nowhere to go
 	// verified is the Verified condition of a TLS upstream the proxy serves and reports on;
-	// nil otherwise.
+	// nil otherwise. material is what the replicas report of the material only they check.
 	verified *metav1.Condition
+	material materialVerdict
 	// accepted is the BackendTLSPolicyAccepted condition of a TLS upstream the gateway
 	// verifies; nil otherwise.
 	accepted *metav1.Condition
@@ -47,6 +48,11 @@ type upstreamView struct {
 	// note says, for the tenant's Ready, that the upstream's data path is not known to work
 	// yet; warning that a certificate expires soon. Each names the upstream.
 	note, warning string
+	// refs says what the tenant's ResolvedRefs learns of the material only the proxy checks:
+	// refsFailed that it fails (ready says how), refsPending that no replica has reported on it.
+	refsFailed, refsPending bool
+	// clientCert is the client identity the proxy presents to it, as served.
+	clientCert *v1alpha1.ClientCertificateStatus
 }
 
 // upstreamViews are the views of every upstream of the spec, in spec order.
@@ -56,12 +62,16 @@ func upstreamViews(old *v1alpha1.GatewayTenantStatus, obs *observation, tenant s
 		prev := oldUpstream(old, u.upstream.Name)
 		v := upstreamView{result: u}
 		v.served, v.address = servedAt(obs, u, prev, tenant)
+		v.material = obs.materials[u.upstream.Name]
+		if pu := obs.servedAs(u.upstream.Name); pu != nil {
+			v.clientCert = clientCertificateStatus(pu.upstream, v.material)
+		}
 		if verdict, ok := obs.verdicts[u.upstream.Name]; ok {
 			var was *metav1.Condition
 			if prev != nil {
 				was = meta.FindStatusCondition(prev.Conditions, v1alpha1.ConditionVerified)
 			}
-			c := verifiedCondition(u.upstream.Name, verdict, was)
+			c := verifiedCondition(u.upstream.Name, verdict, v.material, was)
 			v.verified = &c
 		}
 		if d := obs.directAs(u.upstream.Name); d != nil {
@@ -125,26 +135,42 @@ func (v *upstreamView) judgeReady(obs *observation) {
 
 // judgeTLSReady sets the Ready condition of a valid TLS upstream: a failed verification (by
 // the proxy, or the gateway's implementation refusing its BackendTLSPolicy) makes it False
-// with the same reason; a certificate that expires soon is a warning (True with the reason),
-// the CA's and client certificate's first, then the upstream's own.
+// with the same reason; material only the proxy checks (a Secret, a pod certificate) makes it
+// Unknown until a replica reports on it; a certificate that expires soon is a warning (True
+// with the reason), the CA's and client certificate's first, then the upstream's own.
 func (v *upstreamView) judgeTLSReady(obs *observation) {
 	u := v.result
 	name := u.upstream.Name
-	if u.warning != "" {
-		v.warning = upstreamSays(name, u.warning)
+	warning := u.warning
+	if warning == "" {
+		warning = v.material.warning
+	}
+	if warning != "" {
+		v.warning = upstreamSays(name, warning)
 		v.ready = condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonCertificateExpiringSoon, v.warning)
 	} else {
 		v.ready = condition(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady, u.message())
 	}
+	checked := proxyChecked(u.upstream)
 	c, reaches, awaits, pending := v.verified, "the gateway reaches it through the proxy", "verification by the proxy", "its verification is pending"
 	if v.accepted != nil {
+		// No proxy: the gateway's implementation reads what the BackendTLSPolicy references
+		// (a Secret CA too) and reports on it in the policy's status.
+		checked = nil
 		c, awaits, pending = v.accepted, "the gateway's report on its BackendTLSPolicy", "no implementation has reported on it yet"
 		reaches = fmt.Sprintf("the gateway reaches it directly and verifies it through BackendTLSPolicy %q", obs.directAs(name).desired.Name)
 	}
 	switch {
+	case c == nil && len(checked) > 0:
+		v.pendingMaterial(checked, v1alpha1.ReasonAwaitingProxyReport)
 	case c == nil:
 	case c.Status == metav1.ConditionFalse:
 		v.ready = condition(v1alpha1.ConditionReady, false, c.Reason, upstreamSays(name, c.Message))
+		// The proxy's report on material is the tenant's ResolvedRefs too; an implementation's
+		// refusal of a BackendTLSPolicy is its own condition's.
+		v.refsFailed = v.accepted == nil && (len(v.material.failures) > 0 || materialReasons[c.Reason])
+	case c.Status == metav1.ConditionUnknown && len(checked) > 0 && !v.material.reported:
+		v.pendingMaterial(checked, c.Reason)
 	case c.Status == metav1.ConditionUnknown:
 		v.note = fmt.Sprintf("upstream %q awaits %s (%s)", name, awaits, c.Reason)
 		if v.warning == "" {
@@ -158,6 +184,25 @@ func (v *upstreamView) judgeTLSReady(obs *observation) {
 	default:
 		v.ready.Message = upstreamSays(name, reaches+"; "+c.Message)
 	}
+}
+
+// materialReasons are the reasons of Verified that only material can have: they make the
+// tenant's ResolvedRefs False too, also while the condition is held through a poll that read no
+// replica.
+var materialReasons = map[string]bool{
+	v1alpha1.ReasonInvalidClientCertificate: true,
+	v1alpha1.ReasonInvalidCACertificateRef:  true,
+	v1alpha1.ReasonNoValidCACertificate:     true,
+}
+
+// pendingMaterial makes Ready Unknown with reason: nobody has checked the material only the
+// proxy checks yet. The gateway may well get through; the operator does not know.
+func (v *upstreamView) pendingMaterial(checked []checkedByProxy, reason string) {
+	v.refsPending = true
+	v.note = ""
+	v.ready = metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionUnknown, Reason: reason,
+		Message: upstreamSays(v.result.upstream.Name, fmt.Sprintf("only the proxy replicas can check %s (the operator reads no Secret), "+
+			"and none has reported on it with the current configuration yet (%s)", names(checked), reason))}
 }
 
 // ownCertificateExpiring says whether the certificate the upstream presented to the proxy
@@ -186,6 +231,7 @@ func upstreamStatuses(old *v1alpha1.GatewayTenantStatus, views []upstreamView, g
 	var out []v1alpha1.UpstreamStatus
 	for _, v := range views {
 		us := v1alpha1.UpstreamStatus{Name: v.result.upstream.Name, GatewayHost: v.address.host, GatewayPort: v.address.port}
+		us.ClientCertificate = v.clientCert
 		if prev := oldUpstream(old, us.Name); prev != nil {
 			us.Conditions = append([]metav1.Condition(nil), prev.Conditions...)
 		}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
@@ -97,13 +98,14 @@ func serving(c *pki.Cert) *tls.Config {
 // verifies stays the one rendered).
 type replica struct {
 	ns, ip, upstreamAddr string
+	opts                 []kubelet.Option // how the kubelet mounts its pod
 	pod                  *proxyrun.Pod
 	proc                 *proxyrun.Process
 }
 
-func startReplica(bin, ns, ip, upstreamAddr string) *replica {
+func startReplica(bin, ns, ip, upstreamAddr string, opts ...kubelet.Option) *replica {
 	GinkgoHelper()
-	r := &replica{ns: ns, ip: ip, upstreamAddr: upstreamAddr}
+	r := &replica{ns: ns, ip: ip, upstreamAddr: upstreamAddr, opts: opts}
 	r.start(bin)
 	DeferCleanup(r.stop)
 	return r
@@ -113,6 +115,13 @@ func startReplica(bin, ns, ip, upstreamAddr string) *replica {
 func (r *replica) resync() {
 	GinkgoHelper()
 	_, err := r.pod.Sync(ctx)
+	Expect(err).NotTo(HaveOccurred())
+}
+
+// rotate is the kubelet's renewal of the pod's pod certificates.
+func (r *replica) rotate() {
+	GinkgoHelper()
+	_, err := r.pod.RotatePodCertificates(ctx)
 	Expect(err).NotTo(HaveOccurred())
 }
 
@@ -128,7 +137,7 @@ func (r *replica) caFile() string {
 func (r *replica) start(bin string) {
 	GinkgoHelper()
 	dep := get(r.ns, "my-api-proxy", &appsv1.Deployment{})
-	pod, err := proxyrun.MountPod(ctx, k8sClient, r.ns, &dep.Spec.Template.Spec, GinkgoT().TempDir())
+	pod, err := proxyrun.MountPod(ctx, k8sClient, r.ns, &dep.Spec.Template.Spec, GinkgoT().TempDir(), r.opts...)
 	Expect(err).NotTo(HaveOccurred())
 	r.pod = pod
 	rendered, err := yaml.Marshal(pod.Config)

@@ -39,49 +39,89 @@ func verifiedReason(r contract.Reason) string {
 	return v1alpha1.ReasonVerificationFailed
 }
 
-// verifiedCondition is the Verified condition of a TLS upstream from the replicas' verdict
-// and the condition as it stands (nil if none). It does not flap:
+// replicaOutcome is one replica's word on an upstream: verified, or failing with a reason of
+// the API.
+type replicaOutcome struct {
+	pod             string
+	ok              bool
+	reason, message string
+	confirmed       bool
+}
+
+// outcomes are the replicas' words on an upstream, by pod: their verification, except where
+// their material (what only the proxy checks) fails, which decides, confirmed at once.
+func outcomes(v proxystate.Verdict, mv materialVerdict) []replicaOutcome {
+	byPod := map[string]replicaOutcome{}
+	for _, pod := range v.Verified {
+		byPod[pod] = replicaOutcome{pod: pod, ok: true}
+	}
+	for _, f := range v.Failing {
+		byPod[f.Pod] = replicaOutcome{pod: f.Pod, reason: verifiedReason(f.Result), message: f.Message, confirmed: f.Confirmed}
+	}
+	for _, f := range mv.failures {
+		byPod[f.pod] = replicaOutcome{pod: f.pod, reason: f.reason, message: f.message, confirmed: true}
+	}
+	out := make([]replicaOutcome, 0, len(byPod))
+	for _, o := range byPod {
+		out = append(out, o)
+	}
+	slices.SortFunc(out, func(a, b replicaOutcome) int { return strings.Compare(a.pod, b.pod) })
+	return out
+}
+
+// verifiedCondition is the Verified condition of a TLS upstream from the replicas' verdict,
+// what they report of its material, and the condition as it stands (nil if none). It does not
+// flap:
 //   - once True, it turns False only when every failing replica failed at least twice in a
-//     row (the proxy checks a new failure again within seconds);
+//     row (the proxy checks a new failure again within seconds), or its material fails;
 //   - once True or False, a poll that reads no replica (network trouble) changes nothing.
-func verifiedCondition(name string, v proxystate.Verdict, prev *metav1.Condition) metav1.Condition {
+func verifiedCondition(name string, v proxystate.Verdict, mv materialVerdict, prev *metav1.Condition) metav1.Condition {
 	const typ = v1alpha1.ConditionVerified
 	known := prev != nil && prev.Status != metav1.ConditionUnknown
+	all := outcomes(v, mv)
+	var ok, failing []replicaOutcome
+	for _, o := range all {
+		if o.ok {
+			ok = append(ok, o)
+		} else {
+			failing = append(failing, o)
+		}
+	}
 	switch {
-	case !v.Reported() && v.Pending == 0 && len(v.Unreachable) > 0:
+	case len(all) == 0 && v.Pending == 0 && len(v.Unreachable) > 0:
 		if known {
 			return *prev
 		}
 		return metav1.Condition{Type: typ, Status: metav1.ConditionUnknown, Reason: v1alpha1.ReasonProxyUnreachable,
 			Message: fmt.Sprintf("the operator cannot read the proxy replicas' state: %s", strings.Join(v.Unreachable, "; "))}
-	case !v.Reported():
+	case len(all) == 0:
 		return metav1.Condition{Type: typ, Status: metav1.ConditionUnknown, Reason: v1alpha1.ReasonAwaitingProxyReport,
 			Message: fmt.Sprintf("no proxy replica has verified upstream %q with the current configuration yet", name)}
-	case len(v.Failing) == 0:
-		return condition(typ, true, v1alpha1.ReasonVerified, verifiedMessage(v))
+	case len(failing) == 0:
+		return condition(typ, true, v1alpha1.ReasonVerified, verifiedMessage(len(ok), v.Presented))
 	}
-	if known && prev.Status == metav1.ConditionTrue && slices.ContainsFunc(v.Failing, func(f proxystate.Failure) bool { return !f.Confirmed }) {
+	if known && prev.Status == metav1.ConditionTrue && slices.ContainsFunc(failing, func(o replicaOutcome) bool { return !o.confirmed }) {
 		return *prev // a single failed check of a verified upstream is not a failure yet
 	}
-	first := v.Failing[0]
-	agree := len(v.Verified) == 0 && !slices.ContainsFunc(v.Failing, func(f proxystate.Failure) bool { return f.Result != first.Result })
-	if agree {
-		return condition(typ, false, verifiedReason(first.Result), first.Message)
+	first := failing[0]
+	if len(ok) == 0 && !slices.ContainsFunc(failing, func(o replicaOutcome) bool { return o.reason != first.reason }) {
+		return condition(typ, false, first.reason, first.message)
 	}
-	parts := make([]string, 0, len(v.Verified)+len(v.Failing))
-	for _, pod := range v.Verified {
-		parts = append(parts, pod+": verified")
-	}
-	for _, f := range v.Failing {
-		parts = append(parts, fmt.Sprintf("%s: %s: %s", f.Pod, verifiedReason(f.Result), f.Message))
+	parts := make([]string, 0, len(all))
+	for _, o := range all {
+		if o.ok {
+			parts = append(parts, o.pod+": verified")
+		} else {
+			parts = append(parts, fmt.Sprintf("%s: %s: %s", o.pod, o.reason, o.message))
+		}
 	}
 	return condition(typ, false, v1alpha1.ReasonReplicasDisagree,
 		fmt.Sprintf("%d proxy replicas disagree: %s", len(parts), strings.Join(parts, "; ")))
 }
 
-func verifiedMessage(v proxystate.Verdict) string {
-	msg := fmt.Sprintf("verified by %d proxy replica(s)", len(v.Verified))
-	if pc := v.Presented; pc != nil {
+func verifiedMessage(replicas int, pc *contract.PresentedCertificate) string {
+	msg := fmt.Sprintf("verified by %d proxy replica(s)", replicas)
+	if pc != nil {
 		msg += fmt.Sprintf(": the upstream presents %s issued by %s, valid until %s", pc.Subject, pc.Issuer, pc.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return msg

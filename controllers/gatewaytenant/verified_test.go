@@ -26,6 +26,7 @@ func TestVerifiedCondition(t *testing.T) {
 	failedBefore := condition(v1alpha1.ConditionVerified, false, v1alpha1.ReasonUnknownAuthority, "wrong CA")
 	type tc struct {
 		verdict    proxystate.Verdict
+		material   materialVerdict
 		prev       *metav1.Condition
 		want       metav1.ConditionStatus
 		wantReason string
@@ -83,6 +84,22 @@ func TestVerifiedCondition(t *testing.T) {
 			c.want, c.wantReason = metav1.ConditionFalse, v1alpha1.ReasonReplicasDisagree
 			c.message = "2 proxy replicas disagree: a: verified; b: UnknownAuthority: the proxy's words about unknown_authority"
 		}},
+		{"a replica's material fails, though its handshake passed: at once", func(c *tc) {
+			c.material = materialVerdict{failures: []materialFailure{{pod: "a", reason: v1alpha1.ReasonInvalidClientCertificate,
+				message: `clientCertificateRef: Secret "client-cert" has no key "tls.key"`}}}
+			c.verdict, c.prev = proxystate.Verdict{Verified: []string{"a"}}, &verifiedTrue
+			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonInvalidClientCertificate, `has no key "tls.key"`
+		}},
+		{"material of a replica that has not checked yet", func(c *tc) {
+			c.material = materialVerdict{failures: []materialFailure{{pod: "a", reason: v1alpha1.ReasonCertificateExpired, message: "expired"}}}
+			c.verdict = proxystate.Verdict{Pending: 1}
+			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonCertificateExpired, "expired"
+		}},
+		{"one replica's pod certificate fails", func(c *tc) {
+			c.material = materialVerdict{failures: []materialFailure{{pod: "b", reason: v1alpha1.ReasonInvalidClientCertificate, message: "replica b: key mismatch"}}}
+			c.want, c.wantReason = metav1.ConditionFalse, v1alpha1.ReasonReplicasDisagree
+			c.message = "2 proxy replicas disagree: a: verified; b: InvalidClientCertificate: replica b: key mismatch"
+		}},
 		{"replicas fail differently", func(c *tc) {
 			c.verdict = proxystate.Verdict{Failing: []proxystate.Failure{replicaFailure("a", contract.ReasonUnknownAuthority, true), replicaFailure("b", contract.ReasonTimeout, true)}}
 			c.want, c.wantReason, c.message = metav1.ConditionFalse, v1alpha1.ReasonReplicasDisagree, "b: Timeout"
@@ -92,7 +109,7 @@ func TestVerifiedCondition(t *testing.T) {
 		t.Run(c.desc, func(t *testing.T) {
 			x := base
 			c.tweak(&x)
-			got := verifiedCondition("api", x.verdict, x.prev)
+			got := verifiedCondition("api", x.verdict, x.material, x.prev)
 			if got.Type != v1alpha1.ConditionVerified || got.Status != x.want || got.Reason != x.wantReason || !strings.Contains(got.Message, x.message) {
 				t.Fatalf("got %s/%s %q, want %s/%s with %q", got.Status, got.Reason, got.Message, x.want, x.wantReason, x.message)
 			}
@@ -214,7 +231,7 @@ func TestComputeStatusWithDataPath(t *testing.T) {
 func TestProxyConfigCarriesItsRevision(t *testing.T) {
 	ups := []proxyUpstream{{upstreamResult: upstreamResult{upstream: v1alpha1.Upstream{Name: "api", Host: "api.ns.svc", Port: 8443,
 		TLS: &v1alpha1.UpstreamTLS{Validation: v1alpha1.UpstreamTLSValidation{CACertificateRefs: []v1alpha1.CACertificateReference{{Name: "ca"}}}}}}, listenPort: 8000}}
-	rendered, err := renderProxyConfig(ups)
+	rendered, err := renderProxyConfig(ups, contract.DefaultExpiryWarning)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +243,7 @@ func TestProxyConfigCarriesItsRevision(t *testing.T) {
 		t.Fatalf("rendered revision %q, reported %q", cfg.Revision, rendered.revision)
 	}
 	ups[0].upstream.Port = 9443
-	if again, _ := renderProxyConfig(ups); again.revision == rendered.revision || again.hash() == rendered.hash() {
+	if again, _ := renderProxyConfig(ups, contract.DefaultExpiryWarning); again.revision == rendered.revision || again.hash() == rendered.hash() {
 		t.Fatal("the revision and the hash do not follow the configuration")
 	}
 }

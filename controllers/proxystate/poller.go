@@ -80,7 +80,7 @@ type Poller struct {
 	// MaxPods is the most replicas of one tenant read per poll.
 	MaxPods int
 	// Limiter, when set, bounds the rate of requests to proxies; by default the rate follows
-	// the number of ready replicas (MinQPS, Headroom).
+	// the number of replicas it reads (MinQPS, Headroom).
 	Limiter flowcontrol.RateLimiter
 	// Workers is how many tenants are read at once (DefaultWorkers when zero).
 	Workers int
@@ -90,7 +90,7 @@ type Poller struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
-	replicas *replicaCount // ready replicas of every proxy, when the rate follows them
+	replicas *replicaCount // replicas of every proxy it reads, when the rate follows them
 }
 
 func (p *Poller) defaults() {
@@ -135,18 +135,19 @@ func (p *Poller) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	reading := Reading{}
 	pending := false
 	last, _ := p.Store.Get(req.NamespacedName)
-	for _, t := range readyEndpoints(slices.Items, p.MaxPods) {
+	for _, t := range replicasToRead(slices.Items, p.MaxPods) {
 		if err := p.Limiter.Wait(ctx); err != nil {
 			return ctrl.Result{}, err
 		}
 		pr := p.fetch(ctx, t, last.pod(t))
+		pr.NotReady = !t.ready
 		reading.Pods = append(reading.Pods, pr)
 		pending = pending || (pr.Report != nil && anyUnknown(pr.Report))
 	}
 	reading.At = p.Now()
 	p.Store.put(ctx, req.NamespacedName, reading)
 	if len(reading.Pods) == 0 {
-		return ctrl.Result{}, nil // no ready replica: the EndpointSlice's next change wakes us
+		return ctrl.Result{}, nil // no replica to read: the EndpointSlice's next change wakes us
 	}
 	next := p.Interval - p.Interval/10 + rand.N(p.Interval/5+1)
 	if pending {
@@ -164,11 +165,15 @@ func anyUnknown(r *contract.StateReport) bool {
 	return false
 }
 
-type target struct{ pod, address string }
+type target struct {
+	pod, address string
+	ready        bool
+}
 
-// readyEndpoints are the ready replicas behind the slices, one address each (dual-stack
-// slices list a pod twice), sorted by pod, at most limit.
-func readyEndpoints(slices []discoveryv1.EndpointSlice, limit int) []target {
+// replicasToRead are the replicas behind the slices that are not terminating, ready or not
+// (a replica whose TLS material does not load may not be ready, and its report says why),
+// one address each (dual-stack slices list a pod twice), sorted by pod, at most limit.
+func replicasToRead(slices []discoveryv1.EndpointSlice, limit int) []target {
 	seen := map[string]bool{}
 	var out []target
 	for _, s := range slices {
@@ -176,7 +181,7 @@ func readyEndpoints(slices []discoveryv1.EndpointSlice, limit int) []target {
 			continue
 		}
 		for _, ep := range s.Endpoints {
-			if (ep.Conditions.Ready != nil && !*ep.Conditions.Ready) || len(ep.Addresses) == 0 {
+			if (ep.Conditions.Terminating != nil && *ep.Conditions.Terminating) || len(ep.Addresses) == 0 {
 				continue
 			}
 			pod := ep.Addresses[0]
@@ -187,7 +192,7 @@ func readyEndpoints(slices []discoveryv1.EndpointSlice, limit int) []target {
 				continue
 			}
 			seen[pod] = true
-			out = append(out, target{pod: pod, address: ep.Addresses[0]})
+			out = append(out, target{pod: pod, address: ep.Addresses[0], ready: ep.Conditions.Ready == nil || *ep.Conditions.Ready})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].pod < out[j].pod })

@@ -60,6 +60,11 @@ func TestVerdict(t *testing.T) {
 		}, func(v Verdict) bool { return v.Pending == 1 && len(v.Verified) == 1 && len(v.Failing) == 0 }},
 		{"not checked yet is pending", []PodReport{{Pod: "a", Report: report("r1", upstreamState(contract.ResultUnknown, 0))}},
 			func(v Verdict) bool { return v.Pending == 1 && !v.Reported() }},
+		{"unreadable replica that is not ready: starting", []PodReport{{Pod: "a", Err: "connection to its admin port refused", NotReady: true}},
+			func(v Verdict) bool { return v.Pending == 1 && len(v.Unreachable) == 0 }},
+		{"material of a replica that has not checked yet", []PodReport{{Pod: "a", Report: report("r1", upstreamState(contract.ResultUnknown, 0))},
+			{Pod: "b", Report: report("r0", upstreamState(contract.ResultOK, 0))}},
+			func(v Verdict) bool { return v.Pending == 2 && len(v.Replicas) == 1 && v.Replicas[0].Pod == "a" }},
 		{"unreadable replica", []PodReport{{Pod: "a", Err: "connection to its admin port refused"}},
 			func(v Verdict) bool {
 				return len(v.Unreachable) == 1 && v.Unreachable[0] == "a: connection to its admin port refused"
@@ -97,23 +102,28 @@ func TestStoreWakesOnlyOnChange(t *testing.T) {
 	}
 }
 
-func TestReadyEndpoints(t *testing.T) {
+func terminating(ep discoveryv1.Endpoint) discoveryv1.Endpoint {
+	ep.Conditions.Terminating = ptr.To(true)
+	return ep
+}
+
+func TestReplicasToRead(t *testing.T) {
 	ep := func(addr, pod string, ready *bool) discoveryv1.Endpoint {
 		return discoveryv1.Endpoint{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: ready},
 			TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: pod}}
 	}
 	slices := []discoveryv1.EndpointSlice{
 		{AddressType: discoveryv1.AddressTypeIPv4, Endpoints: []discoveryv1.Endpoint{
-			ep("10.0.0.3", "p3", ptr.To(true)), ep("10.0.0.1", "p1", nil), ep("10.0.0.2", "p2", ptr.To(false)),
+			ep("10.0.0.3", "p3", ptr.To(true)), ep("10.0.0.1", "p1", nil), ep("10.0.0.2", "p2", ptr.To(false)), terminating(ep("10.0.0.4", "p4", ptr.To(false))),
 		}},
 		{AddressType: discoveryv1.AddressTypeIPv6, Endpoints: []discoveryv1.Endpoint{ep("fd00::1", "p1", ptr.To(true))}},
 		{AddressType: discoveryv1.AddressTypeFQDN, Endpoints: []discoveryv1.Endpoint{ep("x.example", "p9", nil)}},
 	}
-	got := fmt.Sprint(readyEndpoints(slices, 5))
-	if want := "[{p1 10.0.0.1} {p3 10.0.0.3}]"; got != want {
-		t.Fatalf("readyEndpoints = %s, want %s", got, want)
+	got := fmt.Sprint(replicasToRead(slices, 5))
+	if want := "[{p1 10.0.0.1 true} {p2 10.0.0.2 false} {p3 10.0.0.3 true}]"; got != want {
+		t.Fatalf("replicasToRead = %s, want %s (not ready ones too: their reports say why; not terminating ones)", got, want)
 	}
-	if got := readyEndpoints(slices, 1); len(got) != 1 {
+	if got := replicasToRead(slices, 1); len(got) != 1 {
 		t.Fatalf("limit 1 gave %v", got)
 	}
 }

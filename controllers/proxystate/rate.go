@@ -12,14 +12,15 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 )
 
-// The rate of requests to proxies follows the number of ready proxy replicas: Headroom
+// The rate of requests to proxies follows the number of proxy replicas the poller reads (not
+// terminating, ready or not: a replica whose TLS material does not load says why): Headroom
 // readings of each per Interval, at least MinQPS. With a fixed cap, 10,000 TLS tenants of 2
 // replicas would be read every several minutes; with this one every replica is read every
 // Interval, and a restart, which wants every replica at once, is spread over
 // Interval/Headroom.
 
-// replicaCount counts the ready endpoints of the proxies' EndpointSlices, from the cache's
-// events.
+// replicaCount counts the endpoints of the proxies' EndpointSlices the poller reads, from the
+// cache's events.
 type replicaCount struct {
 	mu     sync.Mutex
 	slices map[types.NamespacedName]int
@@ -28,7 +29,7 @@ type replicaCount struct {
 
 var _ toolscache.ResourceEventHandler = &replicaCount{}
 
-func (c *replicaCount) set(obj any, ready int) {
+func (c *replicaCount) set(obj any, n int) {
 	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -37,29 +38,29 @@ func (c *replicaCount) set(obj any, ready int) {
 		return
 	}
 	if !IsProxySlice(s) {
-		ready = 0
+		n = 0
 	}
 	key := types.NamespacedName{Namespace: s.Namespace, Name: s.Name}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.total.Add(int64(ready - c.slices[key]))
-	if ready == 0 {
+	c.total.Add(int64(n - c.slices[key]))
+	if n == 0 {
 		delete(c.slices, key)
 	} else {
-		c.slices[key] = ready
+		c.slices[key] = n
 	}
 }
 
-func readyOf(obj any) int {
+func readOf(obj any) int {
 	s, ok := obj.(*discoveryv1.EndpointSlice)
 	if !ok {
 		return 0
 	}
-	return len(readyEndpoints([]discoveryv1.EndpointSlice{*s}, len(s.Endpoints)))
+	return len(replicasToRead([]discoveryv1.EndpointSlice{*s}, len(s.Endpoints)))
 }
 
-func (c *replicaCount) OnAdd(obj any, _ bool) { c.set(obj, readyOf(obj)) }
-func (c *replicaCount) OnUpdate(_, obj any)   { c.set(obj, readyOf(obj)) }
+func (c *replicaCount) OnAdd(obj any, _ bool) { c.set(obj, readOf(obj)) }
+func (c *replicaCount) OnUpdate(_, obj any)   { c.set(obj, readOf(obj)) }
 func (c *replicaCount) OnDelete(obj any)      { c.set(obj, 0) }
 func (c *replicaCount) Total() int            { return int(c.total.Load()) }
 

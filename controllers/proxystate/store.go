@@ -36,6 +36,9 @@ type PodReport struct {
 	// stable words.
 	Report *contract.StateReport
 	Err    string
+	// NotReady says the replica was not ready when read: starting, or without the TLS
+	// material of any upstream.
+	NotReady bool
 	// ETag is the report's entity tag, named in the next request for it.
 	ETag string
 }
@@ -122,13 +125,20 @@ func (s *Store) notify(ctx context.Context, tenant types.NamespacedName) {
 }
 
 // digest covers what the status can show of a reading: per replica its revision and, per
-// upstream, the result, the message, whether a failure is confirmed and the certificate's
-// expiry; not the times of checks, which change at every check.
+// upstream, the result, the message, whether a failure is confirmed, the certificate's
+// expiry and its material's problems and certificates; not the times of checks, which change
+// at every check.
 func digest(r Reading) string {
+	type material struct {
+		Field, Problem, Message, Subject string
+		Missing                          []string
+		NotAfter                         time.Time
+	}
 	type up struct {
 		Name, Result, Message string
 		Confirmed             bool
 		NotAfter              time.Time
+		Material              []material
 	}
 	type pod struct {
 		Pod, Err, Revision string
@@ -143,6 +153,13 @@ func digest(r Reading) string {
 				x := up{Name: u.Name, Result: string(u.Result), Message: u.Message, Confirmed: u.ConsecutiveFailures >= contract.ConfirmedFailures}
 				if u.Presented != nil {
 					x.NotAfter = u.Presented.NotAfter
+				}
+				for _, m := range u.Material {
+					dm := material{Field: m.Field, Problem: string(m.Problem), Message: m.Message, Missing: m.Missing}
+					if m.Loaded != nil {
+						dm.Subject, dm.NotAfter = m.Loaded.Subject, m.Loaded.NotAfter
+					}
+					x.Material = append(x.Material, dm)
 				}
 				dp.Upstreams = append(dp.Upstreams, x)
 			}

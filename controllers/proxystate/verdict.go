@@ -17,6 +17,15 @@ type Verdict struct {
 	Pending int
 	// Presented is the certificate a verifying replica saw, the one that expires first.
 	Presented *contract.PresentedCertificate
+	// Replicas are the reports of the replicas that run revision and reported the upstream,
+	// checked yet or not, by pod: what they say of its TLS material (State.Material).
+	Replicas []Replica
+}
+
+// Replica is one replica's report on an upstream.
+type Replica struct {
+	Pod   string
+	State contract.UpstreamState
 }
 
 // Failure is one replica's failed verification.
@@ -36,11 +45,18 @@ func (v Verdict) Reported() bool { return len(v.Verified)+len(v.Failing) > 0 }
 func (r Reading) Verdict(upstream, revision string) Verdict {
 	var v Verdict
 	for _, p := range r.Pods {
+		if p.Report == nil && p.NotReady {
+			v.Pending++ // starting: not listening yet
+			continue
+		}
 		if p.Report == nil {
 			v.Unreachable = append(v.Unreachable, p.Pod+": "+p.Err)
 			continue
 		}
 		st, ok := find(p.Report, upstream)
+		if ok && (revision == "" || p.Report.Revision == revision) {
+			v.Replicas = append(v.Replicas, Replica{Pod: p.Pod, State: st})
+		}
 		if !ok || (revision != "" && p.Report.Revision != revision) || st.Result == contract.ResultUnknown {
 			v.Pending++
 			continue

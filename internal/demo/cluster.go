@@ -29,8 +29,9 @@ const OperatorNamespace = "gatewaytenant-system"
 // directories) with the real manager running in this process.
 type Cluster struct {
 	Env *controlplane.Environment
-	// Client reads and writes the API server directly, without a cache.
+	// Client reads and writes the API server directly, without a cache; Watch can also watch.
 	Client client.Client
+	Watch  client.WithWatch
 	// Kubeconfig is the path of a kubeconfig file for the user "demo" (system:masters).
 	Kubeconfig string
 
@@ -82,9 +83,10 @@ func StartCluster(ctx context.Context, dir string) (_ *Cluster, err error) {
 	if err := os.WriteFile(c.Kubeconfig, kubeconfig, 0o600); err != nil {
 		return c, err
 	}
-	if c.Client, err = client.New(env.Config, client.Options{Scheme: manager.Scheme()}); err != nil {
+	if c.Watch, err = client.NewWithWatch(env.Config, client.Options{Scheme: manager.Scheme()}); err != nil {
 		return c, err
 	}
+	c.Client = c.Watch
 
 	mgrCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	mgr, err := manager.New(mgrCtx, env.Config, manager.Options{

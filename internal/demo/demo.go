@@ -78,7 +78,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	p.line("  e.g. kubectl --kubeconfig %s get gatewaytenants -A", cluster.Kubeconfig)
 	p.line("the manager runs in this process (--data-plane-preset=silver); its log: %s", managerLog)
 
-	story := &Story{Client: cluster.Client, Out: o.Out, ProxyBinary: proxyBin, WorkDir: work, ProxyAdmin: &cluster.ProxyAdmin}
+	story := &Story{Client: cluster.Client, Watch: cluster.Watch, Out: o.Out, ProxyBinary: proxyBin, WorkDir: work, ProxyAdmin: &cluster.ProxyAdmin}
 	defer func() {
 		p.line("stopping the proxy and the TLS upstream")
 		err = errors.Join(err, story.Close())

@@ -92,5 +92,11 @@ func (p printer) tenantStatus(t *v1alpha1.GatewayTenant) {
 		for _, c := range u.Conditions {
 			p.line("    %s %s %s: %s", c.Type, c.Status, c.Reason, c.Message)
 		}
+		if cc := u.ClientCertificate; cc != nil {
+			p.line("    clientCertificate: secretName %q, signerName %q", cc.SecretName, cc.SignerName)
+			for _, r := range cc.Replicas {
+				p.line("      replica %s holds %s, issued by %s, valid until %s", r.Pod, r.Subject, r.Issuer, r.NotAfter)
+			}
+		}
 	}
 }

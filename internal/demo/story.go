@@ -61,6 +61,8 @@ type Story struct {
 	// reads its verification results (Cluster.ProxyAdmin); the story then publishes the proxy
 	// pod in its Service's EndpointSlice, as the EndpointSlice controller would.
 	ProxyAdmin *atomic.Pointer[string]
+	// Watch is a client that can watch, for the platform's pod certificate signer (step 5).
+	Watch client.WithWatch
 
 	tls tlsState
 }
@@ -81,6 +83,7 @@ func (s *Story) Play(ctx context.Context) error {
 		func(ctx context.Context) error { _, err := s.GatewayVerifies(ctx); return err },
 		func(ctx context.Context) error { _, err := s.ImplementationReports(ctx); return err },
 		func(ctx context.Context) error { _, err := s.NotExpressible(ctx); return err },
+		func(ctx context.Context) error { _, err := s.ClusterTrust(ctx); return err },
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
@@ -105,6 +108,10 @@ func (s *Story) Close() error {
 	if s.tls.log != nil {
 		errs = append(errs, s.tls.log.Close())
 		s.tls.log = nil
+	}
+	if s.tls.stopSigner != nil {
+		errs = append(errs, s.tls.stopSigner())
+		s.tls.stopSigner = nil
 	}
 	return errors.Join(errs...)
 }

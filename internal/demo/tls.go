@@ -28,6 +28,7 @@ import (
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/gatewaytenant"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/controlplane"
+	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
@@ -56,6 +57,10 @@ type tlsState struct {
 	log      *os.File
 	pods     int       // proxy pods mounted so far: each gets a fresh directory
 	last     *Rendered // what the last pod ran
+	// mount are the kubelet's options for the pods (step 5: pod certificates);
+	// stopSigner stops the platform's signer, when it runs.
+	mount      []kubelet.Option
+	stopSigner func() error
 }
 
 // Rendered are the proxy objects the operator wrote for the TLS tenant, and the proxy pod its
@@ -382,7 +387,7 @@ func (s *Story) findRendered(ctx context.Context) (*Rendered, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if r.Pod, err = proxyrun.MountPod(ctx, s.Client, Namespace, &r.Deployment.Spec.Template.Spec, root); err != nil {
+	if r.Pod, err = proxyrun.MountPod(ctx, s.Client, Namespace, &r.Deployment.Spec.Template.Spec, root, s.tls.mount...); err != nil {
 		return nil, "", errors.Join(fmt.Errorf("proxy Deployment %s: %w", r.Deployment.Name, err), os.RemoveAll(root))
 	}
 	r.Config = r.Pod.Config
@@ -447,7 +452,7 @@ func (s *Story) publishPod(ctx context.Context, r *Rendered) error {
 	}
 	admin := s.tls.proxy.Addr(contract.AdminListener)
 	s.ProxyAdmin.Store(&admin)
-	pod, ip := fmt.Sprintf("%s-pod-%d", r.Deployment.Name, s.tls.pods), fmt.Sprintf("10.0.0.%d", 10+s.tls.pods)
+	pod, ip := podName(r.Deployment.Name, s.tls.pods), fmt.Sprintf("10.0.0.%d", 10+s.tls.pods)
 	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: r.Service.Name + "-demo"}}
 	_, err := controllerutil.CreateOrUpdate(ctx, s.Client, slice, func() error {
 		slice.Labels = map[string]string{discoveryv1.LabelServiceName: r.Service.Name}
@@ -467,6 +472,9 @@ func (s *Story) publishPod(ctx context.Context, r *Rendered) error {
 	s.p().line("reads the pod's verification results from its admin port (here %s)", admin)
 	return nil
 }
+
+// podName names the pod-th proxy pod of a Deployment, as its EndpointSlice names it.
+func podName(deployment string, pod int) string { return fmt.Sprintf("%s-pod-%d", deployment, pod) }
 
 // verified waits until the TLS upstream's Verified condition has status and reason.
 func (s *Story) verified(ctx context.Context, status metav1.ConditionStatus, reason string) (*v1alpha1.GatewayTenant, error) {

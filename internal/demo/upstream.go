@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log"
@@ -20,6 +21,22 @@ type tlsUpstream struct {
 	srv      *http.Server
 	requests atomic.Int64
 	cert     atomic.Pointer[tls.Certificate] // what it presents, swapped by serve
+	clients  atomic.Pointer[x509.CertPool]   // when set, the client certificates it requires
+	client   atomic.Value                    // string: the subject of the last client certificate
+}
+
+// requireClients makes the upstream require a client certificate issued by a CA of pool from
+// its next handshake on.
+func (u *tlsUpstream) requireClients(pool *x509.CertPool) {
+	u.clients.Store(pool)
+	u.srv.SetKeepAlivesEnabled(false)
+	u.srv.SetKeepAlivesEnabled(true)
+}
+
+// lastClient is the subject of the last client certificate a request came with.
+func (u *tlsUpstream) lastClient() string {
+	s, _ := u.client.Load().(string)
+	return s
 }
 
 // present makes the upstream present cert from its next handshake on, and closes the
@@ -35,8 +52,14 @@ func startTLSUpstream(name string, cert tls.Certificate) (*tlsUpstream, error) {
 	u := &tlsUpstream{name: name}
 	u.cert.Store(&cert)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return u.cert.Load(), nil },
-		MinVersion:     tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			cfg := &tls.Config{Certificates: []tls.Certificate{*u.cert.Load()}, MinVersion: tls.VersionTLS12}
+			if pool := u.clients.Load(); pool != nil {
+				cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, pool
+			}
+			return cfg, nil
+		},
+		MinVersion: tls.VersionTLS12,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the TLS upstream: %w", err)
@@ -54,6 +77,9 @@ func startTLSUpstream(name string, cert tls.Certificate) (*tlsUpstream, error) {
 
 func (u *tlsUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	n := u.requests.Add(1)
+	if len(r.TLS.PeerCertificates) > 0 {
+		u.client.Store(r.TLS.PeerCertificates[0].Subject.String())
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "hello from %s (request %d): %s %s over %s, SNI %q, X-Request-Id %q\n",
 		u.name, n, r.Method, r.URL.Path, tls.VersionName(r.TLS.Version), r.TLS.ServerName, r.Header.Get("X-Request-Id"))

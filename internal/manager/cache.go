@@ -3,6 +3,7 @@ package manager
 import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -32,9 +33,12 @@ const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 //     which together are often larger than the object;
 //   - of Services it does not own (all Services: upstreams may be any), only what the checks
 //     read: selector, ports and type;
-//   - of ConfigMaps and Secrets (metadata only, cluster-wide: certificate references may
-//     name any), only name, UID, resourceVersion and owners, and of the operator's own also
-//     labels and annotations;
+//   - of ConfigMaps (metadata only, cluster-wide: certificate references may name any) and
+//     ClusterTrustBundles (metadata only: cluster-scoped), only name, UID, resourceVersion and
+//     owners, and of the operator's own ConfigMaps also labels and annotations, of bundles
+//     also labels (selectors match them);
+//   - of Secrets, nothing: the operator reads no Secret (the kubelet mounts them into the
+//     proxy, which reports on them);
 //   - of EndpointSlices (cluster-wide: ready endpoints of plain upstreams, the proxy pods to
 //     read), what proxystate.StripEndpointSlice keeps;
 //   - of PodMonitors, when their CRD exists, only the operator's own;
@@ -48,13 +52,13 @@ func cacheOptions(podMonitors, backendTLSPolicies bool, scheme *runtime.Scheme, 
 	o := cache.Options{
 		DefaultTransform: stripBookkeeping,
 		ByObject: map[client.Object]cache.ByObject{
-			&networkingv1.NetworkPolicy{}:   owned,
-			&appsv1.Deployment{}:            owned,
-			&corev1.ServiceAccount{}:        owned,
-			&policyv1.PodDisruptionBudget{}: owned,
-			&corev1.Service{}:               {Transform: trimService},
-			&corev1.ConfigMap{}:             refs,
-			&corev1.Secret{}:                refs,
+			&networkingv1.NetworkPolicy{}:        owned,
+			&appsv1.Deployment{}:                 owned,
+			&corev1.ServiceAccount{}:             owned,
+			&policyv1.PodDisruptionBudget{}:      owned,
+			&corev1.Service{}:                    {Transform: trimService},
+			&corev1.ConfigMap{}:                  refs,
+			&certificatesv1.ClusterTrustBundle{}: {Transform: trimTrustBundle},
 			// Every EndpointSlice (plain upstreams' Services are the tenants', not labelled by
 			// the operator): only each endpoint's first address, readiness and pod.
 			&discoveryv1.EndpointSlice{}: {Transform: proxystate.StripEndpointSlice},
@@ -147,7 +151,7 @@ func trimService(in any) (any, error) {
 	}, nil
 }
 
-// trimReferenced keeps of a ConfigMap's or Secret's metadata what the mapping to tenants and
+// trimReferenced keeps of a ConfigMap's metadata what the mapping to tenants and
 // the certificate cache read: name, UID, resourceVersion and owners.
 func trimReferenced(in any) (any, error) {
 	o, ok := in.(*metav1.PartialObjectMetadata)
@@ -158,6 +162,18 @@ func trimReferenced(in any) (any, error) {
 	// last good upstreams are recorded in an annotation.
 	own := o.Labels[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue
 	return &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: identity(o, own)}, nil
+}
+
+// trimTrustBundle keeps of a ClusterTrustBundle's metadata what the mapping to tenants and
+// the certificate cache read: name, UID, resourceVersion, and labels, which selectors match.
+func trimTrustBundle(in any) (any, error) {
+	o, ok := in.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return stripBookkeeping(in)
+	}
+	m := identity(o, false)
+	m.Labels = o.Labels
+	return &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: m}, nil
 }
 
 // identity is the part of an object's metadata that names it, versions it and says who owns

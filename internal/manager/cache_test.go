@@ -98,16 +98,35 @@ func TestTrimService(t *testing.T) {
 }
 
 func TestTrimReferenced(t *testing.T) {
-	in := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: bookkept("client-cert")}
+	in := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: bookkept("upstream-ca")}
 	got, err := trimReferenced(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &metav1.PartialObjectMetadata{TypeMeta: in.TypeMeta, ObjectMeta: metav1.ObjectMeta{
-		Name: "client-cert", Namespace: "team-a", UID: "uid-1", ResourceVersion: "42", Generation: 3, OwnerReferences: in.OwnerReferences,
+		Name: "upstream-ca", Namespace: "team-a", UID: "uid-1", ResourceVersion: "42", Generation: 3, OwnerReferences: in.OwnerReferences,
 	}}
 	if !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("trimReferenced:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestTrimTrustBundle: a ClusterTrustBundle's metadata keeps its labels, which selectors
+// match, and nothing else but what names and versions it.
+func TestTrimTrustBundle(t *testing.T) {
+	in := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "certificates.k8s.io/v1", Kind: "ClusterTrustBundle"},
+		ObjectMeta: bookkept("example.com:upstreams:v1")}
+	in.Namespace = ""
+	got, err := trimTrustBundle(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &metav1.PartialObjectMetadata{TypeMeta: in.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+		Name: "example.com:upstreams:v1", UID: "uid-1", ResourceVersion: "42", Generation: 3, OwnerReferences: in.OwnerReferences,
+		Labels: map[string]string{"app": "api"},
+	}}
+	if !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("trimTrustBundle:\n got %+v\nwant %+v", got, want)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -171,9 +172,11 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOptions(o.Proxy.Monitoring.PodMonitors, backendTLSPolicies, scheme, refs),
 		Client: client.Options{Cache: &client.CacheOptions{
-			// Never cache Secrets or ConfigMaps: referenced ones are read directly, one at a
-			// time; the manager watches only their metadata.
-			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
+			// Never cache the contents of ConfigMaps or ClusterTrustBundles: referenced ones
+			// are read directly, one at a time; the manager watches only their metadata. The
+			// operator reads no Secret; should code ever ask for one, it goes to the API
+			// server (which denies it) instead of starting a cache of every Secret.
+			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}, &certificatesv1.ClusterTrustBundle{}},
 		}},
 		NewClient:  o.Harness.newClient(),
 		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(o.Harness.secondManager())},

@@ -11,7 +11,8 @@ import (
 )
 
 // TestRBACIsLeastPrivilege reads the ClusterRole generated from the RBAC markers: no
-// wildcards anywhere, and nothing but reads on Secrets.
+// wildcards anywhere, no Secret at all (the kubelet mounts them into the proxy, which
+// reports on them), and nothing but reads on ClusterTrustBundles.
 func TestRBACIsLeastPrivilege(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("..", "..", "config", "rbac", "role.yaml"))
 	if err != nil {
@@ -24,7 +25,7 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 	if len(role.Rules) == 0 {
 		t.Fatal("no rules")
 	}
-	var secretRules int
+	var bundleRules int
 	for _, rule := range role.Rules {
 		for _, list := range [][]string{rule.APIGroups, rule.Resources, rule.Verbs, rule.ResourceNames, rule.NonResourceURLs} {
 			if slices.Contains(list, "*") {
@@ -32,15 +33,16 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 			}
 		}
 		if slices.Contains(rule.Resources, "secrets") {
-			secretRules++
-			for _, verb := range rule.Verbs {
-				if !slices.Contains([]string{"get", "list", "watch"}, verb) {
-					t.Errorf("verb %q on secrets: the operator only reads them", verb)
-				}
+			t.Errorf("rule %+v grants Secrets: the operator reads none", rule)
+		}
+		if slices.Contains(rule.Resources, "clustertrustbundles") {
+			bundleRules++
+			if !slices.Equal(rule.Verbs, []string{"get", "list", "watch"}) {
+				t.Errorf("verbs %v on clustertrustbundles: the operator only reads them", rule.Verbs)
 			}
 		}
 	}
-	if secretRules == 0 {
-		t.Error("no rule for secrets: the operator must read client certificates")
+	if bundleRules != 1 {
+		t.Errorf("%d rules for clustertrustbundles, want one: tenants trust them as CA sources", bundleRules)
 	}
 }

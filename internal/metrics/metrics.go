@@ -7,7 +7,9 @@
 //   - gatewaytenant_certificate_not_after_timestamp_seconds{namespace, tenant, upstream,
 //     kind, ref}: the earliest notAfter (Unix seconds) of each certificate a tenant
 //     references, the cert-manager convention (alert on it minus time()). One series per
-//     reference, removed when the tenant goes or stops referencing it.
+//     reference, removed when the tenant goes or stops referencing it. The operator reads
+//     ConfigMaps and ClusterTrustBundles itself; of Secrets and pod certificates, which it
+//     does not read, it exports what the proxy replicas report they loaded (the soonest).
 //
 // The gateway's proxy exports its own metrics (docs/proxy.md); config/prometheus alerts on both.
 package metrics
@@ -93,7 +95,10 @@ func CountByReady(tenants []v1alpha1.GatewayTenant) map[ReadyKey]int {
 type CertificateRef struct {
 	Upstream string
 	Kind     string // KindCA or KindClient
-	Ref      string // <ConfigMap|Secret>/<name>
+	// Ref is <ConfigMap|Secret|ClusterTrustBundle>/<name>, for a selection of bundles
+	// ClusterTrustBundle/signerName=<signer>[,<labels>], for pod certificates
+	// PodCertificate/<signer>.
+	Ref      string
 	NotAfter time.Time
 }
 
@@ -110,7 +115,7 @@ func NewCertificates() *Certificates {
 	return &Certificates{
 		gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: CertificateNotAfter,
-			Help: "Earliest notAfter (Unix seconds) of a CA bundle or client certificate a GatewayTenant's upstream references.",
+			Help: "Earliest notAfter (Unix seconds) of a CA bundle or client certificate a GatewayTenant's upstream references (of a Secret or pod certificate: as the proxy replicas loaded it).",
 		}, []string{"namespace", "tenant", "upstream", "kind", "ref"}),
 		have: map[types.NamespacedName][]prometheus.Labels{},
 	}

@@ -69,7 +69,7 @@ func TestCertificates(t *testing.T) {
 	c.Set(b, []CertificateRef{{Upstream: "web", Kind: KindCA, Ref: "Secret/ca", NotAfter: t0}})
 	c.Set(a, []CertificateRef{{Upstream: "api", Kind: KindCA, Ref: "ConfigMap/ca", NotAfter: t0.Add(2 * time.Hour)}})
 	want := `
-# HELP gatewaytenant_certificate_not_after_timestamp_seconds Earliest notAfter (Unix seconds) of a CA bundle or client certificate a GatewayTenant's upstream references.
+# HELP gatewaytenant_certificate_not_after_timestamp_seconds Earliest notAfter (Unix seconds) of a CA bundle or client certificate a GatewayTenant's upstream references (of a Secret or pod certificate: as the proxy replicas loaded it).
 # TYPE gatewaytenant_certificate_not_after_timestamp_seconds gauge
 gatewaytenant_certificate_not_after_timestamp_seconds{kind="ca",namespace="ns",ref="ConfigMap/ca",tenant="a",upstream="api"} 1.9000072e+09
 gatewaytenant_certificate_not_after_timestamp_seconds{kind="ca",namespace="ns",ref="Secret/ca",tenant="b",upstream="web"} 1.9e+09

@@ -147,14 +147,32 @@ type SubjectAltName struct {
 	URI string `json:"uri,omitempty"`
 }
 
-// ClientCertificate is a PEM certificate (chain) and its private key.
+// ClientCertificate is a PEM certificate (chain) and its private key: in two files (certFile
+// and keyFile, as a kubernetes.io/tls Secret holds them), or in one credential bundle (as the
+// kubelet writes a pod certificate).
 type ClientCertificate struct {
-	// certFile is the PEM certificate, optionally followed by intermediates.
-	// +required
-	CertFile string `json:"certFile"`
-	// keyFile is the PEM private key.
-	// +required
-	KeyFile string `json:"keyFile"`
+	// certFile is the PEM certificate, optionally followed by intermediates; with keyFile.
+	// +optional
+	CertFile string `json:"certFile,omitempty"`
+	// keyFile is the PEM private key; with certFile.
+	// +optional
+	KeyFile string `json:"keyFile,omitempty"`
+	// credentialBundleFile is one PEM file whose first block is the PKCS#8 PRIVATE KEY and
+	// the rest the certificate chain, leaf first: the kubelet's credential bundle of a
+	// projected pod certificate (credentialBundlePath). Instead of certFile and keyFile.
+	// +optional
+	CredentialBundleFile string `json:"credentialBundleFile,omitempty"`
+}
+
+// Bundle says whether the client certificate is a credential bundle.
+func (c *ClientCertificate) Bundle() bool { return c.CredentialBundleFile != "" }
+
+// Files are the files the client certificate is read from.
+func (c *ClientCertificate) Files() []string {
+	if c.Bundle() {
+		return []string{c.CredentialBundleFile}
+	}
+	return []string{c.CertFile, c.KeyFile}
 }
 
 // Duration is a time.Duration written as a Go duration string, for example "5s" or "1m30s".
@@ -267,10 +285,16 @@ func (c *Config) Clone() *Config {
 // DefaultCheckInterval is the period of the active check of an idle, verified upstream.
 const DefaultCheckInterval = 30 * time.Second
 
-// Bounds of verification.interval.
+// DefaultExpiryWarning is how long before a loaded certificate expires that the state report
+// says MaterialExpiringSoon, unless verification.expiryWarning says otherwise: the operator's
+// default (--certificate-expiry-warning).
+const DefaultExpiryWarning = 30 * 24 * time.Hour
+
+// Bounds of verification.interval and verification.expiryWarning.
 const (
 	minCheckInterval = 100 * time.Millisecond
 	maxCheckInterval = time.Hour
+	maxExpiryWarning = 365 * 24 * time.Hour
 )
 
 // Verification configures the active checks.
@@ -280,6 +304,19 @@ type Verification struct {
 	// 100ms to 1h.
 	// +optional
 	Interval *Duration `json:"interval,omitempty"`
+	// expiryWarning is how long before a loaded certificate expires that the state report
+	// says so (expiring_soon); default 720h (30 days), at most 8760h. A pod certificate is
+	// also reported when less than a quarter of its lifetime is left.
+	// +optional
+	ExpiryWarning *Duration `json:"expiryWarning,omitempty"`
+}
+
+// ExpiryWarningOrDefault is the expiry warning window, DefaultExpiryWarning when unset.
+func (v Verification) ExpiryWarningOrDefault() time.Duration {
+	if v.ExpiryWarning == nil {
+		return DefaultExpiryWarning
+	}
+	return v.ExpiryWarning.Duration
 }
 
 // IntervalOrDefault is the check period, DefaultCheckInterval when unset.
@@ -296,6 +333,9 @@ func (v *validator) verification(revision string, c Verification) {
 	}
 	if d := c.Interval; d != nil && (d.Duration < minCheckInterval || d.Duration > maxCheckInterval) {
 		v.add("verification.interval", "must be between %s and %s", minCheckInterval, maxCheckInterval)
+	}
+	if d := c.ExpiryWarning; d != nil && (d.Duration < 0 || d.Duration > maxExpiryWarning) {
+		v.add("verification.expiryWarning", "must be between 0s and %s", maxExpiryWarning)
 	}
 }
 

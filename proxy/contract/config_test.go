@@ -163,6 +163,14 @@ func TestValidate(t *testing.T) {
 		{"client key missing", func(c *Config) {
 			c.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{CertFile: "/tls.crt"}
 		}, "upstreams[0].tls.clientCertificate.keyFile: required"},
+		{"credential bundle", func(c *Config) {
+			c.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{CredentialBundleFile: "/pod/credential-bundle.pem"}
+		}, ""},
+		{"credential bundle and key pair", func(c *Config) {
+			c.Upstreams[0].TLS.ClientCertificate = &ClientCertificate{CredentialBundleFile: "/b.pem", CertFile: "/tls.crt", KeyFile: "/tls.key"}
+		}, "upstreams[0].tls.clientCertificate.credentialBundleFile: give either credentialBundleFile or certFile and keyFile, not both"},
+		{"negative expiryWarning", func(c *Config) { c.Verification.ExpiryWarning = &Duration{-time.Second} }, "verification.expiryWarning: must be between 0s and 8760h0m0s"},
+		{"expiryWarning of a week", func(c *Config) { c.Verification.ExpiryWarning = &Duration{7 * 24 * time.Hour} }, ""},
 		{"negative drainDelay", func(c *Config) { c.Shutdown.DrainDelay = &Duration{-time.Second} }, "shutdown.drainDelay: must be between"},
 		{"zero drainTimeout", func(c *Config) { c.Shutdown.DrainTimeout = &Duration{0} }, "shutdown.drainTimeout: must be more than 0s"},
 	}

@@ -66,6 +66,9 @@ type UpstreamState struct {
 	Presented *PresentedCertificate `json:"presented,omitempty"`
 	// MaterialErrors are the CA bundle and client certificate files that do not load.
 	MaterialErrors []string `json:"materialErrors,omitempty"`
+	// Material is each CA bundle (in the order of caFiles) and the client certificate, as
+	// the proxy last read them: the problem in stable words, and what it holds.
+	Material []MaterialState `json:"material,omitempty"`
 }
 
 // PresentedCertificate describes the leaf certificate an upstream sent.

@@ -181,8 +181,21 @@ func (v *validator) tls(p string, t *UpstreamTLS) {
 		v.add(p+".minVersion", "%v", err)
 	}
 	if cc := t.ClientCertificate; cc != nil {
-		v.path(p+".clientCertificate.certFile", cc.CertFile)
-		v.path(p+".clientCertificate.keyFile", cc.KeyFile)
+		v.clientCertificate(p+".clientCertificate", cc)
+	}
+}
+
+// clientCertificate checks that exactly one form is given: certFile and keyFile, or
+// credentialBundleFile.
+func (v *validator) clientCertificate(p string, cc *ClientCertificate) {
+	switch {
+	case cc.CredentialBundleFile == "":
+		v.path(p+".certFile", cc.CertFile)
+		v.path(p+".keyFile", cc.KeyFile)
+	case cc.CertFile != "" || cc.KeyFile != "":
+		v.add(p+".credentialBundleFile", "give either credentialBundleFile or certFile and keyFile, not both")
+	default:
+		v.path(p+".credentialBundleFile", cc.CredentialBundleFile)
 	}
 }
 

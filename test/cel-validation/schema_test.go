@@ -45,6 +45,11 @@ func validTenant(name string) *v1alpha1.GatewayTenant {
 
 func upstream0(t *v1alpha1.GatewayTenant) *v1alpha1.Upstream { return &t.Spec.Upstreams[0] }
 
+// ctbRef is a reference to the ClusterTrustBundle named name ("": none, for a selector).
+func ctbRef(name string) v1alpha1.CACertificateReference {
+	return v1alpha1.CACertificateReference{Group: "certificates.k8s.io", Kind: "ClusterTrustBundle", Name: v1alpha1.CACertificateRefName(name)}
+}
+
 func TestGatewayTenantSchema(t *testing.T) {
 	cases := []struct {
 		desc      string
@@ -117,6 +122,64 @@ func TestGatewayTenantSchema(t *testing.T) {
 			wantError: "spec.gatewayID: Too long: may not be more than 63 bytes"},
 		{desc: "data class in upper case", mutate: func(t *v1alpha1.GatewayTenant) { t.Spec.DataClass = "Medium" },
 			wantError: `spec.dataClass: Invalid value: "Medium": spec.dataClass in body should match`},
+		{desc: "ClusterTrustBundle by name, of a signer", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{ctbRef("example.com:upstreams:v1")}
+		}},
+		{desc: "ClusterTrustBundles by signer and labels", mutate: func(t *v1alpha1.GatewayTenant) {
+			ref := ctbRef("")
+			ref.ClusterTrustBundleSelector = &v1alpha1.ClusterTrustBundleSelector{SignerName: "example.com/upstreams",
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"trust": "upstreams"}}}
+			upstream0(t).TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{ref}
+		}},
+		{desc: "ClusterTrustBundles by signer alone", mutate: func(t *v1alpha1.GatewayTenant) {
+			ref := ctbRef("")
+			ref.ClusterTrustBundleSelector = &v1alpha1.ClusterTrustBundleSelector{SignerName: "example.com/upstreams"}
+			upstream0(t).TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{ref}
+		}},
+		{desc: "ClusterTrustBundle by name and selector", mutate: func(t *v1alpha1.GatewayTenant) {
+			ref := ctbRef("example.com:upstreams:v1")
+			ref.ClusterTrustBundleSelector = &v1alpha1.ClusterTrustBundleSelector{SignerName: "example.com/upstreams"}
+			upstream0(t).TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{ref}
+		}, wantError: "spec.upstreams[0].tls.validation.caCertificateRefs[0]: Invalid value: give exactly one of name and clusterTrustBundleSelector"},
+		{desc: "reference with neither name nor selector", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Kind: "ConfigMap"}}
+		}, wantError: "give exactly one of name and clusterTrustBundleSelector"},
+		{desc: "selector on a ConfigMap reference", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Kind: "ConfigMap",
+				ClusterTrustBundleSelector: &v1alpha1.ClusterTrustBundleSelector{SignerName: "example.com/upstreams"}}}
+		}, wantError: "clusterTrustBundleSelector selects ClusterTrustBundles: set group certificates.k8s.io and kind ClusterTrustBundle"},
+		{desc: "selector with a signer name that is no domain/path", mutate: func(t *v1alpha1.GatewayTenant) {
+			ref := ctbRef("")
+			ref.ClusterTrustBundleSelector = &v1alpha1.ClusterTrustBundleSelector{SignerName: "upstreams"}
+			upstream0(t).TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{ref}
+		}, wantError: `spec.upstreams[0].tls.validation.caCertificateRefs[0].clusterTrustBundleSelector.signerName: Invalid value: "upstreams"`},
+		{desc: "ConfigMap name with a colon", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.Validation.CACertificateRefs = []v1alpha1.CACertificateReference{{Kind: "ConfigMap", Name: "example.com:ca"}}
+		}, wantError: "name may contain ':' only for a ClusterTrustBundle"},
+		{desc: "pod certificate", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.ClientCertificateRef = nil
+			upstream0(t).TLS.PodCertificate = &v1alpha1.PodCertificateIdentity{SignerName: "example.com/gateway-clients", KeyType: "ED25519",
+				MaxExpirationSeconds: ptr.To[int32](7862400)}
+		}},
+		{desc: "pod certificate and client certificate Secret", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.PodCertificate = &v1alpha1.PodCertificateIdentity{SignerName: "example.com/gateway-clients"}
+		}, wantError: "spec.upstreams[0].tls: Invalid value: clientCertificateRef and podCertificate are mutually exclusive"},
+		{desc: "pod certificate of an unknown key type", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.ClientCertificateRef = nil
+			upstream0(t).TLS.PodCertificate = &v1alpha1.PodCertificateIdentity{SignerName: "example.com/gateway-clients", KeyType: "RSA2048"}
+		}, wantError: `spec.upstreams[0].tls.podCertificate.keyType: Unsupported value: "RSA2048"`},
+		{desc: "pod certificate shorter than an hour", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.ClientCertificateRef = nil
+			upstream0(t).TLS.PodCertificate = &v1alpha1.PodCertificateIdentity{SignerName: "example.com/gateway-clients", MaxExpirationSeconds: ptr.To[int32](3599)}
+		}, wantError: "spec.upstreams[0].tls.podCertificate.maxExpirationSeconds: Invalid value: 3599"},
+		{desc: "pod certificate longer than 91 days", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.ClientCertificateRef = nil
+			upstream0(t).TLS.PodCertificate = &v1alpha1.PodCertificateIdentity{SignerName: "example.com/gateway-clients", MaxExpirationSeconds: ptr.To[int32](7862401)}
+		}, wantError: "spec.upstreams[0].tls.podCertificate.maxExpirationSeconds in body should be less than or equal to 7862400"},
+		{desc: "pod certificate of kubernetes.io for two days", mutate: func(t *v1alpha1.GatewayTenant) {
+			upstream0(t).TLS.ClientCertificateRef = nil
+			upstream0(t).TLS.PodCertificate = &v1alpha1.PodCertificateIdentity{SignerName: "clients.kubernetes.io/gateway", MaxExpirationSeconds: ptr.To[int32](172800)}
+		}, wantError: "signers of kubernetes.io issue pod certificates for at most 86400 seconds"},
 	}
 	for i, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {

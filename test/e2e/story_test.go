@@ -214,6 +214,44 @@ var _ = Describe("The story of make demo", Ordered, func() {
 		Expect(res.After.Spec).To(Equal(res.Before.Spec))
 		Expect(policiesOf(ctx, demo.GatewayAPITenant)).To(HaveLen(1), "the NetworkPolicy of the last good spec stays")
 	}, SpecTimeout(stepTimeout))
+
+	It("verifies the upstream with a ClusterTrustBundle and presents a pod certificate, with no Secret in the namespace", func(ctx SpecContext) {
+		res, err := story.ClusterTrust(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Status).To(Equal(200))
+		expectVerified(res.Tenant, metav1.ConditionTrue, v1alpha1.ReasonVerified)
+		expectCondition(res.Tenant, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReady)
+
+		By("the pod mounts the signer's bundles and a pod certificate through the kubelet's projections")
+		var bundles, podCerts int
+		for _, v := range res.Rendered.Deployment.Spec.Template.Spec.Volumes {
+			if v.Projected == nil {
+				continue
+			}
+			for _, src := range v.Projected.Sources {
+				Expect(src.Secret).To(BeNil(), "the pod mounts a Secret")
+				if ctb := src.ClusterTrustBundle; ctb != nil && ptr.Deref(ctb.SignerName, "") == demo.UpstreamsSigner {
+					bundles++
+				}
+				if pc := src.PodCertificate; pc != nil && pc.SignerName == demo.ClientsSigner && pc.CredentialBundlePath != "" {
+					podCerts++
+				}
+			}
+		}
+		Expect([]int{bundles, podCerts}).To(Equal([]int{1, 1}))
+
+		By("the upstream saw the replica's own certificate, and the tenant's status names it")
+		cc := res.Tenant.Status.Upstreams[0].ClientCertificate
+		Expect(cc).NotTo(BeNil())
+		Expect(cc.SignerName).To(Equal(demo.ClientsSigner))
+		Expect(cc.Replicas).To(HaveLen(1))
+		Expect(cc.Replicas[0].Subject).To(Equal(res.ClientSubject))
+		Expect(res.ClientSubject).To(HavePrefix("CN=" + demo.TLSTenant + "-proxy-pod-"))
+		Expect(res.Secrets).To(BeZero())
+		secrets := &corev1.SecretList{}
+		Expect(k8sClient.List(ctx, secrets, client.InNamespace(demo.Namespace))).To(Succeed())
+		Expect(secrets.Items).To(BeEmpty())
+	}, SpecTimeout(stepTimeout))
 })
 
 // tenantGuideSilverPolicy is the Silver policy of the gateway's tenant guide, with each rule

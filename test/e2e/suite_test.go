@@ -49,6 +49,6 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	DeferCleanup(cluster.Stop)
 	k8sClient = cluster.Client
 
-	story = &demo.Story{Client: cluster.Client, Out: GinkgoWriter, ProxyBinary: proxyBin, WorkDir: work, ProxyAdmin: &cluster.ProxyAdmin}
+	story = &demo.Story{Client: cluster.Client, Watch: cluster.Watch, Out: GinkgoWriter, ProxyBinary: proxyBin, WorkDir: work, ProxyAdmin: &cluster.ProxyAdmin}
 	DeferCleanup(story.Close)
 }, NodeTimeout(20*time.Minute))

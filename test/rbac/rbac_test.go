@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -83,8 +84,11 @@ func startWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w := &world{env: env.Environment, admin: admin, cfg: cfg}
-	// Detection reads both: the DNS domain does not match a preset, the API server's does.
 	ctx := context.Background()
+	// Kubernetes lets every ServiceAccount read ClusterTrustBundles by default; a platform may
+	// take that away. Without it, the operator's own rule must be enough (and is shown needed).
+	must(t, admin.Delete(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "system:cluster-trust-bundle-discovery"}}))
+	// Detection reads both: the DNS domain does not match a preset, the API server's does.
 	name := metav1.ObjectMeta{Name: dataplane.ClusterConfigName}
 	must(t, admin.Create(ctx, &configv1.DNS{ObjectMeta: name, Spec: configv1.DNSSpec{BaseDomain: "example.org"}}))
 	infra := &configv1.Infrastructure{ObjectMeta: name}
@@ -224,8 +228,9 @@ var runs int
 
 // start creates the operator's namespace, ServiceAccount and the grant's roles, and runs
 // the manager as that ServiceAccount (impersonated) with leader election, secure metrics,
-// preset detection and PodMonitors on, as the shipped Deployment runs it.
-func (w *world) start(t *testing.T, g grant) (*run, error) {
+// preset detection and PodMonitors on, as the shipped Deployment runs it; tweaks adjust its
+// options (how it reaches proxies on loopback, how often).
+func (w *world) start(t *testing.T, g grant, tweaks ...func(*manager.Options)) (*run, error) {
 	ctx := context.Background()
 	runs++
 	r := &run{w: w, ns: fmt.Sprintf("operator-%d", runs), denials: &denials{}}
@@ -248,7 +253,7 @@ func (w *world) start(t *testing.T, g grant) (*run, error) {
 	r.metrics = freeAddr(t)
 	selector := &metav1.LabelSelector{MatchLabels: map[string]string{"network.openshift.io/policy-group": "monitoring"}}
 	mctx, cancel := context.WithCancel(ctx)
-	mgr, err := manager.New(mctx, cfg, manager.Options{
+	opts := manager.Options{
 		MetricsAddr: r.metrics, SecureMetrics: true, ProbeAddr: "0",
 		LeaderElection: true, LeaderElectionNamespace: r.ns,
 		DetectDataPlanePreset: true, PresetDomains: dataplane.DefaultDomainPresets(),
@@ -256,7 +261,11 @@ func (w *world) start(t *testing.T, g grant) (*run, error) {
 			Monitoring: gatewaytenant.MonitoringSettings{NamespaceSelector: selector, PodMonitors: true}},
 		CertificateExpiryWarning: 24 * time.Hour,
 		Harness:                  &manager.Harness{SecondManager: true},
-	})
+	}
+	for _, tw := range tweaks {
+		tw(&opts)
+	}
+	mgr, err := manager.New(mctx, cfg, opts)
 	if err != nil {
 		cancel()
 		return r, err
@@ -293,10 +302,11 @@ func freeAddr(t *testing.T) string {
 }
 
 // scenario is what the manager must get done: a plain and a TLS tenant Ready (the TLS one
-// with its proxy, disruption budget and PodMonitor), a tenant of a data plane whose gateway
-// verifies TLS with its BackendTLSPolicy, its metrics scraped by a Prometheus holding the
-// metrics-reader role, and the TLS tenants' proxy and BackendTLSPolicy removed when their
-// upstreams turn plain. It returns an error as soon as one step does not converge in time.
+// trusting a ConfigMap and a ClusterTrustBundle, with its proxy, disruption budget and
+// PodMonitor), a tenant of a data plane whose gateway verifies TLS with its BackendTLSPolicy,
+// its metrics scraped by a Prometheus holding the metrics-reader role, and the TLS tenants'
+// proxy and BackendTLSPolicy removed when their upstreams turn plain. It returns an error as
+// soon as one step does not converge in time.
 func (r *run) scenario(ctx context.Context, within time.Duration) error {
 	c := r.w.admin
 	ns := r.ns + "-tenants"
@@ -307,19 +317,14 @@ func (r *run) scenario(ctx context.Context, within time.Duration) error {
 	if err != nil {
 		return err
 	}
-	leaf, err := root.NewLeaf("gateway", pki.ClientAuth())
-	if err != nil {
-		return err
-	}
 	for _, o := range []client.Object{
 		service(ns, "plain"), service(ns, "secure"),
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "upstream-ca"}, Data: map[string]string{"ca.crt": string(root.CertPEM())}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "client-cert"}, Type: corev1.SecretTypeTLS,
-			Data: map[string][]byte{"tls.crt": leaf.CertPEM(), "tls.key": leaf.KeyPEM()}},
+		&certificatesv1.ClusterTrustBundle{ObjectMeta: metav1.ObjectMeta{Name: ns + "-roots"}, Spec: certificatesv1.ClusterTrustBundleSpec{TrustBundle: string(root.CertPEM())}},
 		tenant(ns, "plain-api", gwv1alpha1.Upstream{Name: "plain", Host: "plain." + ns + ".svc", Port: 8443}),
 		tenant(ns, "tls-api", gwv1alpha1.Upstream{Name: "secure", Host: "secure." + ns + ".svc", Port: 8443, TLS: &gwv1alpha1.UpstreamTLS{
-			Validation:           gwv1alpha1.UpstreamTLSValidation{CACertificateRefs: []gwv1alpha1.CACertificateReference{{Kind: "ConfigMap", Name: "upstream-ca"}}},
-			ClientCertificateRef: &gwv1alpha1.SecretReference{Name: "client-cert"},
+			Validation: gwv1alpha1.UpstreamTLSValidation{CACertificateRefs: []gwv1alpha1.CACertificateReference{{Kind: "ConfigMap", Name: "upstream-ca"},
+				{Group: "certificates.k8s.io", Kind: "ClusterTrustBundle", Name: gwv1alpha1.CACertificateRefName(ns + "-roots")}}},
 		}}),
 	} {
 		if err := c.Create(ctx, o); err != nil {

@@ -34,18 +34,28 @@ type Pod struct {
 	volumes   map[string]*corev1.Volume
 	container *corev1.Container
 	mounted   map[string]*Volume // by mount path; subPath mounts are not kept in sync
+
+	ref    PodRef
+	issuer CredentialIssuer
+	creds  map[string]credential // pod certificates held, by "<volume>/<source index>"
 }
 
 // Mount mounts the volumes of a container of spec (the only container when container is
-// empty) under root, from the ConfigMaps and Secrets of namespace, as the kubelet does when
-// it starts the pod. It supports ConfigMap, Secret, projected (of those) and emptyDir
-// volumes, items, optional sources, modes and subPath mounts.
-func Mount(ctx context.Context, c client.Reader, namespace string, spec *corev1.PodSpec, container, root string) (*Pod, []File, error) {
+// empty) under root, from the ConfigMaps, Secrets and ClusterTrustBundles the API server
+// holds for namespace, as the kubelet does when it starts the pod. It supports ConfigMap,
+// Secret, projected (of those, clusterTrustBundle and, with WithPodCertificates,
+// podCertificate sources) and emptyDir volumes, items, optional sources, modes and subPath
+// mounts.
+func Mount(ctx context.Context, c client.Reader, namespace string, spec *corev1.PodSpec, container, root string, opts ...Option) (*Pod, []File, error) {
 	ctr, err := findContainer(spec, container)
 	if err != nil {
 		return nil, nil, err
 	}
-	p := &Pod{Root: root, reader: c, namespace: namespace, volumes: map[string]*corev1.Volume{}, container: ctr, mounted: map[string]*Volume{}}
+	p := &Pod{Root: root, reader: c, namespace: namespace, volumes: map[string]*corev1.Volume{}, container: ctr, mounted: map[string]*Volume{},
+		ref: newPodRef(namespace, spec), creds: map[string]credential{}}
+	for _, o := range opts {
+		o(p)
+	}
 	for i := range spec.Volumes {
 		p.volumes[spec.Volumes[i].Name] = &spec.Volumes[i]
 	}
@@ -56,8 +66,9 @@ func Mount(ctx context.Context, c client.Reader, namespace string, spec *corev1.
 	return p, files, nil
 }
 
-// Sync re-reads every volume's ConfigMaps and Secrets and swaps each volume's "..data" to
-// the new content, as the kubelet's periodic sync does. Like the kubelet, it leaves subPath
+// Sync re-reads every volume's ConfigMaps, Secrets and ClusterTrustBundles and swaps each
+// volume's "..data" to the new content, as the kubelet's periodic sync does; pod
+// certificates stay until RotatePodCertificates. Like the kubelet, it leaves subPath
 // mounts as they were when the container started.
 func (p *Pod) Sync(ctx context.Context) ([]File, error) { return p.sync(ctx, false) }
 
@@ -173,14 +184,27 @@ func (p *Pod) payload(ctx context.Context, v *corev1.Volume) (map[string]Item, m
 		err = add("Secret", v.Secret.SecretName, v.Secret.Items, ptr.Deref(v.Secret.Optional, false), v.Secret.DefaultMode)
 	case v.EmptyDir != nil:
 	case v.Projected != nil:
+		mode := ptr.Deref(v.Projected.DefaultMode, corev1.ProjectedVolumeSourceDefaultMode)
 		for i, src := range v.Projected.Sources {
 			switch {
 			case src.ConfigMap != nil:
 				err = add("ConfigMap", src.ConfigMap.Name, src.ConfigMap.Items, ptr.Deref(src.ConfigMap.Optional, false), v.Projected.DefaultMode)
 			case src.Secret != nil:
 				err = add("Secret", src.Secret.Name, src.Secret.Items, ptr.Deref(src.Secret.Optional, false), v.Projected.DefaultMode)
+			case src.ClusterTrustBundle != nil:
+				var data []byte
+				var what string
+				if data, what, err = p.trustAnchors(ctx, src.ClusterTrustBundle); err == nil {
+					payload[src.ClusterTrustBundle.Path] = Item{Data: data, Mode: modeOf(mode)}
+					sources[src.ClusterTrustBundle.Path] = what
+				}
+			case src.PodCertificate != nil:
+				var c credential
+				if c, err = p.podCertificate(ctx, v.Name, i, src.PodCertificate); err == nil {
+					addPodCertificate(payload, sources, src.PodCertificate, c, mode)
+				}
 			default:
-				err = fmt.Errorf("projected source %d: only ConfigMap and Secret sources can be mounted here", i)
+				err = fmt.Errorf("projected source %d: only ConfigMap, Secret, clusterTrustBundle and podCertificate sources can be mounted here", i)
 			}
 			if err != nil {
 				return nil, nil, err
@@ -214,6 +238,8 @@ func (p *Pod) objectData(ctx context.Context, kind, name string) (map[string][]b
 	}
 	return data, nil
 }
+
+func modeOf(mode int32) fs.FileMode { return fs.FileMode(mode) }
 
 // findContainer is the container of that name, or the only container when name is empty.
 func findContainer(spec *corev1.PodSpec, name string) (*corev1.Container, error) {

@@ -135,7 +135,7 @@ func TestMount(t *testing.T) {
 			tweak: func(s *corev1.PodSpec) {
 				s.Volumes[1].Projected.Sources[0] = corev1.VolumeProjection{DownwardAPI: &corev1.DownwardAPIProjection{}}
 			},
-			wantErr: "only ConfigMap and Secret sources",
+			wantErr: "only ConfigMap, Secret, clusterTrustBundle and podCertificate sources",
 		},
 	}
 	for _, tc := range tests {

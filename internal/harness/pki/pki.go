@@ -118,6 +118,33 @@ func caTemplate(commonName string) *x509.Certificate {
 }
 
 func issue(issuer *Cert, t *x509.Certificate, opts []Option) (*Cert, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	signer := crypto.Signer(key)
+	if issuer != nil {
+		signer = issuer.Key
+	}
+	cert, err := sign(issuer, t, opts, key.Public(), signer)
+	if err != nil {
+		return nil, err
+	}
+	return &Cert{Cert: cert, Key: key, Issuer: issuer}, nil
+}
+
+// Certify issues a client certificate (extended key usage clientAuth) signed by c for a
+// public key whose private key someone else holds: a signer's answer to a certificate
+// request, such as a pod certificate's.
+func (c *Cert) Certify(pub crypto.PublicKey, commonName string, opts ...Option) (*x509.Certificate, error) {
+	t := baseTemplate(commonName)
+	t.KeyUsage = x509.KeyUsageDigitalSignature
+	t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	return sign(c, t, opts, pub, c.Key)
+}
+
+// sign signs template t, after opts, for pub: with signer, as issuer (itself when nil).
+func sign(issuer *Cert, t *x509.Certificate, opts []Option, pub crypto.PublicKey, signer crypto.Signer) (*x509.Certificate, error) {
 	for _, o := range opts {
 		o(t)
 	}
@@ -126,23 +153,15 @@ func issue(issuer *Cert, t *x509.Certificate, opts []Option) (*Cert, error) {
 		return nil, err
 	}
 	t.SerialNumber = serial
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	parent, signer := t, crypto.Signer(key)
+	parent := t
 	if issuer != nil {
-		parent, signer = issuer.Cert, issuer.Key
+		parent = issuer.Cert
 	}
-	der, err := x509.CreateCertificate(rand.Reader, t, parent, key.Public(), signer)
+	der, err := x509.CreateCertificate(rand.Reader, t, parent, pub, signer)
 	if err != nil {
 		return nil, fmt.Errorf("pki: signing %q: %w", t.Subject.CommonName, err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &Cert{Cert: cert, Key: key, Issuer: issuer}, nil
+	return x509.ParseCertificate(der)
 }
 
 // CertPEM is the certificate alone, PEM encoded.
@@ -158,6 +177,10 @@ func (c *Cert) KeyPEM() []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
+
+// CredentialBundlePEM is the private key (PKCS#8) followed by ChainPEM, in one document: the
+// credential bundle the kubelet writes for a projected pod certificate (credentialBundlePath).
+func (c *Cert) CredentialBundlePEM() []byte { return append(c.KeyPEM(), c.ChainPEM()...) }
 
 // ChainPEM is the certificate followed by every issuing intermediate, without the root:
 // what a server sends (the chain.crt of Kong's guide to verifying upstream TLS).

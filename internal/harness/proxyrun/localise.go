@@ -55,6 +55,7 @@ func Localise(cfg *contract.Config, hostPath func(inPod string) (string, bool), 
 		if cc := u.TLS.ClientCertificate; cc != nil {
 			movePath(p+".tls.clientCertificate.certFile", &cc.CertFile)
 			movePath(p+".tls.clientCertificate.keyFile", &cc.KeyFile)
+			movePath(p+".tls.clientCertificate.credentialBundleFile", &cc.CredentialBundleFile)
 		}
 	}
 	return changes

@@ -32,6 +32,12 @@ upstreams:
     clientCertificate:
       certFile: /etc/gatewaytenant/upstreams/api/client/tls.crt
       keyFile: /etc/gatewaytenant/upstreams/api/client/tls.key
+- name: pod
+  listen: ":8002"
+  address: pod.ns.svc:443
+  tls:
+    caFiles: [/etc/gatewaytenant/upstreams/pod/ca-0/ca.crt]
+    clientCertificate: {credentialBundleFile: /etc/gatewaytenant/upstreams/pod/client/credential-bundle.pem}
 - name: sans
   listen: ":8001"
   address: sans.ns.svc:443
@@ -48,7 +54,7 @@ upstreams:
 	if cfg.Admin.Address != "127.0.0.1:0" || cfg.Shutdown.DrainDelay.Duration != 0 {
 		t.Errorf("admin %q, drainDelay %v: want 127.0.0.1:0 and 0s", cfg.Admin.Address, cfg.Shutdown.DrainDelay)
 	}
-	api, sans := cfg.Upstreams[0], cfg.Upstreams[1]
+	api, pod, sans := cfg.Upstreams[0], cfg.Upstreams[1], cfg.Upstreams[2]
 	for _, u := range cfg.Upstreams {
 		if u.Listen != "127.0.0.1:0" || u.Address != "127.0.0.1:4443" {
 			t.Errorf("upstream %s: listen %q address %q", u.Name, u.Listen, u.Address)
@@ -62,6 +68,9 @@ upstreams:
 		cc.KeyFile != "/tmp/pod/etc/gatewaytenant/upstreams/api/client/tls.key" {
 		t.Errorf("client certificate %+v not moved under the pod directory", cc)
 	}
+	if got := pod.TLS.ClientCertificate.CredentialBundleFile; got != "/tmp/pod/etc/gatewaytenant/upstreams/pod/client/credential-bundle.pem" {
+		t.Errorf("credential bundle %q not moved under the pod directory", got)
+	}
 	// What is verified stays as rendered: the name defaulted from the rendered address, not
 	// the loopback one, and everything else untouched.
 	if api.TLS.ServerName != "api.ns.svc" || *api.TLS.VerifyDepth != 1 {
@@ -73,7 +82,7 @@ upstreams:
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("the adapted configuration is invalid: %v", err)
 	}
-	if want := 9; len(changes) != want {
+	if want := 13; len(changes) != want {
 		t.Errorf("%d changes reported, want %d:\n%s", len(changes), want, strings.Join(changes, "\n"))
 	}
 }

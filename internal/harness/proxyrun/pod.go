@@ -33,8 +33,9 @@ type Pod struct {
 }
 
 // MountPod mounts the only container of spec (a proxy pod of namespace) under root, as the
-// kubelet would start it, and reads the configuration its --config argument names.
-func MountPod(ctx context.Context, c client.Reader, namespace string, spec *corev1.PodSpec, root string) (*Pod, error) {
+// kubelet would start it (with opts: the pod's name, how its pod certificates are issued), and
+// reads the configuration its --config argument names.
+func MountPod(ctx context.Context, c client.Reader, namespace string, spec *corev1.PodSpec, root string, opts ...kubelet.Option) (*Pod, error) {
 	if len(spec.Containers) != 1 {
 		return nil, fmt.Errorf("the proxy pod has %d containers, want 1", len(spec.Containers))
 	}
@@ -42,7 +43,7 @@ func MountPod(ctx context.Context, c client.Reader, namespace string, spec *core
 	if err != nil {
 		return nil, err
 	}
-	kp, files, err := kubelet.Mount(ctx, c, namespace, spec, "", root)
+	kp, files, err := kubelet.Mount(ctx, c, namespace, spec, "", root, opts...)
 	if err != nil {
 		return nil, err
 	}
