@@ -1,0 +1,30 @@
+package main
+
+import (
+	"math"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/go-logr/logr"
+)
+
+// memoryLimitRatio is the share of the container's memory limit the Go runtime aims to stay
+// under, leaving the rest for what it does not count (thread stacks outside the heap, the
+// binary's mapped pages).
+const memoryLimitRatio = 0.9
+
+// setMemoryLimit gives the Go runtime a soft memory limit of memoryLimitRatio of the limit
+// provider reports (the container's cgroup limit in the product), unless GOMEMLIMIT is set.
+// Without it the collector lets the heap grow to twice what is live whatever the container
+// allows: the decoded initial lists of a start at 10,000 tenants left the manager's RSS above
+// its own default limit of 256Mi (docs/benchmarks.md), a kill by the kernel on a real node.
+// It returns the limit in force (math.MaxInt64: none).
+func setMemoryLimit(provider memlimit.Provider, log logr.Logger) int64 {
+	limit, err := memlimit.Set(memlimit.WithProvider(provider), memlimit.WithRatio(memoryLimitRatio))
+	switch {
+	case err != nil:
+		log.Info("No Go memory limit set: the container's memory limit cannot be read", "reason", err.Error())
+	case limit < math.MaxInt64:
+		log.Info("Go memory limit set", "GOMEMLIMIT", limit)
+	}
+	return limit
+}

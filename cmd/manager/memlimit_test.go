@@ -1,0 +1,40 @@
+package main
+
+import (
+	"math"
+	"os"
+	"runtime/debug"
+	"testing"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/go-logr/logr"
+)
+
+func TestMemoryLimitFollowsTheContainers(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	for _, c := range []struct {
+		name, gomemlimit string
+		provider         memlimit.Provider
+		want             int64
+	}{
+		{"a limit of 256Mi", "", memlimit.Limit(256 << 20), 256 << 20 * 9 / 10},
+		{"no limit", "", func() (uint64, error) { return 0, memlimit.ErrNoLimit }, math.MaxInt64},
+		{"GOMEMLIMIT set by the user wins", "100MiB", memlimit.Limit(256 << 20), 100 << 20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("GOMEMLIMIT", c.gomemlimit)
+			t.Setenv("AUTOMEMLIMIT", "")
+			os.Unsetenv("AUTOMEMLIMIT") // restored by t.Setenv
+			debug.SetMemoryLimit(math.MaxInt64)
+			if c.gomemlimit != "" {
+				debug.SetMemoryLimit(100 << 20) // as the runtime reads GOMEMLIMIT at start
+			}
+			if got := setMemoryLimit(c.provider, logr.Discard()); got != c.want {
+				t.Errorf("limit %d, want %d", got, c.want)
+			}
+			if got := debug.SetMemoryLimit(-1); got != c.want {
+				t.Errorf("runtime's limit %d, want %d", got, c.want)
+			}
+		})
+	}
+}
