@@ -16,7 +16,7 @@ const memoryLimitRatio = 0.9
 // provider reports (the container's cgroup limit in the product), unless GOMEMLIMIT is set.
 // Without it the collector lets the heap grow to twice what is live whatever the container
 // allows: the decoded initial lists of a start at 10,000 tenants left the manager's RSS above
-// its own default limit of 256Mi (docs/benchmarks.md), a kill by the kernel on a real node.
+// its former default limit of 256Mi (docs/benchmarks.md), a kill by the kernel on a real node.
 // It returns the limit in force (math.MaxInt64: none).
 func setMemoryLimit(provider memlimit.Provider, log logr.Logger) int64 {
 	limit, err := memlimit.Set(memlimit.WithProvider(provider), memlimit.WithRatio(memoryLimitRatio))

@@ -17,7 +17,7 @@ func TestMemoryLimitFollowsTheContainers(t *testing.T) {
 		provider         memlimit.Provider
 		want             int64
 	}{
-		{"a limit of 256Mi", "", memlimit.Limit(256 << 20), 256 << 20 * 9 / 10},
+		{"the default limit of 512Mi", "", memlimit.Limit(512 << 20), 512 << 20 * 9 / 10},
 		{"no limit", "", func() (uint64, error) { return 0, memlimit.ErrNoLimit }, math.MaxInt64},
 		{"GOMEMLIMIT set by the user wins", "100MiB", memlimit.Limit(256 << 20), 100 << 20},
 	} {
