@@ -88,16 +88,7 @@ func TestRotationThroughKubeletVolume(t *testing.T) {
 		fmt.Sprintf("clientCertificate: {certFile: %q, keyFile: %q}", vol.Path("client/tls.crt"), vol.Path("client/tls.key"))))), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	log := &testutil.SyncBuffer{}
-	p := must[*proxyrun.Process](t)(proxyrun.Start(binary, config, log, "--log-level", "debug"))
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Errorf("stopping the proxy: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("proxy log:\n%s", log.String())
-		}
-	})
+	p := startDebugProxy(t, config)
 	ctx := context.Background()
 	if _, err := p.WaitReady(ctx, time.Minute, "api"); err != nil {
 		t.Fatal(err)
@@ -145,4 +136,21 @@ func TestRotationThroughKubeletVolume(t *testing.T) {
 	}
 	load.Finish(t)
 	t.Logf("%d requests, none failed, over 3 rotations of the CA and the client certificate", load.OK())
+}
+
+// startDebugProxy runs the proxy binary on config at debug level, stops it when the test
+// ends, and prints its log if the test failed.
+func startDebugProxy(t *testing.T, config string) *proxyrun.Process {
+	t.Helper()
+	log := &testutil.SyncBuffer{}
+	p := must[*proxyrun.Process](t)(proxyrun.Start(binary, config, log, "--log-level", "debug"))
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Errorf("stopping the proxy: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("proxy log:\n%s", log.String())
+		}
+	})
+	return p
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/kubelet"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/pki"
-	"github.com/gatewaytenant/gatewaytenant-operator/internal/harness/proxyrun"
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
 	"github.com/gatewaytenant/gatewaytenant-operator/test/proxy/testutil"
 )
@@ -78,16 +77,7 @@ func TestPodCertificateRotationThroughKubeletVolume(t *testing.T) {
 		fmt.Sprintf("clientCertificate: {credentialBundleFile: %q}", bundle)))), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	log := &testutil.SyncBuffer{}
-	p := must[*proxyrun.Process](t)(proxyrun.Start(binary, config, log, "--log-level", "debug"))
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Errorf("stopping the proxy: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("proxy log:\n%s", log.String())
-		}
-	})
+	p := startDebugProxy(t, config)
 	if _, err := p.WaitReady(ctx, time.Minute, "api"); err != nil {
 		t.Fatal(err)
 	}
