@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/manager"
@@ -26,4 +28,12 @@ func benchHarness() *manager.Harness {
 	return &manager.Harness{DialProxy: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return d.DialContext(ctx, network, addr)
 	}}
+}
+
+// A manager built with -tags bench serves net/http/pprof on $GATEWAYTENANT_BENCH_PPROF, for
+// heap profiles of benchmark runs.
+func init() {
+	if addr := os.Getenv("GATEWAYTENANT_BENCH_PPROF"); addr != "" {
+		go func() { _ = http.ListenAndServe(addr, nil) }()
+	}
 }
