@@ -215,11 +215,10 @@ func (i *Informer) Update(obj any) error {
 	if err != nil {
 		return err
 	}
-	co, ok := obj.(client.Object)
-	if !ok {
-		return fmt.Errorf("%s: unexpected %T", i.name, obj)
+	co, group, keep, err := i.judge(obj)
+	if err != nil {
+		return err
 	}
-	group, keep := i.filter.Group(co), i.filter.Keep(co)
 	i.mu.Lock()
 	i.touchLocked(group)
 	if !keep {
@@ -250,16 +249,24 @@ func (i *Informer) Update(obj any) error {
 	return nil
 }
 
+// judge is what the filter says of a watch event's object: its group, and whether it is kept.
+func (i *Informer) judge(obj any) (co client.Object, group string, keep bool, err error) {
+	co, ok := obj.(client.Object)
+	if !ok {
+		return nil, "", false, fmt.Errorf("%s: unexpected %T", i.name, obj)
+	}
+	return co, i.filter.Group(co), i.filter.Keep(co), nil
+}
+
 // Delete applies a watch event of a deleted object.
 func (i *Informer) Delete(obj any) error {
 	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
-	co, ok := obj.(client.Object)
-	if !ok {
-		return fmt.Errorf("%s: unexpected %T", i.name, obj)
+	co, group, keep, err := i.judge(obj)
+	if err != nil {
+		return err
 	}
-	group, keep := i.filter.Group(co), i.filter.Keep(co)
 	i.mu.Lock()
 	i.touchLocked(group)
 	old, existed, _ := i.indexer.Get(co)
