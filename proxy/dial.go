@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/internal/sock"
 	"io"
 	"net"
 	"net/http"
@@ -105,7 +106,7 @@ func (u *upstream) dialTLS(ctx context.Context, network, addr string, cfg *tls.C
 	if err != nil {
 		return nil, u.failed(ctx, classifyFailure(err, stageConnect, connFacts{}), err)
 	}
-	uc := &upstreamConn{Conn: raw}
+	uc := &upstreamConn{Conn: sock.Wrap(raw)}
 	conn := tls.Client(uc, cfg)
 	certRequested := new(atomic.Bool)
 	hctx, cancel := context.WithTimeout(context.WithValue(ctx, certRequestedKey{}, certRequested), u.timeouts.TLSHandshake)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/internal/h1"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/internal/sock"
 )
 
 // frontend serves one upstream's listener. Every request head is read and its framing
@@ -71,7 +72,7 @@ func (f *frontend) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		fc := &frontConn{f: f, c: c, clientIP: clientIP(c)}
+		fc := &frontConn{f: f, c: sock.Wrap(c), clientIP: clientIP(c)}
 		if !f.track(fc) {
 			_ = c.Close()
 			continue
