@@ -297,7 +297,7 @@ func upstreamServices(o client.Object) []string {
 
 func (r *Reconciler) tenantsForService(ctx context.Context, o client.Object) []reconcile.Request {
 	tenants := &v1alpha1.GatewayTenantList{}
-	if err := r.Client.List(ctx, tenants, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexUpstreamService: o.GetName()}); err != nil {
+	if err := r.Client.List(ctx, tenants, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexUpstreamService: o.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing tenants of Service", "service", client.ObjectKeyFromObject(o))
 		return nil
 	}
@@ -359,7 +359,7 @@ func (r *Reconciler) tenantsForTrustBundle(ctx context.Context, o client.Object)
 // have the index key.
 func (r *Reconciler) tenantsIndexedBy(ctx context.Context, namespace, key string) []reconcile.Request {
 	tenants := &v1alpha1.GatewayTenantList{}
-	if err := r.Client.List(ctx, tenants, client.InNamespace(namespace), client.MatchingFields{indexCertObject: key}); err != nil {
+	if err := r.Client.List(ctx, tenants, client.InNamespace(namespace), client.MatchingFields{indexCertObject: key}, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing tenants referencing object", "object", key, "namespace", namespace)
 		return nil
 	}
@@ -369,7 +369,7 @@ func (r *Reconciler) tenantsIndexedBy(ctx context.Context, namespace, key string
 // tenantsOfNamespace maps a tenant to the other tenants of its namespace.
 func (r *Reconciler) tenantsOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
 	tenants := &v1alpha1.GatewayTenantList{}
-	if err := r.Client.List(ctx, tenants, client.InNamespace(o.GetNamespace())); err != nil {
+	if err := r.Client.List(ctx, tenants, client.InNamespace(o.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing tenants of namespace", "namespace", o.GetNamespace())
 		return nil
 	}
@@ -384,13 +384,15 @@ func (r *Reconciler) tenantsOfNamespace(ctx context.Context, o client.Object) []
 
 func (r *Reconciler) allTenants(ctx context.Context, _ client.Object) []reconcile.Request {
 	tenants := &v1alpha1.GatewayTenantList{}
-	if err := r.Client.List(ctx, tenants); err != nil {
+	if err := r.Client.List(ctx, tenants, client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing tenants")
 		return nil
 	}
 	return requests(tenants.Items)
 }
 
+// requests names the tenants. The event handlers list them with client.UnsafeDisableDeepCopy:
+// the cache's own objects, read for their names only.
 func requests(tenants []v1alpha1.GatewayTenant) []reconcile.Request {
 	reqs := make([]reconcile.Request, 0, len(tenants))
 	for i := range tenants {

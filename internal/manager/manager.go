@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -203,7 +204,15 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 // preset's. backendTLSPolicies says whether the API server serves BackendTLSPolicies.
 func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Scheme, o Options, preset dataplane.Choice, backendTLSPolicies bool) error {
 	certs := domainmetrics.NewCertificates()
-	if err := registerMetrics(&domainmetrics.Tenants{Reader: mgr.GetCache(), Timeout: 10 * time.Second}, certs.Collector()); err != nil {
+	tenantCount := domainmetrics.NewTenants()
+	tenantInformer, err := mgr.GetCache().GetInformer(ctx, &v1alpha1.GatewayTenant{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return fmt.Errorf("getting the tenant informer: %w", err)
+	}
+	if err := tenantCount.Watch(tenantInformer); err != nil {
+		return err
+	}
+	if err := registerMetrics(tenantCount, certs.Collector()); err != nil {
 		return err
 	}
 

@@ -2,8 +2,9 @@
 // (on the manager's metrics endpoint):
 //
 //   - gatewaytenant_tenants{ready, reason}: GatewayTenants by their Ready condition's status
-//     and reason, counted from the manager's cache at every scrape, so that it never goes
-//     stale. The reasons are the API's constants, so the label values are bounded.
+//     and reason, counted from the events of the manager's tenant cache, so that it never
+//     goes stale and a scrape costs nothing per tenant. The reasons are the API's constants,
+//     so the label values are bounded.
 //   - gatewaytenant_certificate_not_after_timestamp_seconds{namespace, tenant, upstream,
 //     kind, ref}: the earliest notAfter (Unix seconds) of each certificate a tenant
 //     references, the cert-manager convention (alert on it minus time()). One series per
@@ -15,7 +16,8 @@
 package metrics
 
 import (
-	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -24,7 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
@@ -46,26 +48,105 @@ var tenantsDesc = prometheus.NewDesc(TenantsName,
 	"GatewayTenants by the status (True, False, Unknown) and reason of their Ready condition; Unknown with reason Pending: not reconciled yet.",
 	[]string{"ready", "reason"}, nil)
 
-// Tenants counts GatewayTenants from a cached reader at every scrape.
+// Tenants counts GatewayTenants by the status and reason of their Ready condition. The
+// tenant informer's events keep the counts (Watch), so that a scrape costs the same at ten
+// tenants as at ten thousand: it reads a handful of numbers, not every tenant.
 type Tenants struct {
-	Reader client.Reader
-	// Timeout bounds a scrape's list; a failed list reports an invalid metric, not zero.
-	Timeout time.Duration
+	mu     sync.Mutex
+	keys   map[types.UID]ReadyKey
+	counts map[ReadyKey]int
+	synced func() bool
 }
+
+// NewTenants returns the collector; Watch feeds it.
+func NewTenants() *Tenants {
+	return &Tenants{keys: map[types.UID]ReadyKey{}, counts: map[ReadyKey]int{}}
+}
+
+// EventSource is the part of an informer Watch needs (a controller-runtime cache.Informer).
+type EventSource interface {
+	AddEventHandler(toolscache.ResourceEventHandler) (toolscache.ResourceEventHandlerRegistration, error)
+}
+
+// Watch counts the tenants of inf: those it holds arrive as additions. Until it has
+// delivered them all, a scrape reports an invalid metric rather than a partial count.
+func (t *Tenants) Watch(inf EventSource) error {
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { t.set(obj) },
+		UpdateFunc: func(_, obj any) { t.set(obj) },
+		DeleteFunc: t.forget,
+	})
+	if err != nil {
+		return fmt.Errorf("counting tenants: %w", err)
+	}
+	t.mu.Lock()
+	t.synced = reg.HasSynced
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *Tenants) set(obj any) {
+	tenant, ok := obj.(*v1alpha1.GatewayTenant)
+	if !ok {
+		return
+	}
+	key := readyKey(tenant)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.keys[tenant.UID]; ok {
+		if old == key {
+			return
+		}
+		t.uncount(old)
+	}
+	t.keys[tenant.UID] = key
+	t.counts[key]++
+}
+
+func (t *Tenants) forget(obj any) {
+	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	tenant, ok := obj.(*v1alpha1.GatewayTenant)
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.keys[tenant.UID]; ok {
+		delete(t.keys, tenant.UID)
+		t.uncount(old)
+	}
+}
+
+func (t *Tenants) uncount(key ReadyKey) {
+	if t.counts[key]--; t.counts[key] == 0 {
+		delete(t.counts, key)
+	}
+}
+
+// HasSynced says whether the informer has delivered every tenant it held when Watch began.
+func (t *Tenants) HasSynced() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.synced != nil && t.synced()
+}
+
+// errNotSynced is reported until the informer has delivered every tenant it holds.
+var errNotSynced = errors.New("the tenant cache has not synced yet")
 
 // Describe implements prometheus.Collector.
 func (t *Tenants) Describe(ch chan<- *prometheus.Desc) { ch <- tenantsDesc }
 
 // Collect implements prometheus.Collector.
 func (t *Tenants) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), t.Timeout)
-	defer cancel()
-	var list v1alpha1.GatewayTenantList
-	if err := t.Reader.List(ctx, &list); err != nil {
-		ch <- prometheus.NewInvalidMetric(tenantsDesc, err)
+	if !t.HasSynced() {
+		ch <- prometheus.NewInvalidMetric(tenantsDesc, errNotSynced)
 		return
 	}
-	for k, n := range CountByReady(list.Items) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, n := range t.counts {
 		ch <- prometheus.MustNewConstMetric(tenantsDesc, prometheus.GaugeValue, float64(n), k.Status, k.Reason)
 	}
 }
@@ -76,19 +157,14 @@ type ReadyKey struct{ Status, Reason string }
 // pending is the reason of a tenant without a Ready condition (or one of an older generation).
 const pending = "Pending"
 
-// CountByReady counts tenants by the status and reason of their Ready condition. A tenant
-// whose Ready condition is missing or older than its spec counts as Unknown/Pending.
-func CountByReady(tenants []v1alpha1.GatewayTenant) map[ReadyKey]int {
-	out := map[ReadyKey]int{}
-	for i := range tenants {
-		c := meta.FindStatusCondition(tenants[i].Status.Conditions, v1alpha1.ConditionReady)
-		if c == nil || c.ObservedGeneration != tenants[i].Generation {
-			out[ReadyKey{string(metav1.ConditionUnknown), pending}]++
-			continue
-		}
-		out[ReadyKey{string(c.Status), c.Reason}]++
+// readyKey is the status and reason of a tenant's Ready condition. A tenant whose Ready
+// condition is missing or older than its spec counts as Unknown/Pending.
+func readyKey(tenant *v1alpha1.GatewayTenant) ReadyKey {
+	c := meta.FindStatusCondition(tenant.Status.Conditions, v1alpha1.ConditionReady)
+	if c == nil || c.ObservedGeneration != tenant.Generation {
+		return ReadyKey{string(metav1.ConditionUnknown), pending}
 	}
-	return out
+	return ReadyKey{string(c.Status), c.Reason}
 }
 
 // CertificateRef is one certificate a tenant's upstream references, and when it expires.

@@ -1,21 +1,22 @@
 package metrics
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	toolscache "k8s.io/client-go/tools/cache"
+	fcache "k8s.io/client-go/tools/cache/testing"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
 
-func tenant(name string, generation int64, ready ...metav1.Condition) v1alpha1.GatewayTenant {
-	t := v1alpha1.GatewayTenant{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Generation: generation}}
+func tenant(name string, generation int64, ready ...metav1.Condition) *v1alpha1.GatewayTenant {
+	t := &v1alpha1.GatewayTenant{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Generation: generation, UID: types.UID("uid-" + name)}}
 	t.Status.Conditions = ready
 	return t
 }
@@ -24,35 +25,66 @@ func ready(status metav1.ConditionStatus, reason string, generation int64) metav
 	return metav1.Condition{Type: v1alpha1.ConditionReady, Status: status, Reason: reason, ObservedGeneration: generation}
 }
 
-// Tenants are counted by their Ready condition of the current generation; the collector
-// reads them from the reader at every scrape.
+// Tenants are counted by their Ready condition of the current generation, as an informer
+// delivers them: additions, updates that move a tenant between counts and deletions,
+// including one the informer saw only as its final state unknown.
 func TestTenants(t *testing.T) {
-	objs := []v1alpha1.GatewayTenant{
+	src := fcache.NewFakeControllerSource()
+	objs := []*v1alpha1.GatewayTenant{
 		tenant("a", 1, ready(metav1.ConditionTrue, "Ready", 1)),
 		tenant("b", 2, ready(metav1.ConditionTrue, "Ready", 2)),
 		tenant("c", 1, ready(metav1.ConditionFalse, v1alpha1.ReasonDataPlaneNotFound, 1)),
 		tenant("d", 3, ready(metav1.ConditionTrue, "Ready", 2)), // stale: spec changed since
 		tenant("e", 1), // never reconciled
 	}
-	s := runtime.NewScheme()
-	if err := v1alpha1.AddToScheme(s); err != nil {
+	for _, o := range objs {
+		src.Add(o)
+	}
+	c := NewTenants()
+	if err := testutil.CollectAndCompare(c, strings.NewReader("")); err == nil || !strings.Contains(err.Error(), errNotSynced.Error()) {
+		t.Errorf("before any informer: %v, want %v", err, errNotSynced)
+	}
+	inf := toolscache.NewSharedInformer(src, &v1alpha1.GatewayTenant{}, 0)
+	if err := c.Watch(inf); err != nil {
 		t.Fatal(err)
 	}
-	b := fake.NewClientBuilder().WithScheme(s)
-	for i := range objs {
-		b = b.WithObjects(&objs[i])
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go inf.RunWithContext(ctx)
+	if !toolscache.WaitForCacheSync(ctx.Done(), inf.HasSynced, c.HasSynced) {
+		t.Fatal("informer did not sync")
 	}
-	c := &Tenants{Reader: b.Build(), Timeout: time.Second}
-	want := `
+	compare := func(want string) {
+		t.Helper()
+		const head = `
 # HELP gatewaytenant_tenants GatewayTenants by the status (True, False, Unknown) and reason of their Ready condition; Unknown with reason Pending: not reconciled yet.
 # TYPE gatewaytenant_tenants gauge
-gatewaytenant_tenants{ready="False",reason="DataPlaneNotFound"} 1
+`
+		// The informer delivers events on its own goroutine: wait for the counts.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := testutil.CollectAndCompare(c, strings.NewReader(head+want))
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	compare(`gatewaytenant_tenants{ready="False",reason="DataPlaneNotFound"} 1
 gatewaytenant_tenants{ready="True",reason="Ready"} 2
 gatewaytenant_tenants{ready="Unknown",reason="Pending"} 2
-`
-	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
-		t.Error(err)
-	}
+`)
+	// e is reconciled, a's data plane goes, c is deleted, d's deletion is missed.
+	src.Modify(tenant("e", 1, ready(metav1.ConditionTrue, "Ready", 1)))
+	src.Modify(tenant("a", 1, ready(metav1.ConditionFalse, v1alpha1.ReasonDataPlaneNotFound, 1)))
+	src.Delete(objs[2])
+	c.forget(toolscache.DeletedFinalStateUnknown{Key: "ns/d", Obj: objs[3]})
+	compare(`gatewaytenant_tenants{ready="False",reason="DataPlaneNotFound"} 1
+gatewaytenant_tenants{ready="True",reason="Ready"} 2
+`)
 }
 
 // A tenant's certificate series follow its latest set: a dropped reference loses its series,

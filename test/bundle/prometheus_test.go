@@ -19,7 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	toolscache "k8s.io/client-go/tools/cache"
+	fcache "k8s.io/client-go/tools/cache/testing"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 	"github.com/gatewaytenant/gatewaytenant-operator/internal/bundle"
@@ -124,17 +125,24 @@ func proxyMetricNames(t *testing.T) []string {
 // referenced certificate to report.
 func managerMetricNames(t *testing.T) []string {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
+	src := fcache.NewFakeControllerSource()
+	src.Add(&v1alpha1.GatewayTenant{ObjectMeta: metav1.ObjectMeta{Name: "t", Namespace: "ns", UID: "t"}})
+	inf := toolscache.NewSharedInformer(src, &v1alpha1.GatewayTenant{}, 0)
+	tenants := domainmetrics.NewTenants()
+	if err := tenants.Watch(inf); err != nil {
 		t.Fatal(err)
 	}
-	tenant := &v1alpha1.GatewayTenant{ObjectMeta: metav1.ObjectMeta{Name: "t", Namespace: "ns"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go inf.RunWithContext(ctx)
+	if !toolscache.WaitForCacheSync(ctx.Done(), inf.HasSynced, tenants.HasSynced) {
+		t.Fatal("informer did not sync")
+	}
 	certs := domainmetrics.NewCertificates()
 	certs.Set(types.NamespacedName{Namespace: "ns", Name: "t"}, []domainmetrics.CertificateRef{
 		{Upstream: "api", Kind: domainmetrics.KindCA, Ref: "ConfigMap/ca", NotAfter: time.Now()}})
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(certs.Collector(), &domainmetrics.Tenants{
-		Reader: fake.NewClientBuilder().WithScheme(scheme).WithObjects(tenant).Build(), Timeout: time.Second})
+	reg.MustRegister(certs.Collector(), tenants)
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
