@@ -56,6 +56,9 @@ type options struct {
 	// TLS runs: tenants whose replica fails, and the settled window requests are counted over.
 	freshSamples int
 	freshWindow  time.Duration
+	// noFloor skips the floor (P/F is then not measured), for runs that are about
+	// freshness or memory at a scale where the floor alone takes most of an hour here.
+	noFloor bool
 }
 
 func main() {
@@ -73,6 +76,7 @@ func main() {
 	flag.DurationVar(&o.quiet, "quiet", 3*time.Second, "The manager counts as settled after no reconcile for this long.")
 	flag.IntVar(&o.freshSamples, "fresh-samples", 100, "TLS: tenants one of whose proxy replicas starts failing, for failure -> status (0: no freshness phase).")
 	flag.DurationVar(&o.freshWindow, "fresh-window", 2*time.Minute, "TLS: the settled window over which requests to the proxies are counted.")
+	flag.BoolVar(&o.noFloor, "no-floor", false, "Skip the floor: no P/F (for freshness and memory at scales where the floor alone takes most of an hour).")
 	flag.Parse()
 	if o.variant != "plain" && o.variant != "tls" {
 		fmt.Fprintf(os.Stderr, "-variant: must be plain or tls, got %q\n", o.variant)
@@ -194,28 +198,22 @@ func run(ctx context.Context, o options) error {
 	logf("template: the operator wrote %d objects (events included) and a status for one %s tenant", len(tmpl.children), o.variant)
 
 	start := time.Now()
-	floorUIDs, err := createTenants(ctx, c, "f", o.tenants, o.workers, tls, false)
-	if err != nil {
-		return err
+	var floorUIDs map[string]types.UID
+	if !o.noFloor {
+		if floorUIDs, err = createTenants(ctx, c, "f", o.tenants, o.workers, tls, false); err != nil {
+			return err
+		}
 	}
 	if _, err := createTenants(ctx, c, "p", o.tenants, o.workers, tls, true); err != nil {
 		return err
 	}
 	r.fixtureTime = time.Since(start)
-	logf("created 2 x %d tenant namespaces in %s", o.tenants, r.fixtureTime.Round(time.Second))
+	logf("created the tenant namespaces (%d for the operator, as many for the floor) in %s", o.tenants, r.fixtureTime.Round(time.Second))
 
-	floorNS := make([]string, o.tenants)
-	for i := range floorNS {
-		floorNS[i] = tenantNamespace("f", i)
-	}
-	cpu0 := sampleCPU()
-	if r.floor, err = runFloor(ctx, dyn, tmpl, floorNS, floorUIDs, o.workers); err != nil {
-		return err
-	}
-	r.floorLoad = otherLoad(cpu0, sampleCPU())
-	logf("floor F: %s", r.floor.Round(10*time.Millisecond))
-	if err := removeFloor(ctx, dyn, tmpl, floorNS, o.workers); err != nil {
-		return err
+	if !o.noFloor {
+		if err := measureFloor(ctx, r, dyn, tmpl, floorUIDs); err != nil {
+			return err
+		}
 	}
 
 	if err := measureOperator(ctx, r, c, cs, tr, mgr); err != nil {
@@ -223,6 +221,24 @@ func run(ctx context.Context, o options) error {
 	}
 	printReport(r)
 	return nil
+}
+
+// measureFloor writes what the operator wrote for the template tenant for every floor tenant,
+// as fast as the API server takes it, then removes it again.
+func measureFloor(ctx context.Context, r *result, dyn dynamic.Interface, tmpl *template, uids map[string]types.UID) error {
+	o := r.o
+	floorNS := make([]string, o.tenants)
+	for i := range floorNS {
+		floorNS[i] = tenantNamespace("f", i)
+	}
+	cpu0 := sampleCPU()
+	var err error
+	if r.floor, err = runFloor(ctx, dyn, tmpl, floorNS, uids, o.workers); err != nil {
+		return err
+	}
+	r.floorLoad = otherLoad(cpu0, sampleCPU())
+	logf("floor F: %s", r.floor.Round(10*time.Millisecond))
+	return removeFloor(ctx, dyn, tmpl, floorNS, o.workers)
 }
 
 // measureOperator runs the manager cold on the waiting tenants, then idle, restarted and
@@ -355,9 +371,13 @@ func printReport(r *result) {
 	if o.managerArgs != "" || o.managerEnv != "" {
 		fmt.Printf("manager: %s %s\n", o.managerEnv, o.managerArgs)
 	}
-	fmt.Printf("floor F:            %.2f s (other load on the machine: %.0f %%)\n", r.floor.Seconds(), r.floorLoad)
+	floorF, pf := "-", "-"
+	if !o.noFloor {
+		floorF, pf = fmt.Sprintf("%.1f", r.floor.Seconds()), fmt.Sprintf("%.2f", r.operator.Seconds()/r.floor.Seconds())
+		fmt.Printf("floor F:            %.2f s (other load on the machine: %.0f %%)\n", r.floor.Seconds(), r.floorLoad)
+	}
 	fmt.Printf("operator P:         %.2f s cold start (other load: %.0f %%)\n", r.operator.Seconds(), r.opLoad)
-	fmt.Printf("P/F:                %.2f\n", r.operator.Seconds()/r.floor.Seconds())
+	fmt.Printf("P/F:                %s\n", pf)
 	fmt.Printf("requests per tenant: %.2f (writes %.2f, of them events %.2f; reads %.2f, of them ConfigMap GETs %.2f)\n",
 		r.requests.total(all)/n, r.requests.total(writes)/n, r.requests.total(eventWrites)/n, r.requests.total(reads)/n, r.requests.total(configMapGets)/n)
 	fmt.Printf("requests by verb:   %s\n", r.requests)
@@ -379,8 +399,8 @@ func printReport(r *result) {
 	}
 	fmt.Println("\n| tenants | variant | noise ns | F s | P s | P/F | req/tenant | writes/tenant | RSS MiB | HWM MiB | idle writes | restart writes | restart HWM MiB | edit p99 ms | fresh p99 s | other load F/P |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	fmt.Printf("| %d | %s | %d | %.1f | %.1f | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s | %.0f/%.0f %% |\n",
-		o.tenants, o.variant, o.noise, r.floor.Seconds(), r.operator.Seconds(), r.operator.Seconds()/r.floor.Seconds(),
+	fmt.Printf("| %d | %s | %d | %s | %.1f | %s | %.2f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s | %.0f/%.0f %% |\n",
+		o.tenants, o.variant, o.noise, floorF, r.operator.Seconds(), pf,
 		r.requests.total(all)/n, r.requests.total(writes)/n, mib(r.idleMem.rss), mib(r.idleMem.hwm), r.idleWrites, r.restartWrites,
 		mib(r.restartMem.hwm), float64(percentile(r.edits, 0.99).Microseconds())/1000, fresh, r.floorLoad, r.opLoad)
 }
