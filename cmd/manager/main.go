@@ -39,6 +39,7 @@ func main() {
 		log.Info(w)
 	}
 	setMemoryLimit(memlimit.FromCgroup, log)
+	setGCPercent(log)
 
 	ctx := ctrl.SetupSignalHandler()
 	cfg, err := ctrl.GetConfig()

@@ -2,6 +2,8 @@ package main
 
 import (
 	"math"
+	"os"
+	"runtime/debug"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/go-logr/logr"
@@ -27,4 +29,24 @@ func setMemoryLimit(provider memlimit.Provider, log logr.Logger) int64 {
 		log.Info("Go memory limit set", "GOMEMLIMIT", limit)
 	}
 	return limit
+}
+
+// gcPercent is the collector's target for the manager, unless GOGC is set: the next
+// collection when the heap has grown by half of what is live, not by all of it (Go's
+// default of 100). Nearly all of the manager's heap is its long-lived cache, so the default
+// would keep one more cache's worth of memory for garbage. At 10,000 tenants the settled RSS
+// went from 243 to 202 MiB and the restart high-water from 295 to 212 MiB; what it costs in
+// CPU is in docs/benchmarks.md.
+const gcPercent = 50
+
+// setGCPercent applies gcPercent unless GOGC is set, and returns the percentage in force.
+func setGCPercent(log logr.Logger) int {
+	if v, ok := os.LookupEnv("GOGC"); ok && v != "" {
+		current := debug.SetGCPercent(-1)
+		debug.SetGCPercent(current)
+		return current
+	}
+	debug.SetGCPercent(gcPercent)
+	log.V(1).Info("Go collector target set", "GOGC", gcPercent)
+	return gcPercent
 }

@@ -38,3 +38,25 @@ func TestMemoryLimitFollowsTheContainers(t *testing.T) {
 		})
 	}
 }
+
+func TestCollectorTargetUnlessGOGCIsSet(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC") // restored by t.Setenv
+	debug.SetGCPercent(100)
+	if got := setGCPercent(logr.Discard()); got != gcPercent {
+		t.Errorf("without GOGC: %d, want %d", got, gcPercent)
+	}
+	if got := debug.SetGCPercent(-1); got != gcPercent {
+		t.Errorf("runtime's target %d, want %d", got, gcPercent)
+	}
+
+	t.Setenv("GOGC", "200")
+	debug.SetGCPercent(200) // as the runtime reads GOGC at start
+	if got := setGCPercent(logr.Discard()); got != 200 {
+		t.Errorf("GOGC=200 set by the user: %d, want 200", got)
+	}
+	if got := debug.SetGCPercent(-1); got != 200 {
+		t.Errorf("runtime's target %d, want the user's 200", got)
+	}
+}

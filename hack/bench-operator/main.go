@@ -103,6 +103,7 @@ type result struct {
 	o                      options
 	floor, operator        time.Duration
 	floorLoad, opLoad      float64
+	opCPU                  float64 // seconds of CPU the manager used for the cold start
 	requests               requestCounts
 	settledMem, idleMem    memory
 	idleWrites             float64
@@ -262,6 +263,7 @@ func measureOperator(ctx context.Context, r *result, c client.Client, cs kuberne
 	_, last := tr.progress("p-")
 	r.operator = last.Sub(m.started)
 	r.opLoad = otherLoad(cpu0, sampleCPU())
+	r.opCPU = float64(processTicks(m.pid())) / clockTicks
 	after, err := apiserverRequests(ctx, cs)
 	if err != nil {
 		return err
@@ -378,6 +380,7 @@ func printReport(r *result) {
 	}
 	fmt.Printf("operator P:         %.2f s cold start (other load: %.0f %%)\n", r.operator.Seconds(), r.opLoad)
 	fmt.Printf("P/F:                %s\n", pf)
+	fmt.Printf("manager CPU:        %.1f s for the cold start (%.2f ms per tenant)\n", r.opCPU, 1000*r.opCPU/n)
 	fmt.Printf("requests per tenant: %.2f (writes %.2f, of them events %.2f; reads %.2f, of them ConfigMap GETs %.2f)\n",
 		r.requests.total(all)/n, r.requests.total(writes)/n, r.requests.total(eventWrites)/n, r.requests.total(reads)/n, r.requests.total(configMapGets)/n)
 	fmt.Printf("requests by verb:   %s\n", r.requests)
