@@ -209,7 +209,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	r.fixtureTime = time.Since(start)
-	logf("created the tenant namespaces (%d for the operator, as many for the floor) in %s", o.tenants, r.fixtureTime.Round(time.Second))
+	floorNote := ", as many for the floor"
+	if o.noFloor {
+		floorNote = ""
+	}
+	logf("created the tenant namespaces (%d for the operator%s) in %s", o.tenants, floorNote, r.fixtureTime.Round(time.Second))
 
 	if !o.noFloor {
 		if err := measureFloor(ctx, r, dyn, tmpl, floorUIDs); err != nil {

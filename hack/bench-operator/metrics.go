@@ -135,8 +135,8 @@ func scrapeManager(ctx context.Context, addr string) (managerMetrics, error) {
 	if err != nil {
 		return mm, err
 	}
-	// Four scrapes a second: spare the manager compressing them (a Prometheus scrapes
-	// every 30 s or so).
+	// A scrape a second while settling: spare the manager compressing them (a Prometheus
+	// scrapes every 30 s or so).
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
