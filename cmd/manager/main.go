@@ -39,7 +39,6 @@ func main() {
 		log.Info(w)
 	}
 	setMemoryLimit(memlimit.FromCgroup, log)
-	setGCPercent(log)
 
 	ctx := ctrl.SetupSignalHandler()
 	cfg, err := ctrl.GetConfig()
@@ -49,6 +48,10 @@ func main() {
 	}
 	mgr, err := manager.New(ctx, cfg, o)
 	if err != nil {
+		log.Error(err, "Unable to set up the manager")
+		os.Exit(1)
+	}
+	if err := mgr.Add(gcTargetAfterSync(mgr.GetCache(), log)); err != nil {
 		log.Error(err, "Unable to set up the manager")
 		os.Exit(1)
 	}

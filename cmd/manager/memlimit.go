@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"math"
 	"os"
 	"runtime/debug"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 )
 
 // memoryLimitRatio is the share of the container's memory limit the Go runtime aims to stay
@@ -31,13 +34,35 @@ func setMemoryLimit(provider memlimit.Provider, log logr.Logger) int64 {
 	return limit
 }
 
-// gcPercent is the collector's target for the manager, unless GOGC is set: the next
-// collection when the heap has grown by half of what is live, not by all of it (Go's
-// default of 100). Nearly all of the manager's heap is its long-lived cache, so the default
-// would keep one more cache's worth of memory for garbage. At 10,000 tenants the settled RSS
-// went from 243 to 202 MiB and the restart high-water from 295 to 212 MiB; what it costs in
-// CPU is in docs/benchmarks.md.
+// gcPercent is the collector's target for the manager once its caches have synced, unless
+// GOGC is set: the next collection when the heap has grown by half of what is live, not by
+// all of it (Go's default of 100). Nearly all of the manager's heap is its long-lived cache,
+// so the default would keep one more cache's worth of memory for garbage. At 10,000 tenants
+// the settled RSS went from 243 to 202 MiB and the restart high-water from 295 to 212 MiB.
+// While the caches sync, Go's default stays: the initial lists decode every watched object
+// of the cluster (most of them dropped), and at 50 the collector's assists slowed that
+// decoding (docs/benchmarks.md, "Operator at scale, part three").
 const gcPercent = 50
+
+// gcTargetAfterSync sets gcPercent once the cache has synced, on every replica (leader or
+// not: each has its caches).
+func gcTargetAfterSync(c cache.Cache, log logr.Logger) manager.Runnable {
+	return gcTarget{cache: c, log: log}
+}
+
+type gcTarget struct {
+	cache cache.Cache
+	log   logr.Logger
+}
+
+func (g gcTarget) Start(ctx context.Context) error {
+	if g.cache.WaitForCacheSync(ctx) {
+		setGCPercent(g.log)
+	}
+	return nil
+}
+
+func (gcTarget) NeedLeaderElection() bool { return false }
 
 // setGCPercent applies gcPercent unless GOGC is set, and returns the percentage in force.
 func setGCPercent(log logr.Logger) int {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"math"
 	"os"
 	"runtime/debug"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
 func TestMemoryLimitFollowsTheContainers(t *testing.T) {
@@ -58,5 +60,27 @@ func TestCollectorTargetUnlessGOGCIsSet(t *testing.T) {
 	}
 	if got := debug.SetGCPercent(-1); got != 200 {
 		t.Errorf("runtime's target %d, want the user's 200", got)
+	}
+}
+
+// syncedCache is a cache whose WaitForCacheSync says synced.
+type syncedCache struct{ cache.Cache }
+
+func (syncedCache) WaitForCacheSync(context.Context) bool { return true }
+
+func TestCollectorTargetOnceTheCacheHasSynced(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC") // restored by t.Setenv
+	debug.SetGCPercent(100)
+	r := gcTargetAfterSync(syncedCache{}, logr.Discard())
+	if r.(interface{ NeedLeaderElection() bool }).NeedLeaderElection() {
+		t.Error("runs only on the leader; every replica has caches")
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Errorf("after the sync: %d, want %d", got, gcPercent)
 	}
 }
