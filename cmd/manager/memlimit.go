@@ -38,7 +38,7 @@ func setMemoryLimit(provider memlimit.Provider, log logr.Logger) int64 {
 // GOGC is set: the next collection when the heap has grown by half of what is live, not by
 // all of it (Go's default of 100). Nearly all of the manager's heap is its long-lived cache,
 // so the default would keep one more cache's worth of memory for garbage. At 10,000 tenants
-// the settled RSS went from 243 to 202 MiB and the restart high-water from 295 to 212 MiB.
+// the settled RSS went from 243 to 198 MiB and the restart high-water from 295 to 208 MiB.
 // While the caches sync, Go's default stays: the initial lists decode every watched object
 // of the cluster (most of them dropped), and at 50 the collector's assists slowed that
 // decoding (docs/benchmarks.md, "Operator at scale, part three").
