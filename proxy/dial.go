@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"github.com/gatewaytenant/gatewaytenant-operator/proxy/internal/sock"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/proxy/contract"
+	"github.com/gatewaytenant/gatewaytenant-operator/proxy/internal/sock"
 )
 
 // Dialing an upstream: TCP connect, TLS handshake and verification, for every connection

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/go-logr/logr"
@@ -67,9 +68,9 @@ func (gcTarget) NeedLeaderElection() bool { return false }
 // setGCPercent applies gcPercent unless GOGC is set, and returns the percentage in force.
 func setGCPercent(log logr.Logger) int {
 	if v, ok := os.LookupEnv("GOGC"); ok && v != "" {
-		current := debug.SetGCPercent(-1)
-		debug.SetGCPercent(current)
-		return current
+		sample := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(sample)
+		return int(sample[0].Value.Uint64())
 	}
 	debug.SetGCPercent(gcPercent)
 	log.V(1).Info("Go collector target set", "GOGC", gcPercent)
