@@ -1,8 +1,8 @@
 //go:build linux
 
 // Package sock does the reads and writes of the proxy's TCP connections (from the gateway and
-// to the upstreams, in both engines) as raw system calls on their non-blocking sockets, waiting for readiness through the runtime's network
-// poller exactly as package net does.
+// to the upstreams, in both engines) as raw system calls on their non-blocking sockets,
+// waiting for readiness through the runtime's network poller exactly as package net does.
 //
 // Why: a read or write on a net.Conn enters the runtime's blocking-system-call state. While
 // a goroutine is in it, the runtime's monitor thread may hand its P to another thread, and
