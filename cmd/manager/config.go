@@ -105,6 +105,8 @@ func newFlagSet(c *config) (*flag.FlagSet, *int) {
 	fs.Float64Var(&c.qps, "kube-api-qps", 0,
 		"Client-side limit of requests per second to the API server; 0: none, the API server's priority and fairness applies.")
 	fs.IntVar(&o.ClientBurst, "kube-api-burst", 0, "Requests allowed at once above --kube-api-qps (at least --kube-api-qps).")
+	fs.BoolVar(&o.APICompression, "kube-api-compression", false,
+		"Ask the API server to gzip its responses; off: the manager runs beside it, where gzip costs both more CPU than it saves.")
 	c.zap.BindFlags(fs)
 	return fs, replicas
 }
