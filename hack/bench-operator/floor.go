@@ -155,25 +155,54 @@ func runFloor(ctx context.Context, dyn dynamic.Interface, t *template, namespace
 // removeFloor deletes the floor's tenants and everything written for them, so that the
 // operator neither reconciles nor caches them.
 func removeFloor(ctx context.Context, dyn dynamic.Interface, t *template, namespaces []string, workers int) error {
-	sel := metav1.ListOptions{LabelSelector: v1alpha1.LabelTenant + "=" + tenantName}
-	var kinds []schema.GroupVersionResource
-	seen := map[schema.GroupVersionResource]bool{}
-	for _, c := range t.children {
-		if !seen[c.gvr] {
-			seen[c.gvr] = true
-			kinds = append(kinds, c.gvr)
-		}
-	}
+	kinds := t.kinds()
 	return parallel(ctx, len(namespaces), workers, func(ctx context.Context, i int) error {
 		ns := namespaces[i]
 		if err := dyn.Resource(tenantsGVR).Namespace(ns).Delete(ctx, tenantName, metav1.DeleteOptions{}); err != nil {
 			return fmt.Errorf("deleting floor tenant in %s: %w", ns, err)
 		}
-		for _, gvr := range kinds {
-			if err := dyn.Resource(gvr).Namespace(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, sel); err != nil {
-				return fmt.Errorf("deleting floor %s in %s: %w", gvr.Resource, ns, err)
-			}
+		return deleteChildren(ctx, dyn, kinds, ns)
+	})
+}
+
+// resetFloor undoes a floor run and keeps the tenants: their children are deleted and their
+// status cleared, so that the next run writes all of it again.
+func resetFloor(ctx context.Context, dyn dynamic.Interface, t *template, namespaces []string, workers int) error {
+	kinds := t.kinds()
+	return parallel(ctx, len(namespaces), workers, func(ctx context.Context, i int) error {
+		ns := namespaces[i]
+		if err := deleteChildren(ctx, dyn, kinds, ns); err != nil {
+			return err
+		}
+		_, err := dyn.Resource(tenantsGVR).Namespace(ns).Patch(ctx, tenantName, types.MergePatchType, []byte(`{"status":null}`), metav1.PatchOptions{}, "status")
+		if err != nil {
+			return fmt.Errorf("clearing the status of floor tenant in %s: %w", ns, err)
 		}
 		return nil
 	})
+}
+
+// kinds are the kinds of the template's children, each once. (The events stay: they are
+// named by the API server, and the operator does not read them.)
+func (t *template) kinds() []schema.GroupVersionResource {
+	var kinds []schema.GroupVersionResource
+	seen := map[schema.GroupVersionResource]bool{}
+	for _, c := range t.children {
+		if !seen[c.gvr] && c.gvr != eventsGVR {
+			seen[c.gvr] = true
+			kinds = append(kinds, c.gvr)
+		}
+	}
+	return kinds
+}
+
+// deleteChildren deletes what the floor wrote for the tenant in ns.
+func deleteChildren(ctx context.Context, dyn dynamic.Interface, kinds []schema.GroupVersionResource, ns string) error {
+	sel := metav1.ListOptions{LabelSelector: v1alpha1.LabelTenant + "=" + tenantName}
+	for _, gvr := range kinds {
+		if err := dyn.Resource(gvr).Namespace(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, sel); err != nil {
+			return fmt.Errorf("deleting floor %s in %s: %w", gvr.Resource, ns, err)
+		}
+	}
+	return nil
 }

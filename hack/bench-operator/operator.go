@@ -175,6 +175,12 @@ func startTracker(ctx context.Context, cfg *rest.Config) (*tracker, error) {
 // progress is how many tenants whose namespace starts with prefix have a status for their
 // current generation, and when the last of them changed.
 func (t *tracker) progress(prefix string) (done int, last time.Time) {
+	done, _, last = t.span(prefix)
+	return done, last
+}
+
+// span is progress with the time of the first status change too.
+func (t *tracker) span(prefix string) (done int, first, last time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for ns, s := range t.tenants {
@@ -187,8 +193,11 @@ func (t *tracker) progress(prefix string) (done int, last time.Time) {
 		if s.lastChange.After(last) {
 			last = s.lastChange
 		}
+		if !s.lastChange.IsZero() && (first.IsZero() || s.lastChange.Before(first)) {
+			first = s.lastChange
+		}
 	}
-	return done, last
+	return done, first, last
 }
 
 // waitObserved blocks until the tenant in ns has a status for generation, and returns when
