@@ -36,16 +36,19 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
@@ -82,9 +85,14 @@ type Reconciler struct {
 	// what tenants reference, and from the API server the first time a tenant references an
 	// object the cache does not hold yet (internal/refcache). Without it, Client reads them.
 	Referenced ReferencedReader
-	Scheme     *runtime.Scheme
-	Recorder   events.EventRecorder
-	Clock      clock.PassiveClock
+	// ReferencedConfigMaps, when set, is the cache that holds the metadata of the ConfigMaps
+	// certificate references name (Cache then holds only the operator's own): the manager
+	// watches them only from the first reconcile that reads one (lazywatch.go). Nil: Cache
+	// holds them.
+	ReferencedConfigMaps cache.Cache
+	Scheme               *runtime.Scheme
+	Recorder             events.EventRecorder
+	Clock                clock.PassiveClock
 	// Proxy configures every tenant's TLS proxy.
 	Proxy ProxySettings
 	// ExpiryWarning is how long before a certificate expires that it is reported.
@@ -211,11 +219,20 @@ func (r *Reconciler) certSource() certSource {
 
 // SetupWithManager registers the reconciler and what it watches.
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	var configMaps *lazyWatch
+	if r.ReferencedConfigMaps != nil {
+		cm := &metav1.PartialObjectMetadata{}
+		cm.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kindConfigMap))
+		configMaps = &lazyWatch{src: source.Kind[client.Object](r.ReferencedConfigMaps, cm, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject))}
+	}
 	r.certs = r.CertReader
 	if r.Cache != nil {
 		var meta client.Reader = r.Cache
 		if r.Referenced != nil {
 			meta = r.Referenced
+		}
+		if configMaps != nil {
+			meta = activatingReader{Reader: meta, kind: schema.GroupKind{Kind: kindConfigMap}, watch: configMaps}
 		}
 		r.certs = newMemoSource(r.CertReader, meta)
 	}
@@ -234,6 +251,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		Owns(&corev1.ServiceAccount{}, notOwnCreations).
 		Owns(&policyv1.PodDisruptionBudget{}, notOwnCreations).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForService), notOwnCreations).
+		// The operator's own; with ReferencedConfigMaps, those references name come through
+		// configMaps.
 		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForCertObject), notOwnCreations).
 		// Cluster-scoped, readable by every tenant: metadata only, contents read on a change.
 		WatchesMetadata(&certificatesv1.ClusterTrustBundle{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForTrustBundle)).
@@ -245,6 +264,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.tenantsForEndpointSlice))
 	if r.ProxyStates != nil {
 		b = b.WatchesRawSource(r.ProxyStates.Source())
+	}
+	if configMaps != nil {
+		b = b.WatchesRawSource(configMaps)
 	}
 	if r.Proxy.Monitoring.PodMonitors {
 		b = b.Owns(&monitoringv1.PodMonitor{}, notOwnCreations)

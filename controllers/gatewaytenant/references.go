@@ -29,12 +29,12 @@ func (r *References) Bind(c cache.Cache) { r.cache.Store(&c) }
 
 // Services is the filter of Services: the operator's own, and those upstreams address.
 func (r *References) Services() refcache.Filter {
-	return &refFilter{refs: r, single: true, index: indexUpstreamService,
+	return &refFilter{refs: r, own: true, single: true, index: indexUpstreamService,
 		value: func(o client.Object) string { return o.GetName() }, referenced: upstreamServices}
 }
 
-// ConfigMaps is the filter of ConfigMaps (their metadata): the operator's own, and those
-// certificate references name.
+// ConfigMaps is the filter of ConfigMaps (their metadata): those certificate references name.
+// The operator's own are in the manager's cache, by label.
 func (r *References) ConfigMaps() refcache.Filter {
 	return &refFilter{refs: r, single: true, index: indexCertObject,
 		value: func(o client.Object) string { return "ConfigMap/" + o.GetName() },
@@ -52,7 +52,7 @@ func (r *References) ConfigMaps() refcache.Filter {
 // EndpointSlices is the filter of EndpointSlices: the operator's own (its proxy Services'),
 // and those of the Services upstreams address, grouped by Service.
 func (r *References) EndpointSlices() refcache.Filter {
-	return &refFilter{refs: r, index: indexUpstreamService,
+	return &refFilter{refs: r, own: true, index: indexUpstreamService,
 		value: func(o client.Object) string { return o.GetLabels()[discoveryv1.LabelServiceName] }, referenced: upstreamServices}
 }
 
@@ -78,10 +78,11 @@ func (r *Reconciler) referenced() ReferencedReader {
 	return clientReader{r.Client}
 }
 
-// refFilter keeps an object when the operator owns it or a tenant of its namespace has
-// value(object) in the index; the object's group is its namespace and value.
+// refFilter keeps an object when a tenant of its namespace has value(object) in the index,
+// and, with own, when the operator owns it; the object's group is its namespace and value.
 type refFilter struct {
 	refs       *References
+	own        bool
 	single     bool
 	index      string
 	value      func(client.Object) string
@@ -117,7 +118,7 @@ func (f *refFilter) Ready(ctx context.Context) error {
 func (f *refFilter) Group(o client.Object) string { return o.GetNamespace() + "/" + f.value(o) }
 
 func (f *refFilter) Keep(o client.Object) bool {
-	if o.GetLabels()[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue || len(ownerRequest(o)) > 0 {
+	if f.own && (o.GetLabels()[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue || len(ownerRequest(o)) > 0) {
 		return true
 	}
 	v := f.value(o)

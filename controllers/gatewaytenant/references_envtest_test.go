@@ -6,14 +6,18 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/api/v1alpha1"
 )
 
 // held lists the keys the manager's cache holds of the kind of obj.
-func held(g Gomega, obj client.Object) []string {
-	inf, err := mgrCache.GetInformer(ctx, obj)
+func held(g Gomega, obj client.Object) []string { return heldIn(g, mgrCache, obj) }
+
+// heldIn lists the keys c holds of the kind of obj.
+func heldIn(g Gomega, c cache.Cache, obj client.Object) []string {
+	inf, err := c.GetInformer(ctx, obj)
 	g.Expect(err).NotTo(HaveOccurred())
 	return inf.(toolscache.SharedIndexInformer).GetIndexer().ListKeys()
 }
@@ -26,6 +30,7 @@ func configMapMeta() *metav1.PartialObjectMetadata {
 
 var _ = Describe("The manager's cache", func() {
 	It("holds what tenants reference and what the operator owns, and follows a CA that existed before its tenant", func() {
+		referenced := func(g Gomega) []string { return heldIn(g, referencedConfigMaps, configMapMeta()) }
 		ns := newNamespace()
 		newService(ns, "secure")
 		newService(ns, "unrelated")
@@ -39,10 +44,13 @@ var _ = Describe("The manager's cache", func() {
 
 		Eventually(func(g Gomega) {
 			g.Expect(held(g, &corev1.Service{})).To(ContainElements(ns+"/secure", ns+"/my-api-proxy"))
-			g.Expect(held(g, configMapMeta())).To(ContainElements(ns+"/upstream-ca", ns+"/my-api-proxy"))
+			g.Expect(held(g, configMapMeta())).To(HaveEach(HaveSuffix("-proxy")), "the manager's cache holds ConfigMaps that are not its own")
+			g.Expect(held(g, configMapMeta())).To(ContainElement(ns + "/my-api-proxy"))
+			g.Expect(referenced(g)).To(ContainElement(ns + "/upstream-ca"))
 		}).Should(Succeed())
 		Expect(held(Default, &corev1.Service{})).NotTo(ContainElement(ns+"/unrelated"), "a Service no tenant names is cached")
-		Expect(held(Default, configMapMeta())).NotTo(ContainElement(ns+"/unrelated"), "a ConfigMap no tenant names is cached")
+		Expect(referenced(Default)).NotTo(ContainElement(ns+"/unrelated"), "a ConfigMap no tenant names is cached")
+		Expect(referenced(Default)).NotTo(ContainElement(ns+"/my-api-proxy"), "the operator's own ConfigMap is cached twice")
 
 		By("changing the CA bundle, which the watch now brings")
 		update(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "upstream-ca"}}, func(cm *corev1.ConfigMap) {
@@ -59,7 +67,7 @@ var _ = Describe("The manager's cache", func() {
 			cm.Data = map[string]string{"a": "c"}
 		})
 		Consistently(func(g Gomega) {
-			g.Expect(held(g, configMapMeta())).NotTo(ContainElement(ns + "/unrelated"))
+			g.Expect(referenced(g)).NotTo(ContainElement(ns + "/unrelated"))
 		}, "2s").Should(Succeed())
 	})
 })

@@ -42,6 +42,8 @@ var (
 	cancel         context.CancelFunc
 	// mgrCache is the manager's cache, to assert what it holds.
 	mgrCache cache.Cache
+	// referencedConfigMaps is the manager's cache of the ConfigMaps tenants reference.
+	referencedConfigMaps cache.Cache
 )
 
 func TestGatewayTenantController(t *testing.T) {
@@ -76,7 +78,8 @@ var _ = BeforeSuite(func() {
 		CertificateExpiryWarning: expiryWarning,
 		OperatorNamespace:        operatorNamespace,
 		ProxyStatePoll:           manager.ProxyStatePoll{Interval: proxyPollInterval},
-		Harness:                  &manager.Harness{NewClient: countingClient, ProxyAdminPort: proxyAdminPort, DialProxy: dialReplica},
+		Harness: &manager.Harness{NewClient: countingClient, ProxyAdminPort: proxyAdminPort, DialProxy: dialReplica,
+			ReferencedConfigMaps: func(c cache.Cache) { referencedConfigMaps = c }},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mgrCache = mgr.GetCache()

@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"net/http"
+
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -8,6 +10,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,30 +28,29 @@ import (
 // lastAppliedAnnotation is where kubectl apply keeps a second copy of the whole object.
 const lastAppliedAnnotation = corev1.LastAppliedConfigAnnotation
 
-// cacheOptions keep the caches to what the operator reads, so that memory follows the number
-// of tenants and not the size of the cluster:
+// cacheOptions keep the manager's cache to what the operator reads, so that memory follows the
+// number of tenants and not the size of the cluster:
 //
-//   - of the kinds it creates, only the objects it created (by label);
+//   - of the kinds it creates, only the objects it created (by label), ConfigMaps included
+//     (their metadata: the proxy's configuration; the ConfigMaps tenants reference are in the
+//     cache of referencedConfigMapOptions);
 //   - of every cached object, neither managedFields nor kubectl's last-applied annotation,
 //     which together are often larger than the object;
 //   - of Services it does not own (all Services: upstreams may be any), only what the checks
 //     read: selector, ports and type;
-//   - of ConfigMaps (metadata only, cluster-wide: certificate references may name any) and
-//     ClusterTrustBundles (metadata only: cluster-scoped), only name, UID, resourceVersion and
-//     owners, and of the operator's own ConfigMaps also labels and annotations, of bundles
-//     also labels (selectors match them);
+//   - of ClusterTrustBundles (metadata only: cluster-scoped), only name, UID,
+//     resourceVersion and labels (selectors match them);
 //   - of Secrets, nothing: the operator reads no Secret (the kubelet mounts them into the
 //     proxy, which reports on them);
 //   - of EndpointSlices (cluster-wide: ready endpoints of plain upstreams, the proxy pods to
 //     read), what proxystate.StripEndpointSlice keeps;
 //   - of PodMonitors, when their CRD exists, only the operator's own;
 //   - of BackendTLSPolicies, when their CRD exists, what trimBackendTLSPolicy keeps;
-//   - of the kinds in filtered (Services, ConfigMaps, EndpointSlices), watched cluster-wide
-//     because tenants may reference any, only the objects the operator owns or a tenant
-//     references (internal/refcache): memory follows the tenants, not the cluster.
+//   - of Services and EndpointSlices, watched cluster-wide because tenants may reference any,
+//     only the objects the operator owns or a tenant references (internal/refcache): memory
+//     follows the tenants, not the cluster.
 func cacheOptions(podMonitors, backendTLSPolicies bool, scheme *runtime.Scheme, tenants *gatewaytenant.References) cache.Options {
 	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})}
-	refs := cache.ByObject{Transform: trimReferenced}
 	o := cache.Options{
 		DefaultTransform: stripBookkeeping,
 		ByObject: map[client.Object]cache.ByObject{
@@ -57,7 +59,7 @@ func cacheOptions(podMonitors, backendTLSPolicies bool, scheme *runtime.Scheme, 
 			&corev1.ServiceAccount{}:             owned,
 			&policyv1.PodDisruptionBudget{}:      owned,
 			&corev1.Service{}:                    {Transform: trimService},
-			&corev1.ConfigMap{}:                  refs,
+			&corev1.ConfigMap{}:                  {Label: owned.Label, Transform: trimReferenced},
 			&certificatesv1.ClusterTrustBundle{}: {Transform: trimTrustBundle},
 			// Every EndpointSlice (plain upstreams' Services are the tenants', not labelled by
 			// the operator): only each endpoint's first address, readiness and pod.
@@ -78,9 +80,29 @@ func cacheOptions(podMonitors, backendTLSPolicies bool, scheme *runtime.Scheme, 
 // with the filter that says which.
 func filtered(tenants *gatewaytenant.References) map[schema.GroupKind]refcache.Filter {
 	return map[schema.GroupKind]refcache.Filter{
-		{Kind: "Service"}:   tenants.Services(),
-		{Kind: "ConfigMap"}: tenants.ConfigMaps(),
+		{Kind: "Service"}: tenants.Services(),
 		{Group: discoveryv1.GroupName, Kind: "EndpointSlice"}: tenants.EndpointSlices(),
+	}
+}
+
+// configMapKind is the kind of referencedConfigMapOptions' cache.
+var configMapKind = schema.GroupKind{Kind: "ConfigMap"}
+
+// referencedConfigMapOptions are those of a second cache, for the metadata of the ConfigMaps
+// certificate references name: watched cluster-wide (a reference may name any in the
+// tenant's namespace), it keeps only those tenants reference (internal/refcache), and of them
+// name, UID, resourceVersion and owners. It is a cache of its own so that it can start late:
+// the tenant controller starts its watch when a reconcile first reads such a ConfigMap
+// (controllers/gatewaytenant/lazywatch.go), and does not wait for it at start. A cluster's
+// ConfigMaps are often its largest objects by metadata alone (kubectl's last-applied copy of
+// their data); beside 4,000 unrelated namespaces their initial watch was most of what the
+// noise added to a cold start (docs/benchmarks.md).
+func referencedConfigMapOptions(scheme *runtime.Scheme, mapper meta.RESTMapper, httpClient *http.Client, tenants *gatewaytenant.References) cache.Options {
+	return cache.Options{
+		Scheme: scheme, Mapper: mapper, HTTPClient: httpClient,
+		DefaultTransform: stripBookkeeping,
+		ByObject:         map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {Transform: trimReferenced}},
+		NewInformer:      refcache.NewInformerFunc(scheme, map[schema.GroupKind]refcache.Filter{configMapKind: tenants.ConfigMaps()}),
 	}
 }
 
@@ -151,8 +173,9 @@ func trimService(in any) (any, error) {
 	}, nil
 }
 
-// trimReferenced keeps of a ConfigMap's metadata what the mapping to tenants and
-// the certificate cache read: name, UID, resourceVersion and owners.
+// trimReferenced keeps of a ConfigMap's metadata what the mapping to tenants and the
+// certificate cache read: name, UID, resourceVersion and owners (and of the operator's own,
+// labels and annotations).
 func trimReferenced(in any) (any, error) {
 	o, ok := in.(*metav1.PartialObjectMetadata)
 	if !ok {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatewaytenant/gatewaytenant-operator/controllers/proxystate"
@@ -26,6 +27,9 @@ type Harness struct {
 	// DialProxy, when set, connects to a proxy pod's address (pod addresses, which the API
 	// server refuses on loopback, are mapped to loopback ones).
 	DialProxy func(ctx context.Context, network, address string) (net.Conn, error)
+	// ReferencedConfigMaps, when set, is given the cache of the ConfigMaps tenants reference
+	// (tests assert what it holds).
+	ReferencedConfigMaps func(cache.Cache)
 }
 
 func (h *Harness) secondManager() bool { return h != nil && h.SecondManager }
@@ -35,6 +39,12 @@ func (h *Harness) newClient() client.NewClientFunc {
 		return nil
 	}
 	return h.NewClient
+}
+
+func (h *Harness) referencedConfigMaps(c cache.Cache) {
+	if h != nil && h.ReferencedConfigMaps != nil {
+		h.ReferencedConfigMaps(c)
+	}
 }
 
 // reachProxies points the poller at the harness's proxies.

@@ -15,6 +15,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -196,6 +197,14 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	refs.Bind(mgr.GetCache())
+	configMaps, err := cache.New(cfg, referencedConfigMapOptions(scheme, mgr.GetRESTMapper(), mgr.GetHTTPClient(), refs))
+	if err != nil {
+		return nil, fmt.Errorf("creating the cache of referenced ConfigMaps: %w", err)
+	}
+	if err := mgr.Add(configMaps); err != nil {
+		return nil, err
+	}
+	o.Harness.referencedConfigMaps(configMaps)
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}
@@ -203,7 +212,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 		return nil, err
 	}
 
-	if err := addControllers(ctx, mgr, scheme, o, preset, backendTLSPolicies); err != nil {
+	if err := addControllers(ctx, mgr, configMaps, scheme, o, preset, backendTLSPolicies); err != nil {
 		return nil, err
 	}
 	return mgr, nil
@@ -211,8 +220,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (ctrl.Manager, error)
 
 // addControllers registers the domain metrics and every controller: the tenants', the data
 // planes' environments and upstream TLS, the proxy state poller and, with a preset, the
-// preset's. backendTLSPolicies says whether the API server serves BackendTLSPolicies.
-func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Scheme, o Options, preset dataplane.Choice, backendTLSPolicies bool) error {
+// preset's. configMaps is the cache of the ConfigMaps tenants reference; backendTLSPolicies
+// says whether the API server serves BackendTLSPolicies.
+func addControllers(ctx context.Context, mgr ctrl.Manager, configMaps cache.Cache, scheme *runtime.Scheme, o Options, preset dataplane.Choice, backendTLSPolicies bool) error {
 	certs := domainmetrics.NewCertificates()
 	tenantCount := domainmetrics.NewTenants()
 	tenantInformer, err := mgr.GetCache().GetInformer(ctx, &v1alpha1.GatewayTenant{}, cache.BlockUntilSynced(false))
@@ -228,22 +238,24 @@ func addControllers(ctx context.Context, mgr ctrl.Manager, scheme *runtime.Schem
 
 	states := proxystate.NewStore()
 	tenants := &gatewaytenant.Reconciler{
-		Client:             mgr.GetClient(),
-		CertReader:         mgr.GetAPIReader(),
-		APIReader:          mgr.GetAPIReader(),
-		Cache:              mgr.GetCache(),
-		Referenced:         &refcache.Reader{Cache: mgr.GetCache(), Direct: mgr.GetAPIReader(), Scheme: scheme},
-		Scheme:             scheme,
-		Recorder:           mgr.GetEventRecorder(gatewaytenant.ControllerName),
-		Clock:              clock.RealClock{},
-		Proxy:              o.Proxy,
-		ExpiryWarning:      o.CertificateExpiryWarning,
-		Workers:            o.Workers,
-		ProxyStates:        states,
-		OperatorNamespace:  o.OperatorNamespace,
-		BackendTLSPolicies: backendTLSPolicies,
-		Certificates:       certs,
-		Rollout:            gatewaytenant.NewRollout(o.ProxyRolloutsPerMinute, cmp.Or(o.ProxyRolloutBurst, gatewaytenant.DefaultRolloutBurst)),
+		Client:     mgr.GetClient(),
+		CertReader: mgr.GetAPIReader(),
+		APIReader:  mgr.GetAPIReader(),
+		Cache:      mgr.GetCache(),
+		Referenced: &refcache.Reader{Cache: mgr.GetCache(), Caches: map[schema.GroupKind]cache.Cache{configMapKind: configMaps},
+			Direct: mgr.GetAPIReader(), Scheme: scheme},
+		ReferencedConfigMaps: configMaps,
+		Scheme:               scheme,
+		Recorder:             mgr.GetEventRecorder(gatewaytenant.ControllerName),
+		Clock:                clock.RealClock{},
+		Proxy:                o.Proxy,
+		ExpiryWarning:        o.CertificateExpiryWarning,
+		Workers:              o.Workers,
+		ProxyStates:          states,
+		OperatorNamespace:    o.OperatorNamespace,
+		BackendTLSPolicies:   backendTLSPolicies,
+		Certificates:         certs,
+		Rollout:              gatewaytenant.NewRollout(o.ProxyRolloutsPerMinute, cmp.Or(o.ProxyRolloutBurst, gatewaytenant.DefaultRolloutBurst)),
 	}
 	if err := tenants.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up GatewayTenant controller: %w", err)

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -84,10 +85,13 @@ func startDayTwo(t *testing.T) *dayTwo {
 }
 
 // run starts a manager with o (metrics and probes off, the silver preset) until stop.
-func (d *dayTwo) run(o manager.Options) (stop func()) {
+func (d *dayTwo) run(o manager.Options) (stop func()) { return d.runVia(d.env.Config, o) }
+
+// runVia is run with the manager reaching the API server through cfg.
+func (d *dayTwo) runVia(cfg *rest.Config, o manager.Options) (stop func()) {
 	o.MetricsAddr, o.ProbeAddr, o.DataPlanePreset, o.Harness = "0", "0", "silver", &manager.Harness{SecondManager: true}
 	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), d.log.logger()))
-	mgr, err := manager.New(ctx, d.env.Config, o)
+	mgr, err := manager.New(ctx, cfg, o)
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -111,23 +115,16 @@ func (d *dayTwo) run(o manager.Options) (stop func()) {
 // tlsTenant creates a namespace with a Service and a tenant "api" calling it over TLS
 // verified against the system roots, and returns the namespace.
 func (d *dayTwo) tlsTenant() string {
-	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "tenant-"}}
-	d.g.Expect(d.c.Create(ctx, ns)).To(Succeed())
-	d.g.Expect(d.c.Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "secure"},
-		Spec: corev1.ServiceSpec{Selector: map[string]string{"name": "secure"},
-			Ports: []corev1.ServicePort{{Port: 8443, TargetPort: intstr.FromInt32(8443)}}},
-	})).To(Succeed())
+	ns := d.namespaceWithService()
 	system := gwapiv1.WellKnownCACertificatesSystem
-	d.g.Expect(d.c.Create(ctx, &v1alpha1.GatewayTenant{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "api"},
+	d.g.Expect(d.c.Create(context.Background(), &v1alpha1.GatewayTenant{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "api"},
 		Spec: v1alpha1.GatewayTenantSpec{Upstreams: []v1alpha1.Upstream{{
-			Name: "secure", Host: "secure." + ns.Name + ".svc", Port: 8443,
+			Name: "secure", Host: "secure." + ns + ".svc", Port: 8443,
 			TLS: &v1alpha1.UpstreamTLS{Validation: v1alpha1.UpstreamTLSValidation{WellKnownCACertificates: &system}},
 		}}},
 	})).To(Succeed())
-	return ns.Name
+	return ns
 }
 
 // proxy returns the tenant's proxy Deployment once it exists, with the image it runs.

@@ -21,9 +21,19 @@ import (
 // from the API server, once (the Informer then holds it). Kinds the cache does not filter are
 // read from the cache as they are.
 type Reader struct {
-	Cache  cache.Cache
+	Cache cache.Cache
+	// Caches hold the kinds they name instead of Cache.
+	Caches map[schema.GroupKind]cache.Cache
 	Direct client.Reader
 	Scheme *runtime.Scheme
+}
+
+// cacheFor is the cache that holds kind gvk.
+func (r *Reader) cacheFor(gvk schema.GroupVersionKind) cache.Cache {
+	if c, ok := r.Caches[gvk.GroupKind()]; ok {
+		return c
+	}
+	return r.Cache
 }
 
 // Get reads the object key names; its group is the object itself.
@@ -38,7 +48,7 @@ func (r *Reader) Get(ctx context.Context, key client.ObjectKey, obj client.Objec
 	}
 	group := key.String()
 	if inf == nil || inf.Resident(group) {
-		return r.Cache.Get(ctx, key, obj, opts...)
+		return r.cacheFor(gvk).Get(ctx, key, obj, opts...)
 	}
 	objs, err := inf.Load(ctx, group, func(ctx context.Context) ([]client.Object, error) {
 		fresh, ok := obj.DeepCopyObject().(client.Object)
@@ -62,7 +72,12 @@ func (r *Reader) Get(ctx context.Context, key client.ObjectKey, obj client.Objec
 
 // List lists from the cache as it is; ListGroup reads a group that may not be resident.
 func (r *Reader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	return r.Cache.List(ctx, list, opts...)
+	gvk, err := r.gvk(list)
+	if err != nil {
+		return err
+	}
+	gvk.Kind = strings.TrimSuffix(gvk.Kind, "List")
+	return r.cacheFor(gvk).List(ctx, list, opts...)
 }
 
 // ListGroup lists the objects of the group namespace/name that opts select (opts must select
@@ -78,7 +93,7 @@ func (r *Reader) ListGroup(ctx context.Context, group types.NamespacedName, list
 		return err
 	}
 	if inf == nil || inf.Resident(group.String()) {
-		return r.Cache.List(ctx, list, opts...)
+		return r.cacheFor(gvk).List(ctx, list, opts...)
 	}
 	fresh, ok := list.DeepCopyObject().(client.ObjectList)
 	if !ok {
@@ -125,9 +140,9 @@ func (r *Reader) informer(ctx context.Context, obj runtime.Object, gvk schema.Gr
 	case *metav1.PartialObjectMetadata, *metav1.PartialObjectMetadataList:
 		pm := &metav1.PartialObjectMetadata{}
 		pm.SetGroupVersionKind(gvk)
-		i, err = r.Cache.GetInformer(ctx, pm)
+		i, err = r.cacheFor(gvk).GetInformer(ctx, pm)
 	default:
-		i, err = r.Cache.GetInformerForKind(ctx, gvk)
+		i, err = r.cacheFor(gvk).GetInformerForKind(ctx, gvk)
 	}
 	if err != nil {
 		return nil, err
