@@ -76,9 +76,9 @@ type Reconciler struct {
 	// APIReader reads owned objects past the label-filtered cache, to repair one whose labels
 	// were removed.
 	APIReader client.Reader
-	// Cache, when set, is the manager's cache: from the metadata of ConfigMaps and
-	// ClusterTrustBundles it holds, CA references are read only when their object changed,
-	// and objects that do not exist are not read at all.
+	// Cache, when set, is the manager's cache: from the metadata of ConfigMaps (those of
+	// ReferencedConfigMaps when set) and ClusterTrustBundles it holds, CA references are read
+	// only when their object changed, and objects that do not exist are not read at all.
 	Cache client.Reader
 	// Referenced, when set, reads what tenants reference (Services, the metadata of
 	// ConfigMaps, the EndpointSlices of a Service): from the manager's cache, which holds only
