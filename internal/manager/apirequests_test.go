@@ -81,11 +81,13 @@ func (a *apiRequests) take() []*http.Request {
 // its API server, gzip costs both sides more CPU than it saves (docs/benchmarks.md).
 func TestManagerAsksForUncompressedResponses(t *testing.T) {
 	d := startDayTwo(t)
-	api := newAPIRequests(t, d.env.Config)
 	for _, tc := range []struct {
 		compression bool
 		want        string
 	}{{false, ""}, {true, "gzip"}} {
+		// A proxy of its own per manager: what a stopped manager still sends is not counted
+		// against the next.
+		api := newAPIRequests(t, d.env.Config)
 		ctx, cancel := context.WithCancel(context.Background())
 		mgr, err := manager.New(ctx, api.cfg, manager.Options{
 			MetricsAddr: "0", ProbeAddr: "0", DataPlanePreset: "silver",
