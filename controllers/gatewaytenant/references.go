@@ -17,9 +17,10 @@ import (
 )
 
 // References says, from the tenants' indexes in the manager's cache, which Services,
-// ConfigMaps and EndpointSlices tenants reference: the filters of the manager's cache
-// (internal/manager/cache.go), which keeps of those kinds only what the operator owns or a
-// tenant references. The cache is bound once the manager exists (Bind).
+// ConfigMaps and EndpointSlices tenants reference: the filters of the manager's caches
+// (internal/manager/cache.go). The manager's cache keeps of Services and EndpointSlices only
+// what the operator owns or a tenant references; the cache of referenced ConfigMaps keeps
+// only what a tenant references. The cache is bound once the manager exists (Bind).
 type References struct {
 	cache atomic.Pointer[cache.Cache]
 }

@@ -275,6 +275,8 @@ func settleDisk() {
 	}
 }
 
+// median is the middle of an odd number of durations (percentile(ds, 0.5) rounds its rank
+// up: of three runs it takes the slowest).
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
